@@ -1,0 +1,65 @@
+/**
+ * What the cache keeps per stored response, and the check every decoded value passes before use.
+ * Times are epoch milliseconds; ages and lifetimes are seconds, as RFC 9111 counts them.
+ */
+import type { HeaderRecord } from './headers.js'
+
+/** Request header values a response's `Vary` selected (RFC 9111 §4.1); `null` where the request lacked the field. */
+export type VaryValues = Readonly<Record<string, string | null>>
+
+/** One stored response. */
+export interface StoredEntry {
+  readonly kind: 'entry'
+  /** Canonical request key (key.ts); compared on read, so a hash collision is a miss, never a wrong body. */
+  readonly key: string
+  /** Request URL with ignored parameters redacted; what the admin API lists. */
+  readonly url: string
+  /** Method the key was made for (`HEAD` requests share the `GET` entry). */
+  readonly method: string
+  readonly status: number
+  readonly statusText: string
+  /** Stored response header fields, lowercased names, hop-by-hop and redacted fields removed. */
+  readonly headers: HeaderRecord
+  /** Values of the varying request headers, or undefined when the response has no `Vary`. */
+  readonly vary: VaryValues | undefined
+  /** When the request that produced this response was sent (`request_time`, RFC 9111 §4.2.3). */
+  readonly requestTime: number
+  /** When the response was received (`response_time`, RFC 9111 §4.2.3); the "stored at" time. */
+  readonly responseTime: number
+  /** `corrected_initial_age` in seconds (RFC 9111 §4.2.3). */
+  readonly initialAge: number
+  /** Freshness lifetime in seconds decided when stored (RFC 9111 §4.2.1, or the user's expiration settings); may be Infinity. */
+  readonly lifetime: number
+  readonly body: Uint8Array
+}
+
+/**
+ * Stored at the primary id when responses for a URL carry `Vary`: names the varying fields, so a reader
+ * can compute the variant id, and lists the variants so invalidation can delete them all.
+ */
+export interface VaryPointer {
+  readonly kind: 'vary'
+  readonly key: string
+  /** Lowercased, sorted, de-duplicated field names from `Vary`. */
+  readonly names: readonly string[]
+  /** Ids of the variants written so far (bounded; oldest dropped). */
+  readonly variants: readonly string[]
+  /** When the last variant may be dropped (epoch ms), or null when kept until evicted. */
+  readonly deleteAt: number | null
+}
+
+export type StoredRecord = StoredEntry | VaryPointer
+
+/** Upper bound on the variants a pointer lists; older ones are dropped from the list (and so from invalidation). */
+export const MAX_VARIANTS = 32
+
+/** Seconds since the response was received until `now`, plus the age it arrived with (RFC 9111 §4.2.3 current_age). */
+export function currentAge(entry: Pick<StoredEntry, 'initialAge' | 'responseTime'>, now: number): number {
+  const resident = Math.max(0, now - entry.responseTime) / 1000
+  return entry.initialAge + resident
+}
+
+/** Epoch ms at which the entry stops being fresh. */
+export function staleAt(entry: Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>): number {
+  return entry.responseTime + (entry.lifetime - entry.initialAge) * 1000
+}

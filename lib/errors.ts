@@ -1,0 +1,134 @@
+/**
+ * Every error this package raises or reports is a CacheError with a stable `code`. The brand is a
+ * registered symbol, so `instanceof` still works when two copies of the package are installed
+ * (undici lib/core/errors.js does the same).
+ */
+const kCacheError = Symbol.for('undici-redis-cache.error')
+
+export class CacheError extends Error {
+  override name: string = 'CacheError'
+  readonly code: string = 'URC_ERR_CACHE'
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+
+  /** The code every instance of this class carries; the brand check below compares it. */
+  static readonly code: string = 'URC_ERR_CACHE'
+
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    if (typeof instance !== 'object' || instance === null) return false
+    const branded = instance as { [kCacheError]?: unknown; code?: unknown }
+    if (branded[kCacheError] !== true) return false
+    return this === CacheError || branded.code === this.code
+  }
+
+  get [kCacheError](): true {
+    return true
+  }
+}
+
+/** An option given to `cache()`, `RedisStore` or `MemoryStore` has the wrong type or value. */
+export class InvalidOptionError extends CacheError {
+  static override readonly code = 'URC_ERR_INVALID_OPTION'
+  override name = 'InvalidOptionError' as const
+  override readonly code = 'URC_ERR_INVALID_OPTION' as const
+  constructor(
+    readonly option: string,
+    expected: string,
+    readonly received: unknown,
+  ) {
+    super(`expected option \`${option}\` to be ${expected}, got ${describe(received)}`)
+  }
+}
+
+/** A store call failed (Redis error, closed client, full memory). Reported to `onError`; never thrown to callers of fetch. */
+export class StoreError extends CacheError {
+  static override readonly code = 'URC_ERR_STORE'
+  override name = 'StoreError' as const
+  override readonly code = 'URC_ERR_STORE' as const
+  constructor(
+    readonly operation: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cache store ${operation} failed${causeText(options?.cause)}`, options)
+  }
+}
+
+/** A store call did not settle within `commandTimeout`. */
+export class StoreTimeoutError extends CacheError {
+  static override readonly code = 'URC_ERR_STORE_TIMEOUT'
+  override name = 'StoreTimeoutError' as const
+  override readonly code = 'URC_ERR_STORE_TIMEOUT' as const
+  constructor(
+    readonly operation: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`cache store ${operation} did not answer within ${timeoutMs} ms`)
+  }
+}
+
+/** The circuit breaker is open: the store failed repeatedly and is skipped until the cooldown ends. */
+export class StoreUnavailableError extends CacheError {
+  static override readonly code = 'URC_ERR_STORE_UNAVAILABLE'
+  override name = 'StoreUnavailableError' as const
+  override readonly code = 'URC_ERR_STORE_UNAVAILABLE' as const
+  constructor(readonly retryAt: number) {
+    super(`cache store skipped after repeated failures; next probe at ${new Date(retryAt).toISOString()}`)
+  }
+}
+
+/** A stored value could not be decoded or failed validation; it is treated as a miss and deleted. */
+export class CorruptEntryError extends CacheError {
+  static override readonly code = 'URC_ERR_CORRUPT_ENTRY'
+  override name = 'CorruptEntryError' as const
+  override readonly code = 'URC_ERR_CORRUPT_ENTRY' as const
+  constructor(
+    readonly id: string,
+    readonly reason: string,
+  ) {
+    super(`stored entry ${id} is unreadable: ${reason}`)
+  }
+}
+
+/** A request header holds CR, LF or NUL; undici would refuse it too. */
+export class InvalidRequestError extends CacheError {
+  static override readonly code = 'URC_ERR_INVALID_REQUEST'
+  override name = 'InvalidRequestError' as const
+  override readonly code = 'URC_ERR_INVALID_REQUEST' as const
+  constructor(reason: string) {
+    super(`invalid request: ${reason}`)
+  }
+}
+
+/** The user's `key` function threw or returned something other than a string; callers bypass the cache. */
+export class KeyFunctionError extends CacheError {
+  static override readonly code = 'URC_ERR_KEY_FUNCTION'
+  override name = 'KeyFunctionError' as const
+  override readonly code = 'URC_ERR_KEY_FUNCTION' as const
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`the \`key\` function failed: ${reason}`, options)
+  }
+}
+
+/** encodeRecord was given a record that decodeRecord would refuse; storing it would only produce misses. */
+export class InvalidEntryError extends CacheError {
+  static override readonly code = 'URC_ERR_INVALID_ENTRY'
+  override name = 'InvalidEntryError' as const
+  override readonly code = 'URC_ERR_INVALID_ENTRY' as const
+  constructor(readonly reason: string) {
+    super(`cannot encode entry: ${reason}`)
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return `array ${JSON.stringify(value).slice(0, 80)}`
+  if (typeof value === 'string') return `string ${JSON.stringify(value.slice(0, 80))}`
+  if (typeof value === 'object') return 'object'
+  return `${typeof value} ${String(value)}`
+}
+
+function causeText(cause: unknown): string {
+  return cause instanceof Error ? `: ${cause.message}` : ''
+}

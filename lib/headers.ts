@@ -1,0 +1,83 @@
+/**
+ * Header utilities shared by the key, the policy and the replay. One helper, one home: nothing else in
+ * lib/ splits list fields or knows the hop-by-hop set.
+ */
+
+/** Header fields by lowercased name. A field that appeared on several lines keeps each line's value. */
+export type HeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>
+
+/** Mutable counterpart, for code that builds a record. */
+export type MutableHeaderRecord = Record<string, string | string[]>
+
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1): meaningful for one connection only, so never stored or replayed.
+ * `proxy-connection` is not standard but some clients still send it.
+ */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+])
+
+/** All values of one field as a single string, lines joined by ", " (RFC 9110 §5.3). */
+export function fieldValue(headers: HeaderRecord, name: string): string | undefined {
+  const value = headers[name]
+  if (value === undefined) return undefined
+  return typeof value === 'string' ? value : value.join(', ')
+}
+
+/** Each value of one field as its own line (for fields where the number of lines matters, §4.2.1). */
+export function fieldLines(headers: HeaderRecord, name: string): readonly string[] {
+  const value = headers[name]
+  if (value === undefined) return []
+  return typeof value === 'string' ? [value] : value
+}
+
+/**
+ * Splits a comma-separated list field into trimmed, non-empty members (RFC 9110 §5.6.1). Commas inside
+ * quoted strings do not split.
+ */
+export function splitList(value: string): string[] {
+  const out: string[] = []
+  let start = 0
+  let quoted = false
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c === 0x22 /* " */) quoted = !quoted
+    else if (c === 0x5c /* \ */ && quoted) i++
+    else if (c === 0x2c /* , */ && !quoted) {
+      const member = value.slice(start, i).trim()
+      if (member !== '') out.push(member)
+      start = i + 1
+    }
+  }
+  const last = value.slice(start).trim()
+  if (last !== '') out.push(last)
+  return out
+}
+
+/** Lowercases names and drops undefined values, copying arrays so the result owns its data. */
+export function normalizeHeaders(headers: Readonly<Record<string, unknown>> | undefined | null): MutableHeaderRecord {
+  const out: MutableHeaderRecord = {}
+  if (headers == null) return out
+  for (const [rawName, value] of Object.entries(headers)) {
+    if (value === undefined || value === null) continue
+    const name = rawName.toLowerCase()
+    const values = Array.isArray(value) ? value.map(String) : [String(value)]
+    const existing = out[name]
+    if (existing === undefined) out[name] = values.length === 1 ? values[0]! : values
+    else out[name] = [...(typeof existing === 'string' ? [existing] : existing), ...values]
+  }
+  return out
+}
+
+/** True when a header value holds a character that undici itself refuses (CR, LF or NUL). */
+export function hasInvalidHeaderChar(value: string): boolean {
+  return /[\r\n\0]/.test(value)
+}

@@ -1,0 +1,61 @@
+/**
+ * The only policy-facing adapter of undici: turns DispatchOptions and response headers into the plain
+ * CacheRequest / CacheResponse records that key.ts and policy/ read.
+ */
+import type { Dispatcher } from 'undici'
+import { normalizeHeaders, type HeaderRecord } from './headers.js'
+
+/** A request as the cache sees it: uppercased method, absolute URL, lowercased header names. */
+export interface CacheRequest {
+  readonly method: string
+  readonly url: URL
+  readonly headers: HeaderRecord
+}
+
+/** A response as the cache sees it: status and lowercased header names. */
+export interface CacheResponse {
+  readonly status: number
+  readonly statusText: string
+  readonly headers: HeaderRecord
+}
+
+/**
+ * Reads undici's request headers, which may be a record, a flat [name, value, ...] array or an
+ * iterable of pairs (Dispatcher.DispatchOptions['headers']).
+ */
+export function requestHeaders(headers: Dispatcher.DispatchOptions['headers']): HeaderRecord {
+  if (headers == null) return {}
+  if (Array.isArray(headers)) {
+    const record: Record<string, string[]> = {}
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const name = String(headers[i]).toLowerCase()
+      ;(record[name] ??= []).push(String(headers[i + 1]))
+    }
+    return normalizeHeaders(record)
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    const record: Record<string, string[]> = {}
+    for (const pair of headers as Iterable<[string, string | string[] | undefined]>) {
+      const [name, value] = pair
+      if (value === undefined) continue
+      ;(record[name.toLowerCase()] ??= []).push(...(Array.isArray(value) ? value : [value]))
+    }
+    return normalizeHeaders(record)
+  }
+  return normalizeHeaders(headers as Record<string, unknown>)
+}
+
+/** A CacheRequest from undici's dispatch options (origin + path, as undici joins them). */
+export function toCacheRequest(opts: Dispatcher.DispatchOptions): CacheRequest {
+  const origin = typeof opts.origin === 'string' ? opts.origin : String(opts.origin ?? '')
+  return {
+    method: (opts.method ?? 'GET').toUpperCase(),
+    url: new URL(opts.path, origin),
+    headers: requestHeaders(opts.headers),
+  }
+}
+
+/** A CacheResponse from undici's onResponseStart arguments. */
+export function toCacheResponse(status: number, headers: Readonly<Record<string, unknown>>, statusText: string | undefined): CacheResponse {
+  return { status, statusText: statusText ?? '', headers: normalizeHeaders(headers) }
+}
