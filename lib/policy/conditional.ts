@@ -1,0 +1,46 @@
+/**
+ * Validators of a stored response → the preconditions of the request that revalidates it
+ * (RFC 9111 §4.3.1, RFC 9110 §13.1).
+ */
+import { fieldValue, type HeaderRecord } from '../headers.js'
+import { formatHttpDate, parseHttpDate } from './http-date.js'
+
+/** Request fields that make a request conditional (RFC 9110 §13.1). */
+const PRECONDITION_FIELDS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range'] as const
+
+/**
+ * The preconditions for revalidating `stored`. RFC 9111 §4.3.1: the entity tag goes in If-None-Match and
+ * Last-Modified in If-Modified-Since. Both are sent when both exist; RFC 9110 §13.1.3 has the origin
+ * ignore If-Modified-Since when If-None-Match is present, so sending both costs nothing and serves an
+ * origin that only understands dates.
+ */
+export function conditionalHeaders(stored: HeaderRecord): Record<string, string> {
+  const out: Record<string, string> = {}
+  const etag = storedEtag(stored)
+  if (etag !== undefined) out['if-none-match'] = etag
+  const modified = lastModified(stored)
+  // RFC 9110 §13.1.3: an origin MUST ignore an If-Modified-Since that is not a valid HTTP-date, so an
+  // unparsable Last-Modified is no validator. §5.6.7: a sender generates IMF-fixdate only, so an
+  // obsolete-form date is rewritten (an IMF-fixdate comes out unchanged).
+  if (modified !== undefined) out['if-modified-since'] = formatHttpDate(modified)
+  return out
+}
+
+/** True when the caller's own request is conditional: it is passed through untouched, never answered from the cache's validators. */
+export function isConditional(req: HeaderRecord): boolean {
+  return PRECONDITION_FIELDS.some((name) => req[name] !== undefined)
+}
+
+/** True when the stored response can be revalidated by a conditional request (§4.3.1). */
+export function hasValidator(stored: HeaderRecord): boolean {
+  return storedEtag(stored) !== undefined || lastModified(stored) !== undefined
+}
+
+function storedEtag(stored: HeaderRecord): string | undefined {
+  const etag = fieldValue(stored, 'etag')?.trim()
+  return etag === undefined || etag === '' ? undefined : etag
+}
+
+function lastModified(stored: HeaderRecord): number | undefined {
+  return parseHttpDate(fieldValue(stored, 'last-modified'))
+}

@@ -1,0 +1,260 @@
+/**
+ * Cache-Control / Pragma parsing for requests and responses (RFC 9111 §5.2, §5.4).
+ */
+import { fieldLines, fieldValue, splitList, type HeaderRecord } from '../headers.js'
+
+export interface ResponseDirectives {
+  /** `max-age` in seconds (RFC 9111 §5.2.2.1); undefined when absent. */
+  readonly maxAge: number | undefined
+  /** `s-maxage` (§5.2.2.10): parsed but ignored by this private cache's freshness. */
+  readonly sMaxAge: number | undefined
+  /** `no-cache` (§5.2.2.4): true when unqualified; the lowercased field names when qualified. */
+  readonly noCache: boolean | readonly string[]
+  readonly noStore: boolean
+  /** `private` (§5.2.2.7): true when unqualified; the lowercased field names when qualified. */
+  readonly private: boolean | readonly string[]
+  readonly public: boolean
+  readonly mustRevalidate: boolean
+  readonly proxyRevalidate: boolean
+  readonly immutable: boolean
+  /** RFC 5861 §3, seconds. */
+  readonly staleWhileRevalidate: number | undefined
+  /** RFC 5861 §4, seconds. */
+  readonly staleIfError: number | undefined
+  /**
+   * A freshness directive appeared more than once with different values, or had an invalid value:
+   * RFC 9111 §4.2.1 lets a cache treat such a response as stale, and we do.
+   */
+  readonly invalid: boolean
+}
+
+export interface RequestDirectives {
+  readonly maxAge: number | undefined
+  /** Seconds of staleness accepted; Infinity for a bare `max-stale` (§5.2.1.2). */
+  readonly maxStale: number | undefined
+  readonly minFresh: number | undefined
+  /** `no-cache`, or `Pragma: no-cache` when the request has no Cache-Control (§5.4). */
+  readonly noCache: boolean
+  readonly noStore: boolean
+  readonly onlyIfCached: boolean
+  /** RFC 5861 §4, seconds. */
+  readonly staleIfError: number | undefined
+}
+
+/** Largest delta-seconds value a cache must handle; larger values are read as this (RFC 9111 §1.2.2). */
+export const MAX_DELTA_SECONDS = 2147483648
+
+const NOT_A_DELTA = -1
+
+/**
+ * Reads a delta-seconds value (RFC 9111 §1.2.2): one or more digits, nothing else. Returns NOT_A_DELTA for
+ * a missing, signed, fractional or otherwise malformed value, and clamps overflow to MAX_DELTA_SECONDS.
+ */
+export function parseDeltaSeconds(value: string | undefined): number {
+  if (value === undefined || value.length === 0) return NOT_A_DELTA
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c < 0x30 || c > 0x39) return NOT_A_DELTA
+  }
+  if (value.length > 10) return MAX_DELTA_SECONDS
+  return Math.min(Number(value), MAX_DELTA_SECONDS)
+}
+
+/**
+ * Calls `visit(name, value)` for each directive in every Cache-Control line, in order: names lowercased,
+ * values trimmed and unquoted (RFC 9110 §5.6.4), undefined when the directive has no `=`. One pass over
+ * each line; several lines are one list (RFC 9110 §5.3).
+ */
+function eachDirective(headers: HeaderRecord, visit: (name: string, value: string | undefined) => void): void {
+  for (const line of fieldLines(headers, 'cache-control')) {
+    let start = 0
+    let eq = -1
+    let quoted = false
+    for (let i = 0; i <= line.length; i++) {
+      // The end of the line closes the last directive, even inside an unterminated quoted-string.
+      const c = i < line.length ? line.charCodeAt(i) : 0x2c
+      if (quoted && i < line.length) {
+        if (c === 0x5c /* \ */) i++
+        else if (c === 0x22 /* " */) quoted = false
+        continue
+      }
+      if (c === 0x22) quoted = true
+      else if (c === 0x3d /* = */ && eq === -1) eq = i
+      else if (c === 0x2c /* , */) {
+        const name = line.slice(start, eq === -1 ? i : eq).trim().toLowerCase()
+        if (name !== '') visit(name, eq === -1 ? undefined : unquote(line.slice(eq + 1, i).trim()))
+        start = i + 1
+        eq = -1
+      }
+    }
+  }
+}
+
+const QUOTED_PAIR = /\\(.)/g
+
+function unquote(value: string): string {
+  if (value.length < 2 || value.charCodeAt(0) !== 0x22 || value.charCodeAt(value.length - 1) !== 0x22) return value
+  const inner = value.slice(1, -1)
+  return inner.includes('\\') ? inner.replace(QUOTED_PAIR, '$1') : inner
+}
+
+/** The field names of a qualified `no-cache="…"` / `private="…"`, lowercased (RFC 9111 §5.2.2.4, §5.2.2.7). */
+function fieldNames(value: string): string[] {
+  return splitList(value).map((name) => name.toLowerCase())
+}
+
+/**
+ * Merges a `no-cache` / `private` occurrence into what was seen so far: an unqualified occurrence wins,
+ * qualified ones accumulate. An empty qualifier (`no-cache=""`) is read as unqualified, the safer choice.
+ */
+function qualified(previous: boolean | readonly string[], value: string | undefined): boolean | readonly string[] {
+  if (previous === true) return true
+  const names = value === undefined ? [] : fieldNames(value)
+  if (names.length === 0) return true
+  return previous === false ? names : [...previous, ...names]
+}
+
+/**
+ * Response Cache-Control (RFC 9111 §5.2.2). A freshness directive (`max-age`, `s-maxage`) with an invalid
+ * value, or repeated with different values, marks the whole response `invalid` (§4.2.1), which freshness
+ * reads as already stale. Other valued directives keep their first valid occurrence; unknown ones are
+ * ignored (§5.2.3).
+ */
+export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectives {
+  let maxAge: number | undefined
+  let sMaxAge: number | undefined
+  let noCache: boolean | readonly string[] = false
+  let noStore = false
+  let isPrivate: boolean | readonly string[] = false
+  let isPublic = false
+  let mustRevalidate = false
+  let proxyRevalidate = false
+  let immutable = false
+  let staleWhileRevalidate: number | undefined
+  let staleIfError: number | undefined
+  let invalid = false
+
+  const freshness = (previous: number | undefined, value: string | undefined): number | undefined => {
+    const seconds = parseDeltaSeconds(value)
+    if (seconds === NOT_A_DELTA || (previous !== undefined && previous !== seconds)) {
+      invalid = true
+      return previous
+    }
+    return seconds
+  }
+  const optionalDelta = (previous: number | undefined, value: string | undefined): number | undefined => {
+    if (previous !== undefined) return previous
+    const seconds = parseDeltaSeconds(value)
+    return seconds === NOT_A_DELTA ? undefined : seconds
+  }
+
+  eachDirective(headers, (name, value) => {
+    switch (name) {
+      case 'max-age':
+        maxAge = freshness(maxAge, value)
+        break
+      case 's-maxage':
+        sMaxAge = freshness(sMaxAge, value)
+        break
+      case 'no-cache':
+        noCache = qualified(noCache, value)
+        break
+      case 'no-store':
+        noStore = true
+        break
+      case 'private':
+        isPrivate = qualified(isPrivate, value)
+        break
+      case 'public':
+        isPublic = true
+        break
+      case 'must-revalidate':
+        mustRevalidate = true
+        break
+      case 'proxy-revalidate':
+        proxyRevalidate = true
+        break
+      case 'immutable':
+        immutable = true
+        break
+      case 'stale-while-revalidate':
+        staleWhileRevalidate = optionalDelta(staleWhileRevalidate, value)
+        break
+      case 'stale-if-error':
+        staleIfError = optionalDelta(staleIfError, value)
+        break
+    }
+  })
+
+  return {
+    maxAge: invalid ? undefined : maxAge,
+    sMaxAge: invalid ? undefined : sMaxAge,
+    noCache,
+    noStore,
+    private: isPrivate,
+    public: isPublic,
+    mustRevalidate,
+    proxyRevalidate,
+    immutable,
+    staleWhileRevalidate,
+    staleIfError,
+    invalid,
+  }
+}
+
+/**
+ * Request Cache-Control (RFC 9111 §5.2.1), and `Pragma: no-cache` when the request has no Cache-Control
+ * field at all (§5.4). Valued directives keep their first valid occurrence; an invalid value is ignored,
+ * since a request directive only ever narrows what the cache may do and ignoring it errs toward the
+ * origin's own freshness.
+ */
+export function parseRequestDirectives(headers: HeaderRecord): RequestDirectives {
+  let maxAge: number | undefined
+  let maxStale: number | undefined
+  let minFresh: number | undefined
+  let noCache = false
+  let noStore = false
+  let onlyIfCached = false
+  let staleIfError: number | undefined
+
+  const delta = (previous: number | undefined, value: string | undefined): number | undefined => {
+    if (previous !== undefined) return previous
+    const seconds = parseDeltaSeconds(value)
+    return seconds === NOT_A_DELTA ? undefined : seconds
+  }
+
+  eachDirective(headers, (name, value) => {
+    switch (name) {
+      case 'max-age':
+        maxAge = delta(maxAge, value)
+        break
+      case 'max-stale':
+        // §5.2.1.2: without a value the client accepts a stale response of any age.
+        maxStale = value === undefined ? (maxStale ?? Infinity) : delta(maxStale, value)
+        break
+      case 'min-fresh':
+        minFresh = delta(minFresh, value)
+        break
+      case 'no-cache':
+        noCache = true
+        break
+      case 'no-store':
+        noStore = true
+        break
+      case 'only-if-cached':
+        onlyIfCached = true
+        break
+      case 'stale-if-error':
+        staleIfError = delta(staleIfError, value)
+        break
+    }
+  })
+
+  // RFC 9111 §5.4: Pragma is only a fallback for HTTP/1.0 clients that send no Cache-Control.
+  if (!noCache && headers['cache-control'] === undefined) {
+    const pragma = fieldValue(headers, 'pragma')
+    if (pragma !== undefined && splitList(pragma).some((member) => member.toLowerCase() === 'no-cache')) noCache = true
+  }
+
+  return { maxAge, maxStale, minFresh, noCache, noStore, onlyIfCached, staleIfError }
+}

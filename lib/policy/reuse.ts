@@ -1,0 +1,161 @@
+/**
+ * May a stored response be used for this request, and how (RFC 9111 §4, §4.2, §4.2.4, §5.2.1; RFC 5861)?
+ *
+ * This is a private cache: `s-maxage` and `proxy-revalidate` bind shared caches only (§5.2.2.10,
+ * §5.2.2.8) and are ignored here. `immutable` (RFC 8246) needs nothing beyond freshness: it only asks a
+ * cache not to revalidate a fresh response on a user's reload, and a fresh response is served as is anyway.
+ */
+import { currentAge, type StoredEntry } from '../entry.js'
+import type { RequestDirectives, ResponseDirectives } from './directives.js'
+
+export interface ReuseOptions {
+  /** Seconds past staleness in which stale-while-revalidate applies from the user's option (0 off, Infinity for `true`). */
+  readonly staleWhileRevalidate: number
+  /** Same for stale-if-error. */
+  readonly staleIfError: number
+  /** false: request and response directives are ignored (requests-cache cache_control=False); the stored lifetime alone decides. */
+  readonly cacheControl: boolean
+}
+
+export type RevalidateReason =
+  | 'stale'
+  | 'no-cache-response'
+  | 'no-cache-request'
+  | 'max-age-request'
+  | 'min-fresh-request'
+  | 'invalid-freshness'
+
+export type Decision =
+  /** Serve the stored response as is. `ttl` = lifetime − age in seconds; negative when stale and served because request `max-stale` (or `only-if-cached` within a stale-while-revalidate window) allowed it. */
+  | { readonly kind: 'hit'; readonly age: number; readonly ttl: number; readonly stale: boolean }
+  /** Serve the stale response now and revalidate it in the background (RFC 5861 §3). */
+  | { readonly kind: 'stale-while-revalidate'; readonly age: number; readonly ttl: number }
+  /** Send a conditional request first (§4.3). */
+  | { readonly kind: 'revalidate'; readonly age: number; readonly reason: RevalidateReason }
+  /** `only-if-cached` and nothing usable is stored (§5.2.1.7). */
+  | { readonly kind: 'gateway-timeout' }
+
+type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>
+
+/** Request directives that constrain nothing: what the cache sees when `cacheControl` is false. */
+export const NO_REQUEST_DIRECTIVES: RequestDirectives = Object.freeze({
+  maxAge: undefined,
+  maxStale: undefined,
+  minFresh: undefined,
+  noCache: false,
+  noStore: false,
+  onlyIfCached: false,
+  staleIfError: undefined,
+})
+
+/** Response directives that constrain nothing: what the cache sees when `cacheControl` is false. */
+export const NO_RESPONSE_DIRECTIVES: ResponseDirectives = Object.freeze({
+  maxAge: undefined,
+  sMaxAge: undefined,
+  noCache: false,
+  noStore: false,
+  private: false,
+  public: false,
+  mustRevalidate: false,
+  proxyRevalidate: false,
+  immutable: false,
+  staleWhileRevalidate: undefined,
+  staleIfError: undefined,
+  invalid: false,
+})
+
+/**
+ * The directives that apply under the options: with `cacheControl: false` the user's expiration settings
+ * replace Cache-Control entirely (options.ts), so neither side's directives constrain reuse.
+ */
+export function effectiveDirectives(
+  resD: ResponseDirectives,
+  reqD: RequestDirectives,
+  opts: Pick<ReuseOptions, 'cacheControl'>,
+): { readonly resD: ResponseDirectives; readonly reqD: RequestDirectives } {
+  return opts.cacheControl ? { resD, reqD } : { resD: NO_RESPONSE_DIRECTIVES, reqD: NO_REQUEST_DIRECTIVES }
+}
+
+/** Unqualified `no-cache` only: qualified field names were stripped at store time and constrain nothing more. */
+export function hasUnqualifiedNoCache(resD: ResponseDirectives): boolean {
+  return resD.noCache === true
+}
+
+/**
+ * §4.2.1: a response whose freshness directives are invalid or conflicting may be treated as stale; we
+ * give it no freshness at all, so its staleness counts from the moment it was generated.
+ */
+export function effectiveLifetime(entry: Entry, resD: ResponseDirectives): number {
+  return resD.invalid ? 0 : entry.lifetime
+}
+
+export function decide(
+  entry: Entry,
+  resDirectives: ResponseDirectives,
+  reqDirectives: RequestDirectives,
+  opts: ReuseOptions,
+  now: number,
+): Decision {
+  const { resD, reqD } = effectiveDirectives(resDirectives, reqDirectives, opts)
+  const age = currentAge(entry, now)
+  const lifetime = effectiveLifetime(entry, resD)
+  const ttl = lifetime - age
+  const revalidate = (reason: RevalidateReason): Decision =>
+    // §5.2.1.7: only-if-cached never contacts the origin; what would need it becomes a 504.
+    reqD.onlyIfCached ? { kind: 'gateway-timeout' } : { kind: 'revalidate', age, reason }
+
+  // §5.2.2.4: an unqualified response no-cache forbids any use without successful validation, fresh or not.
+  if (hasUnqualifiedNoCache(resD)) return revalidate('no-cache-response')
+  // §5.2.1.4: the client asks that no stored response be used without validation.
+  if (reqD.noCache) return revalidate('no-cache-request')
+  // §5.2.1.1: the client does not want a response older than max-age seconds.
+  if (reqD.maxAge !== undefined && age > reqD.maxAge) return revalidate('max-age-request')
+
+  // §4.2: fresh while age < lifetime, so age == lifetime is already stale.
+  if (ttl > 0) {
+    // §5.2.1.3: the response must stay fresh for at least min-fresh more seconds.
+    if (reqD.minFresh !== undefined && ttl < reqD.minFresh) return revalidate('min-fresh-request')
+    return { kind: 'hit', age, ttl, stale: false }
+  }
+
+  const staleReason: RevalidateReason = resD.invalid ? 'invalid-freshness' : 'stale'
+  const staleness = -ttl
+  // §5.2.2.2, §4.2.4: must-revalidate forbids serving it stale under any allowance (max-stale, swr, sie).
+  if (resD.mustRevalidate) return revalidate(staleReason)
+  // §5.2.1.3: min-fresh asks for a response fresh for some time yet, which a stale one never is; it
+  // outweighs max-stale and stale-while-revalidate (the client's stricter wish wins).
+  if (reqD.minFresh !== undefined) return revalidate(staleReason)
+  // §5.2.1.2: the client accepts staleness up to max-stale seconds (Infinity for a bare max-stale).
+  if (reqD.maxStale !== undefined && staleness <= reqD.maxStale) return { kind: 'hit', age, ttl, stale: true }
+  // RFC 5861 §3: served stale for up to the window while a background request revalidates it.
+  const swrSeconds = swrWindow(resD, opts)
+  if (swrSeconds > 0 && staleness <= swrSeconds) {
+    // §5.2.1.7 with RFC 5861 §3: only-if-cached forbids the background request but not the stale
+    // response the origin allowed, so it is a stale hit with nothing fetched.
+    if (reqD.onlyIfCached) return { kind: 'hit', age, ttl, stale: true }
+    return { kind: 'stale-while-revalidate', age, ttl }
+  }
+  return revalidate(staleReason)
+}
+
+/** What a request for which nothing is stored does: forward it, or a 504 under only-if-cached (§5.2.1.7). */
+export function decideWithoutEntry(reqD: RequestDirectives, opts: ReuseOptions): 'miss' | 'gateway-timeout' {
+  return opts.cacheControl && reqD.onlyIfCached ? 'gateway-timeout' : 'miss'
+}
+
+/**
+ * Seconds past staleness in which a stored response may still be served (stale-while-revalidate or
+ * stale-if-error, from the response or the options), to size a store TTL. 0 when the response forbids
+ * stale use (§4.2.4: must-revalidate, no-cache). Request `max-stale` / `stale-if-error` are unknown at
+ * store time and not counted. May be Infinity.
+ */
+export function staleWindow(resDirectives: ResponseDirectives, opts: ReuseOptions): number {
+  const { resD } = effectiveDirectives(resDirectives, NO_REQUEST_DIRECTIVES, opts)
+  if (resD.mustRevalidate || hasUnqualifiedNoCache(resD)) return 0
+  return Math.max(swrWindow(resD, opts), resD.staleIfError ?? 0, opts.staleIfError)
+}
+
+/** RFC 5861 §3 window: the larger of the response's directive and the user's option. */
+function swrWindow(resD: ResponseDirectives, opts: ReuseOptions): number {
+  return Math.max(resD.staleWhileRevalidate ?? 0, opts.staleWhileRevalidate)
+}

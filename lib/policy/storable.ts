@@ -1,0 +1,97 @@
+/**
+ * May this response be stored? RFC 9111 §3 clause by clause, for a private cache, plus the stricter
+ * defaults of DESIGN.md "Security defaults": one Redis serves many users, so credentials are treated as a
+ * shared cache would treat them.
+ */
+import { fieldValue, splitList } from '../headers.js'
+import type { CacheRequest, CacheResponse } from '../message.js'
+import type { RequestDirectives, ResponseDirectives } from './directives.js'
+import { HEURISTICALLY_CACHEABLE } from './freshness.js'
+
+export type NotStorableReason =
+  | 'method'
+  | 'status'
+  | 'partial-content'
+  | 'no-store'
+  | 'authorization'
+  | 'cookie'
+  | 'set-cookie'
+  | 'vary-star'
+  | 'no-lifetime'
+
+export type StorableVerdict = { readonly storable: true } | { readonly storable: false; readonly reason: NotStorableReason }
+
+export interface StorableOptions {
+  /** Uppercased methods whose responses may be stored (`methods` option). */
+  readonly methods: ReadonlySet<string>
+  readonly allowableCodes: ReadonlySet<number>
+  readonly cacheControl: boolean
+}
+
+const STORABLE: StorableVerdict = { storable: true }
+
+export function storable(
+  req: CacheRequest,
+  reqD: RequestDirectives,
+  res: CacheResponse,
+  resD: ResponseDirectives,
+  opts: StorableOptions,
+): StorableVerdict {
+  // RFC 9111 §3: the request method is understood by the cache. A response to HEAD has no body, so it is
+  // never stored; HEAD requests are answered from the stored GET instead (RFC 9110 §9.3.2).
+  if (req.method === 'HEAD' || !opts.methods.has(req.method)) return notStorable('method')
+  // §3: the response status code is final. 304 is final but carries no representation of its own: it
+  // only updates a stored response (§4.3.4).
+  if (res.status < 200 || res.status === 304) return notStorable('status')
+  // §3, §3.3: we do not combine partial content, and an incomplete response must not look complete.
+  if (res.status === 206) return notStorable('partial-content')
+  if (!opts.allowableCodes.has(res.status)) return notStorable('status')
+  // §3: no-store absent from the response (§5.2.2.5); §5.2.1.5: nor in the request. Honoured even with
+  // cacheControl off: it is a privacy request, not a freshness hint.
+  if (resD.noStore || reqD.noStore) return notStorable('no-store')
+  // §3: `private` only binds shared caches (§5.2.2.7); this is a private cache, so it stores.
+  // §3 (shared caches, §3.5): Authorization. Stricter default: never stored, since one store serves
+  // every user of the process.
+  if (req.headers['authorization'] !== undefined) return notStorable('authorization')
+  // Stricter default: a Cookie usually personalises the response the same way.
+  if (req.headers['cookie'] !== undefined) return notStorable('cookie')
+  // Stricter default: replaying Set-Cookie would hand one user's session to another.
+  if (res.headers['set-cookie'] !== undefined) return notStorable('set-cookie')
+  // §4.1: a stored response with `Vary: *` never matches a later request, so storing it is pointless.
+  if (hasVaryStar(res)) return notStorable('vary-star')
+  // §3: explicit freshness, a `public` / `private` directive, or a heuristically cacheable status. With
+  // cacheControl off the user's expiration supplies the lifetime, so no response signal is needed.
+  if (opts.cacheControl && !hasCacheabilitySignal(res, resD)) return notStorable('no-lifetime')
+  return STORABLE
+}
+
+/**
+ * Whether a storable response is worth a store write: not when it is stale on arrival, has no validator
+ * for a conditional request (RFC 9111 §4.3.1), and no stale window in which it could still be served.
+ * `_resD` is accepted for callers' symmetry but not read: whether `no-cache` / `must-revalidate` void the
+ * stale window depends on `cacheControl`, so the caller folds that into `staleWindow`.
+ */
+export function worthStoring(lifetime: number, res: CacheResponse, _resD: ResponseDirectives, staleWindow: number): boolean {
+  if (lifetime > 0 || staleWindow > 0) return true
+  return res.headers['etag'] !== undefined || res.headers['last-modified'] !== undefined
+}
+
+function notStorable(reason: NotStorableReason): StorableVerdict {
+  return { storable: false, reason }
+}
+
+function hasVaryStar(res: CacheResponse): boolean {
+  const vary = fieldValue(res.headers, 'vary')
+  return vary !== undefined && splitList(vary).includes('*')
+}
+
+function hasCacheabilitySignal(res: CacheResponse, d: ResponseDirectives): boolean {
+  return (
+    d.public ||
+    // §3: a private cache may count `private` as an explicit permission to store.
+    d.private !== false ||
+    res.headers['expires'] !== undefined ||
+    d.maxAge !== undefined ||
+    HEURISTICALLY_CACHEABLE.has(res.status)
+  )
+}

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict'
+import type { HeaderRecord } from '../../lib/headers.js'
+import { conditionalHeaders, hasValidator, isConditional } from '../../lib/policy/conditional.js'
+
+describe('policy/conditional conditionalHeaders and hasValidator', () => {
+  const rows: ReadonlyArray<{ name: string; stored: HeaderRecord; expected: Record<string, string> }> = [
+    { name: 'no validators', stored: { 'content-type': 'text/plain' }, expected: {} },
+    { name: 'strong ETag', stored: { etag: '"abc"' }, expected: { 'if-none-match': '"abc"' } },
+    { name: 'weak ETag is sent as is (If-None-Match uses weak comparison)', stored: { etag: 'W/"abc"' }, expected: { 'if-none-match': 'W/"abc"' } },
+    { name: 'ETag is trimmed', stored: { etag: '  "abc" ' }, expected: { 'if-none-match': '"abc"' } },
+    { name: 'empty ETag is no validator', stored: { etag: '' }, expected: {} },
+    { name: 'Last-Modified IMF-fixdate', stored: { 'last-modified': 'Sun, 06 Nov 1994 08:49:37 GMT' }, expected: { 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' } },
+    { name: 'Last-Modified in RFC 850 form is sent as IMF-fixdate', stored: { 'last-modified': 'Sunday, 06-Nov-94 08:49:37 GMT' }, expected: { 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' } },
+    { name: 'Last-Modified in asctime form is sent as IMF-fixdate', stored: { 'last-modified': 'Sun Nov  6 08:49:37 1994' }, expected: { 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' } },
+    { name: 'invalid Last-Modified is no validator', stored: { 'last-modified': 'yesterday' }, expected: {} },
+    { name: 'numeric Last-Modified is no validator', stored: { 'last-modified': '0' }, expected: {} },
+    {
+      name: 'both validators',
+      stored: { etag: '"v2"', 'last-modified': 'Sun, 06 Nov 1994 08:49:37 GMT' },
+      expected: { 'if-none-match': '"v2"', 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' },
+    },
+    { name: 'ETag with an invalid Last-Modified', stored: { etag: '"v2"', 'last-modified': 'garbage' }, expected: { 'if-none-match': '"v2"' } },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.deepEqual(conditionalHeaders(row.stored), row.expected)
+      assert.equal(hasValidator(row.stored), Object.keys(row.expected).length > 0)
+    })
+  }
+})
+
+describe('policy/conditional isConditional', () => {
+  const rows: ReadonlyArray<{ name: string; req: HeaderRecord; expected: boolean }> = [
+    { name: 'plain request', req: { accept: '*/*' }, expected: false },
+    { name: 'if-match', req: { 'if-match': '"a"' }, expected: true },
+    { name: 'if-none-match', req: { 'if-none-match': '"a"' }, expected: true },
+    { name: 'if-modified-since', req: { 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' }, expected: true },
+    { name: 'if-unmodified-since', req: { 'if-unmodified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' }, expected: true },
+    { name: 'if-range', req: { 'if-range': '"a"' }, expected: true },
+    { name: 'if-none-match on several lines', req: { 'if-none-match': ['"a"', '"b"'] }, expected: true },
+    { name: 'undefined value does not count', req: { 'if-none-match': undefined }, expected: false },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.equal(isConditional(row.req), row.expected)
+    })
+  }
+})

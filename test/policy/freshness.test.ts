@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict'
+import type { HeaderRecord } from '../../lib/headers.js'
+import type { CacheResponse } from '../../lib/message.js'
+import type { ResponseDirectives } from '../../lib/policy/directives.js'
+import type { Expiration } from '../../lib/policy/expire-after.js'
+import {
+  correctedInitialAge,
+  decideLifetime,
+  explicitLifetime,
+  HEURISTIC_FRACTION,
+  HEURISTIC_MAX_SECONDS,
+  HEURISTICALLY_CACHEABLE,
+  heuristicLifetime,
+  type Lifetime,
+} from '../../lib/policy/freshness.js'
+
+// T0 = Sun, 06 Nov 1994 08:49:37 GMT. Other dates below are written out by hand relative to it.
+const T0 = 784111777000
+const DATE_T0 = 'Sun, 06 Nov 1994 08:49:37 GMT'
+const T0_MINUS_5M = 'Sun, 06 Nov 1994 08:44:37 GMT'
+const T0_MINUS_1H = 'Sun, 06 Nov 1994 07:49:37 GMT'
+const T0_PLUS_1M = 'Sun, 06 Nov 1994 08:50:37 GMT'
+const T0_PLUS_1H = 'Sun, 06 Nov 1994 09:49:37 GMT'
+const T0_MINUS_1D = 'Sat, 05 Nov 1994 08:49:37 GMT'
+const T0_MINUS_31D = 'Thu, 06 Oct 1994 08:49:37 GMT'
+
+function res(status: number, headers: HeaderRecord): CacheResponse {
+  return { status, statusText: '', headers }
+}
+
+function dir(overrides: Partial<ResponseDirectives> = {}): ResponseDirectives {
+  return {
+    maxAge: undefined,
+    sMaxAge: undefined,
+    noCache: false,
+    noStore: false,
+    private: false,
+    public: false,
+    mustRevalidate: false,
+    proxyRevalidate: false,
+    immutable: false,
+    staleWhileRevalidate: undefined,
+    staleIfError: undefined,
+    invalid: false,
+    ...overrides,
+  }
+}
+
+describe('policy/freshness constants', () => {
+  it('heuristically cacheable statuses are those of RFC 9110 §15.1', () => {
+    assert.deepEqual([...HEURISTICALLY_CACHEABLE].sort((a, b) => a - b), [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501])
+  })
+  it('heuristic is 10% capped at a day (RFC 9111 §4.2.2)', () => {
+    assert.deepEqual([HEURISTIC_FRACTION, HEURISTIC_MAX_SECONDS], [0.1, 86400])
+  })
+})
+
+describe('policy/freshness explicitLifetime', () => {
+  const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; responseTime?: number; expected: number | undefined }> = [
+    { name: 'max-age (§4.2.1)', res: res(200, { date: DATE_T0 }), d: dir({ maxAge: 60 }), expected: 60 },
+    { name: 'max-age=0', res: res(200, {}), d: dir({ maxAge: 0 }), expected: 0 },
+    { name: 'max-age wins over Expires (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: dir({ maxAge: 60 }), expected: 60 },
+    { name: 'invalid directives: stale (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: dir({ invalid: true }), expected: 0 },
+    { name: 'Expires minus Date (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: dir(), expected: 3600 },
+    { name: 'Expires minus Date, not minus response time', res: res(200, { date: DATE_T0, expires: T0_PLUS_1M }), d: dir(), responseTime: T0 + 30_000, expected: 60 },
+    { name: 'Date missing: Expires minus response time (RFC 9110 §6.6.1)', res: res(200, { expires: T0_PLUS_1M }), d: dir(), responseTime: T0 + 10_000, expected: 50 },
+    { name: 'Date invalid: Expires minus response time', res: res(200, { date: 'garbage', expires: T0_PLUS_1M }), d: dir(), expected: 60 },
+    { name: 'Expires in the past (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H }), d: dir(), expected: 0 },
+    { name: 'Expires: 0 is in the past (§5.3)', res: res(200, { date: DATE_T0, expires: '0' }), d: dir(), expected: 0 },
+    { name: 'Expires: -1 is in the past (§5.3)', res: res(200, { date: DATE_T0, expires: '-1' }), d: dir(), expected: 0 },
+    { name: 'several Expires lines: stale (§4.2.1)', res: res(200, { date: DATE_T0, expires: [T0_PLUS_1H, T0_PLUS_1H] }), d: dir(), expected: 0 },
+    { name: 'no max-age, no Expires', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir(), expected: undefined },
+    { name: 's-maxage alone is ignored by a private cache (§5.2.2.10)', res: res(200, { date: DATE_T0 }), d: dir({ sMaxAge: 300 }), expected: undefined },
+    { name: 's-maxage does not override max-age in a private cache', res: res(200, { date: DATE_T0 }), d: dir({ maxAge: 60, sMaxAge: 300 }), expected: 60 },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.equal(explicitLifetime(row.res, row.d, row.responseTime ?? T0), row.expected)
+    })
+  }
+})
+
+describe('policy/freshness heuristicLifetime', () => {
+  const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; responseTime?: number; expected: number | undefined }> = [
+    { name: '10% of Date minus Last-Modified (§4.2.2)', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir(), expected: 8640 },
+    { name: 'capped at a day', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_31D }), d: dir(), expected: 86400 },
+    { name: 'Date missing: response time stands in', res: res(200, { 'last-modified': T0_MINUS_1D }), d: dir(), expected: 8640 },
+    { name: 'no Last-Modified: none', res: res(200, { date: DATE_T0 }), d: dir(), expected: undefined },
+    { name: 'invalid Last-Modified: none', res: res(200, { date: DATE_T0, 'last-modified': 'yesterday' }), d: dir(), expected: undefined },
+    { name: 'Last-Modified after Date: none', res: res(200, { date: T0_MINUS_1D, 'last-modified': DATE_T0 }), d: dir(), expected: undefined },
+    { name: 'Last-Modified equal to Date: none', res: res(200, { date: DATE_T0, 'last-modified': DATE_T0 }), d: dir(), expected: undefined },
+    { name: '404 is heuristically cacheable (RFC 9110 §15.1)', res: res(404, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir(), expected: 8640 },
+    { name: '500 is not heuristically cacheable', res: res(500, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir(), expected: undefined },
+    { name: '500 marked public may use heuristics (§4.2.2)', res: res(500, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir({ public: true }), expected: 8640 },
+    { name: 'max-age present: MUST NOT use heuristics (§4.2.2)', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir({ maxAge: 5 }), expected: undefined },
+    { name: 'Expires present, even past: MUST NOT use heuristics', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H, 'last-modified': T0_MINUS_1D }), d: dir(), expected: undefined },
+    { name: 'invalid freshness directives: no heuristics', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir({ invalid: true }), expected: undefined },
+    { name: 's-maxage does not block heuristics in a private cache', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir({ sMaxAge: 5 }), expected: 8640 },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.equal(heuristicLifetime(row.res, row.d, row.responseTime ?? T0), row.expected)
+    })
+  }
+})
+
+describe('policy/freshness correctedInitialAge', () => {
+  const rows: ReadonlyArray<{ name: string; res: CacheResponse; requestTime: number; responseTime: number; expected: number }> = [
+    { name: 'fresh from the origin, no delay', res: res(200, { date: DATE_T0 }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'Age plus response delay (§4.2.3)', res: res(200, { date: DATE_T0, age: '100' }), requestTime: T0 - 2000, responseTime: T0, expected: 102 },
+    { name: 'apparent age wins when larger (§4.2.3)', res: res(200, { date: T0_MINUS_5M, age: '10' }), requestTime: T0 - 1000, responseTime: T0, expected: 300 },
+    { name: 'Date in the future: apparent age is 0', res: res(200, { date: T0_PLUS_1M }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'delay alone counts as age', res: res(200, { date: DATE_T0 }), requestTime: T0 - 1500, responseTime: T0, expected: 1.5 },
+    { name: 'Date missing: Age plus delay', res: res(200, { age: '30' }), requestTime: T0 - 500, responseTime: T0, expected: 30.5 },
+    { name: 'invalid Age "abc" is 0', res: res(200, { date: DATE_T0, age: 'abc' }), requestTime: T0 - 1000, responseTime: T0, expected: 1 },
+    { name: 'negative Age is 0 (§5.1 delta-seconds)', res: res(200, { date: DATE_T0, age: '-5' }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'fractional Age is 0', res: res(200, { date: DATE_T0, age: '1.5' }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'huge Age clamps (§1.2.2)', res: res(200, { date: DATE_T0, age: '99999999999' }), requestTime: T0, responseTime: T0, expected: 2147483648 },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.equal(correctedInitialAge(row.res, row.requestTime, row.responseTime), row.expected)
+    })
+  }
+})
+
+describe('policy/freshness decideLifetime', () => {
+  const after = (seconds: number): Expiration => ({ kind: 'after', seconds })
+  const never: Expiration = { kind: 'never' }
+  const doNotCache: Expiration = { kind: 'do-not-cache' }
+  const heuristic = res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D })
+  const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; cacheControl: boolean; user: Expiration | undefined; expected: Lifetime }> = [
+    { name: 'user do-not-cache beats max-age', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: true, user: doNotCache, expected: { kind: 'do-not-cache' } },
+    { name: 'user do-not-cache without cacheControl', res: heuristic, d: dir(), cacheControl: false, user: doNotCache, expected: { kind: 'do-not-cache' } },
+    { name: 'explicit lifetime beats the user', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 60 } },
+    { name: 'Expires beats the user', res: res(200, { date: DATE_T0, expires: T0_PLUS_1M }), d: dir(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 60 } },
+    { name: 'Expires in the past beats the user', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H }), d: dir(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 0 } },
+    { name: 'invalid freshness is stale even with a user expiration', res: heuristic, d: dir({ invalid: true }), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 0 } },
+    { name: 'user expiration beats the heuristic', res: heuristic, d: dir(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 300 } },
+    { name: "user 'never' is Infinity", res: heuristic, d: dir(), cacheControl: true, user: never, expected: { kind: 'store', lifetime: Infinity } },
+    { name: 'heuristic when nothing else (§4.2.2)', res: heuristic, d: dir(), cacheControl: true, user: undefined, expected: { kind: 'store', lifetime: 8640 } },
+    { name: 'nothing at all: 0', res: res(200, { date: DATE_T0 }), d: dir(), cacheControl: true, user: undefined, expected: { kind: 'store', lifetime: 0 } },
+    { name: 'cacheControl false: user beats max-age', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: false, user: after(300), expected: { kind: 'store', lifetime: 300 } },
+    { name: 'cacheControl false: user 0', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: false, user: after(0), expected: { kind: 'store', lifetime: 0 } },
+    { name: "cacheControl false: user 'never'", res: heuristic, d: dir(), cacheControl: false, user: never, expected: { kind: 'store', lifetime: Infinity } },
+    { name: 'cacheControl false, no user: never expires', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: false, user: undefined, expected: { kind: 'store', lifetime: Infinity } },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      const lifetime = decideLifetime({ res: row.res, directives: row.d, responseTime: T0, cacheControl: row.cacheControl, user: row.user })
+      assert.deepEqual(lifetime, row.expected)
+    })
+  }
+})

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict'
+import type { HeaderRecord, MutableHeaderRecord } from '../../lib/headers.js'
+import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
+import type { ReuseOptions } from '../../lib/policy/reuse.js'
+import {
+  isErrorOutcome,
+  mergeNotModified,
+  notModifiedMatches,
+  staleIfErrorAllowed,
+  type ValidationOutcome,
+} from '../../lib/policy/revalidation.js'
+
+const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
+
+function resDirectives(partial: Partial<ResponseDirectives> = {}): ResponseDirectives {
+  return {
+    maxAge: undefined,
+    sMaxAge: undefined,
+    noCache: false,
+    noStore: false,
+    private: false,
+    public: false,
+    mustRevalidate: false,
+    proxyRevalidate: false,
+    immutable: false,
+    staleWhileRevalidate: undefined,
+    staleIfError: undefined,
+    invalid: false,
+    ...partial,
+  }
+}
+
+function reqDirectives(partial: Partial<RequestDirectives> = {}): RequestDirectives {
+  return {
+    maxAge: undefined,
+    maxStale: undefined,
+    minFresh: undefined,
+    noCache: false,
+    noStore: false,
+    onlyIfCached: false,
+    staleIfError: undefined,
+    ...partial,
+  }
+}
+
+function options(partial: Partial<ReuseOptions> = {}): ReuseOptions {
+  return { staleWhileRevalidate: 0, staleIfError: 0, cacheControl: true, ...partial }
+}
+
+function entry(age: number, lifetime: number) {
+  return { initialAge: 0, responseTime: NOW - age * 1000, lifetime }
+}
+
+describe('policy/revalidation isErrorOutcome', () => {
+  const rows: ReadonlyArray<{ outcome: ValidationOutcome; expected: boolean }> = [
+    { outcome: 'error', expected: true },
+    { outcome: 500, expected: true },
+    { outcome: 502, expected: true },
+    { outcome: 503, expected: true },
+    { outcome: 504, expected: true },
+    { outcome: 501, expected: false },
+    { outcome: 505, expected: false },
+    { outcome: 599, expected: false },
+    { outcome: 200, expected: false },
+    { outcome: 304, expected: false },
+    { outcome: 404, expected: false },
+    { outcome: 429, expected: false },
+  ]
+  for (const row of rows) {
+    it(`${row.outcome} → ${row.expected}`, () => {
+      assert.equal(isErrorOutcome(row.outcome), row.expected)
+    })
+  }
+})
+
+describe('policy/revalidation staleIfErrorAllowed', () => {
+  const rows: ReadonlyArray<{
+    name: string
+    age: number
+    lifetime: number
+    res?: Partial<ResponseDirectives>
+    req?: Partial<RequestDirectives>
+    opts?: Partial<ReuseOptions>
+    expected: boolean
+  }> = [
+    { name: 'nothing allows it', age: 70, lifetime: 60, expected: false },
+    { name: 'option window covers staleness', age: 65, lifetime: 60, opts: { staleIfError: 10 }, expected: true },
+    { name: 'option window edge is inclusive', age: 70, lifetime: 60, opts: { staleIfError: 10 }, expected: true },
+    { name: 'option window just exceeded', age: 71, lifetime: 60, opts: { staleIfError: 10 }, expected: false },
+    { name: 'option true allows any staleness', age: 1e6, lifetime: 60, opts: { staleIfError: Infinity }, expected: true },
+    { name: 'response stale-if-error', age: 90, lifetime: 60, res: { staleIfError: 30 }, expected: true },
+    { name: 'response stale-if-error exceeded', age: 91, lifetime: 60, res: { staleIfError: 30 }, expected: false },
+    { name: 'request stale-if-error', age: 90, lifetime: 60, req: { staleIfError: 30 }, expected: true },
+    { name: 'largest window wins', age: 100, lifetime: 60, res: { staleIfError: 10 }, req: { staleIfError: 5 }, opts: { staleIfError: 40 }, expected: true },
+    { name: 'stale-while-revalidate does not count', age: 70, lifetime: 60, res: { staleWhileRevalidate: 100 }, opts: { staleWhileRevalidate: 100 }, expected: false },
+    { name: 'must-revalidate forbids it', age: 70, lifetime: 60, res: { mustRevalidate: true, staleIfError: 100 }, opts: { staleIfError: Infinity }, expected: false },
+    { name: 'response no-cache forbids it', age: 70, lifetime: 60, res: { noCache: true, staleIfError: 100 }, expected: false },
+    { name: 'response no-cache forbids even a fresh entry', age: 10, lifetime: 60, res: { noCache: true }, expected: false },
+    { name: 'qualified no-cache does not forbid it', age: 70, lifetime: 60, res: { noCache: ['set-cookie'], staleIfError: 100 }, expected: true },
+    { name: 'fresh entry is allowed', age: 10, lifetime: 60, expected: true },
+    { name: 'fresh entry with must-revalidate is allowed', age: 10, lifetime: 60, res: { mustRevalidate: true }, expected: true },
+    { name: 'age == lifetime is stale and needs a window', age: 60, lifetime: 60, expected: false },
+    { name: 'invalid freshness counts staleness from 0', age: 20, lifetime: 60, res: { invalid: true, staleIfError: 10 }, expected: false },
+    { name: 'invalid freshness within window', age: 10, lifetime: 60, res: { invalid: true, staleIfError: 10 }, expected: true },
+    { name: 'cacheControl false ignores must-revalidate', age: 70, lifetime: 60, res: { mustRevalidate: true }, opts: { cacheControl: false, staleIfError: 10 }, expected: true },
+    { name: 'cacheControl false ignores directive windows', age: 70, lifetime: 60, res: { staleIfError: 100 }, req: { staleIfError: 100 }, opts: { cacheControl: false }, expected: false },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      const actual = staleIfErrorAllowed(entry(row.age, row.lifetime), resDirectives(row.res), reqDirectives(row.req), options(row.opts), NOW)
+      assert.equal(actual, row.expected)
+    })
+  }
+})
+
+describe('policy/revalidation notModifiedMatches', () => {
+  const LM = 'Sun, 06 Nov 1994 08:49:37 GMT'
+  const rows: ReadonlyArray<{ name: string; stored: HeaderRecord; notModified: HeaderRecord; expected: boolean }> = [
+    { name: 'same strong ETag', stored: { etag: '"a"' }, notModified: { etag: '"a"' }, expected: true },
+    { name: 'different strong ETag', stored: { etag: '"a"' }, notModified: { etag: '"b"' }, expected: false },
+    { name: 'strong ETag against a weak stored one', stored: { etag: 'W/"a"' }, notModified: { etag: '"a"' }, expected: false },
+    { name: 'strong ETag against none stored', stored: { 'last-modified': LM }, notModified: { etag: '"a"' }, expected: false },
+    { name: 'strong ETag mismatched even with equal Last-Modified', stored: { etag: '"a"', 'last-modified': LM }, notModified: { etag: '"b"', 'last-modified': LM }, expected: false },
+    { name: 'weak ETag matches weak stored', stored: { etag: 'W/"a"' }, notModified: { etag: 'W/"a"' }, expected: true },
+    { name: 'weak ETag matches strong stored (weak comparison)', stored: { etag: '"a"' }, notModified: { etag: 'W/"a"' }, expected: true },
+    { name: 'weak ETag mismatch', stored: { etag: 'W/"a"' }, notModified: { etag: 'W/"b"' }, expected: false },
+    { name: 'ETag whitespace is ignored', stored: { etag: '"a" ' }, notModified: { etag: ' "a"' }, expected: true },
+    { name: 'same Last-Modified', stored: { 'last-modified': LM }, notModified: { 'last-modified': LM }, expected: true },
+    { name: 'same instant in another date form', stored: { 'last-modified': LM }, notModified: { 'last-modified': 'Sunday, 06-Nov-94 08:49:37 GMT' }, expected: true },
+    { name: 'different Last-Modified', stored: { 'last-modified': LM }, notModified: { 'last-modified': 'Mon, 07 Nov 1994 08:49:37 GMT' }, expected: false },
+    { name: 'Last-Modified against none stored', stored: { etag: '"a"' }, notModified: { 'last-modified': LM }, expected: false },
+    { name: 'unparsable Last-Modified compared as text', stored: { 'last-modified': 'x' }, notModified: { 'last-modified': 'x' }, expected: true },
+    { name: 'no validators in the 304', stored: { etag: '"a"', 'last-modified': LM }, notModified: { date: LM }, expected: true },
+    { name: 'no validators anywhere', stored: {}, notModified: {}, expected: true },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.equal(notModifiedMatches(row.stored, row.notModified), row.expected)
+    })
+  }
+})
+
+describe('policy/revalidation mergeNotModified', () => {
+  const rows: ReadonlyArray<{ name: string; stored: HeaderRecord; notModified: HeaderRecord; expected: MutableHeaderRecord }> = [
+    {
+      name: 'freshness and validator fields are replaced',
+      stored: { date: 'old', 'cache-control': 'max-age=60', expires: 'e1', etag: '"a"', 'last-modified': 'l1', 'content-type': 'text/plain' },
+      notModified: { date: 'new', 'cache-control': 'max-age=120', expires: 'e2', etag: '"b"', 'last-modified': 'l2' },
+      expected: { date: 'new', 'cache-control': 'max-age=120', expires: 'e2', etag: '"b"', 'last-modified': 'l2', 'content-type': 'text/plain' },
+    },
+    {
+      name: 'new fields are added',
+      stored: { 'content-type': 'text/plain' },
+      notModified: { 'x-request-id': '42', vary: 'accept' },
+      expected: { 'content-type': 'text/plain', 'x-request-id': '42', vary: 'accept' },
+    },
+    {
+      name: 'multi-line fields replace as a whole',
+      stored: { link: ['<a>', '<b>'] },
+      notModified: { link: '<c>' },
+      expected: { link: '<c>' },
+    },
+    {
+      name: 'content-length is never updated',
+      stored: { 'content-length': '10' },
+      notModified: { 'content-length': '0' },
+      expected: { 'content-length': '10' },
+    },
+    {
+      name: 'body-dependent fields are kept',
+      stored: { 'content-encoding': 'gzip', 'content-range': 'bytes 0-9/10', 'content-digest': 'sha-256=:a:' },
+      notModified: { 'content-encoding': 'br', 'content-range': 'bytes 0-0/1', 'content-digest': 'sha-256=:b:' },
+      expected: { 'content-encoding': 'gzip', 'content-range': 'bytes 0-9/10', 'content-digest': 'sha-256=:a:' },
+    },
+    {
+      name: 'hop-by-hop fields are not copied',
+      stored: { 'content-type': 'text/plain' },
+      notModified: { connection: 'keep-alive', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', te: 'trailers', upgrade: 'h2c', trailer: 'x', 'proxy-authenticate': 'Basic' },
+      expected: { 'content-type': 'text/plain' },
+    },
+    {
+      name: 'fields listed in Connection are not copied',
+      stored: { 'x-kept': '1' },
+      notModified: { connection: 'X-Hop, close', 'x-hop': 'secret', 'x-other': 'yes' },
+      expected: { 'x-kept': '1', 'x-other': 'yes' },
+    },
+    {
+      name: 'age is dropped, stored and new',
+      stored: { age: '100', etag: '"a"' },
+      notModified: { age: '5' },
+      expected: { etag: '"a"' },
+    },
+    {
+      name: 'set-cookie and proxy-authentication-info are not stored',
+      stored: { etag: '"a"' },
+      notModified: { 'set-cookie': 'sid=1', 'proxy-authentication-info': 'x' },
+      expected: { etag: '"a"' },
+    },
+    {
+      name: 'a __proto__ field stays an own property',
+      stored: {},
+      notModified: JSON.parse('{"__proto__": ["x"]}') as HeaderRecord,
+      expected: JSON.parse('{"__proto__": ["x"]}') as MutableHeaderRecord,
+    },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      const merged = mergeNotModified(row.stored, row.notModified)
+      assert.deepEqual(merged, row.expected)
+      assert.equal(Object.getPrototypeOf(merged), Object.prototype)
+    })
+  }
+
+  it('does not share arrays with its inputs', () => {
+    const stored = { link: ['<a>'] }
+    const merged = mergeNotModified(stored, {})
+    assert.notEqual(merged['link'], stored.link)
+    assert.deepEqual(merged['link'], ['<a>'])
+  })
+})

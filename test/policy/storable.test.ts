@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict'
+import type { HeaderRecord } from '../../lib/headers.js'
+import type { CacheRequest, CacheResponse } from '../../lib/message.js'
+import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
+import { storable, worthStoring, type StorableOptions, type StorableVerdict } from '../../lib/policy/storable.js'
+
+const DATE = 'Sun, 06 Nov 1994 08:49:37 GMT'
+
+function req(method: string, headers: HeaderRecord = {}): CacheRequest {
+  return { method, url: new URL('https://example.com/a'), headers }
+}
+
+function res(status: number, headers: HeaderRecord = {}): CacheResponse {
+  return { status, statusText: '', headers: { date: DATE, ...headers } }
+}
+
+function resDir(overrides: Partial<ResponseDirectives> = {}): ResponseDirectives {
+  return {
+    maxAge: undefined,
+    sMaxAge: undefined,
+    noCache: false,
+    noStore: false,
+    private: false,
+    public: false,
+    mustRevalidate: false,
+    proxyRevalidate: false,
+    immutable: false,
+    staleWhileRevalidate: undefined,
+    staleIfError: undefined,
+    invalid: false,
+    ...overrides,
+  }
+}
+
+function reqDir(overrides: Partial<RequestDirectives> = {}): RequestDirectives {
+  return {
+    maxAge: undefined,
+    maxStale: undefined,
+    minFresh: undefined,
+    noCache: false,
+    noStore: false,
+    onlyIfCached: false,
+    staleIfError: undefined,
+    ...overrides,
+  }
+}
+
+const DEFAULTS: StorableOptions = {
+  methods: new Set(['GET', 'HEAD']),
+  allowableCodes: new Set([200, 203, 300, 301, 308]),
+  cacheControl: true,
+}
+
+const OK: StorableVerdict = { storable: true }
+const no = (reason: Exclude<StorableVerdict, { storable: true }>['reason']): StorableVerdict => ({ storable: false, reason })
+
+describe('policy/storable storable', () => {
+  const rows: ReadonlyArray<{
+    name: string
+    req?: CacheRequest
+    reqD?: RequestDirectives
+    res?: CacheResponse
+    resD?: ResponseDirectives
+    opts?: Partial<StorableOptions>
+    expected: StorableVerdict
+  }> = [
+    { name: 'plain GET 200', expected: OK },
+    { name: 'HEAD responses are never stored (§3 method)', req: req('HEAD'), expected: no('method') },
+    { name: 'method not in methods (§3)', req: req('POST'), resD: resDir({ maxAge: 60 }), expected: no('method') },
+    { name: 'POST when listed in methods', req: req('POST'), resD: resDir({ maxAge: 60 }), opts: { methods: new Set(['GET', 'POST']) }, expected: OK },
+    { name: 'clause order: method before no-store', req: req('HEAD'), resD: resDir({ noStore: true }), expected: no('method') },
+    { name: '1xx is not final (§3)', res: res(100), opts: { allowableCodes: new Set([100, 200]) }, expected: no('status') },
+    { name: '304 is never stored as an entry', res: res(304), opts: { allowableCodes: new Set([200, 304]) }, expected: no('status') },
+    { name: '206 is not combined (§3.3)', res: res(206), opts: { allowableCodes: new Set([200, 206]) }, expected: no('partial-content') },
+    { name: '206 not in allowableCodes still says partial-content', res: res(206), expected: no('partial-content') },
+    { name: 'status not in allowableCodes', res: res(404), expected: no('status') },
+    { name: 'response no-store (§5.2.2.5)', resD: resDir({ noStore: true, maxAge: 60 }), expected: no('no-store') },
+    { name: 'request no-store (§5.2.1.5)', reqD: reqDir({ noStore: true }), expected: no('no-store') },
+    { name: 'no-store honoured with cacheControl false', resD: resDir({ noStore: true }), opts: { cacheControl: false }, expected: no('no-store') },
+    { name: 'private is storable in a private cache (§5.2.2.7)', resD: resDir({ private: true }), expected: OK },
+    { name: 'qualified private is storable', resD: resDir({ private: ['x-user'] }), expected: OK },
+    { name: 's-maxage=0 is irrelevant to a private cache', resD: resDir({ sMaxAge: 0 }), expected: OK },
+    { name: 'Authorization (§3.5, stricter: always)', req: req('GET', { authorization: 'Bearer t' }), expected: no('authorization') },
+    { name: 'Authorization even with public', req: req('GET', { authorization: 'Bearer t' }), resD: resDir({ public: true }), expected: no('authorization') },
+    { name: 'Cookie (stricter default)', req: req('GET', { cookie: 'sid=1' }), expected: no('cookie') },
+    { name: 'Set-Cookie (stricter default)', res: res(200, { 'set-cookie': 'sid=1' }), expected: no('set-cookie') },
+    { name: 'Vary: * (§4.1)', res: res(200, { vary: '*' }), expected: no('vary-star') },
+    { name: 'Vary list containing * (§4.1)', res: res(200, { vary: 'Accept, *' }), expected: no('vary-star') },
+    { name: 'Vary: * on a second line', res: res(200, { vary: ['Accept', '*'] }), expected: no('vary-star') },
+    { name: 'ordinary Vary is storable', res: res(200, { vary: 'Accept-Encoding' }), expected: OK },
+    { name: '404 added by the user is heuristically cacheable', res: res(404), opts: { allowableCodes: new Set([200, 404]) }, expected: OK },
+    { name: '500 added by the user needs explicit freshness (§3)', res: res(500), opts: { allowableCodes: new Set([200, 500]) }, expected: no('no-lifetime') },
+    { name: '500 with max-age', res: res(500), resD: resDir({ maxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with Expires', res: res(500, { expires: DATE }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with public', res: res(500), resD: resDir({ public: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with private (a private cache may, §3)', res: res(500), resD: resDir({ private: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with s-maxage only: not a signal for a private cache', res: res(500), resD: resDir({ sMaxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: no('no-lifetime') },
+    { name: '500 with cacheControl false: user lifetime suffices', res: res(500), opts: { allowableCodes: new Set([500]), cacheControl: false }, expected: OK },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      const verdict = storable(row.req ?? req('GET'), row.reqD ?? reqDir(), row.res ?? res(200), row.resD ?? resDir(), { ...DEFAULTS, ...row.opts })
+      assert.deepEqual(verdict, row.expected)
+    })
+  }
+})
+
+describe('policy/storable worthStoring', () => {
+  const rows: ReadonlyArray<{ name: string; lifetime: number; headers: HeaderRecord; staleWindow: number; expected: boolean }> = [
+    { name: 'fresh, no validator', lifetime: 60, headers: {}, staleWindow: 0, expected: true },
+    { name: 'never expires', lifetime: Infinity, headers: {}, staleWindow: 0, expected: true },
+    { name: 'stale on arrival, no validator, no stale window: nothing could reuse it', lifetime: 0, headers: {}, staleWindow: 0, expected: false },
+    { name: 'negative lifetime, same', lifetime: -5, headers: {}, staleWindow: 0, expected: false },
+    { name: 'stale but has ETag (§4.3.1)', lifetime: 0, headers: { etag: '"v1"' }, staleWindow: 0, expected: true },
+    { name: 'stale but has Last-Modified (§4.3.1)', lifetime: 0, headers: { 'last-modified': DATE }, staleWindow: 0, expected: true },
+    { name: 'stale with a stale window (RFC 5861)', lifetime: 0, headers: {}, staleWindow: 30, expected: true },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.equal(worthStoring(row.lifetime, { status: 200, statusText: '', headers: row.headers }, resDir(), row.staleWindow), row.expected)
+    })
+  }
+})
