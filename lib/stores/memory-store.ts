@@ -1,0 +1,180 @@
+import { LRUCache } from 'lru-cache'
+import { InvalidOptionError, StoreError } from '../errors.js'
+import type { CacheStore, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
+import { planWrite, resolveTtlSettings, type TtlSettings } from './ttl.js'
+
+const MiB = 1024 * 1024
+
+export interface MemoryStoreOptions {
+  /**
+   * Bytes of stored values the store holds before it evicts the least recently used ones.
+   * Counts value bytes only; ids and bookkeeping add roughly 100 bytes per value on top.
+   * @default 268435456 (256 MiB)
+   */
+  readonly maxSize?: number
+  /**
+   * Largest value, in bytes, the store accepts. A `set` holding a larger value writes nothing (and
+   * does not throw), so one response cannot flush a quarter of the cache at once.
+   * @default the smaller of 16 MiB and `maxSize / 4`
+   */
+  readonly maxEntrySize?: number
+  /**
+   * `true` expires each value after its `ttlMs` plus `ttlOffset`, like RedisStore's native TTL.
+   * `false` keeps values until evicted, for conditional revalidation and `staleIfError`.
+   * @default true
+   */
+  readonly ttl?: boolean
+  /**
+   * Seconds a value is kept past its `ttlMs` when `ttl` is true (room for revalidation). `0` expires it
+   * exactly at `ttlMs`.
+   * @default 3600
+   */
+  readonly ttlOffset?: number
+}
+
+const KNOWN_OPTIONS = new Set(['maxSize', 'maxEntrySize', 'ttl', 'ttlOffset'])
+
+/**
+ * A bounded in-process LRU (lru-cache) holding encoded bytes, so it behaves like RedisStore: values
+ * are copied in and out, writes of one call land together, and each value may carry a TTL.
+ *
+ * Expired values are dropped when read or evicted; no timer runs (lru-cache's `ttlAutopurge` stays
+ * off), so the store never keeps the process alive.
+ */
+export class MemoryStore implements CacheStore {
+  readonly maxSize: number
+  readonly maxEntrySize: number
+  readonly #ttl: TtlSettings
+  readonly #cache: LRUCache<string, Uint8Array>
+  #closed = false
+  #hits = 0
+  #misses = 0
+  #writes = 0
+  #deletes = 0
+  #errors = 0
+
+  constructor(options: MemoryStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('options', 'an object', options)
+    }
+    for (const [name, value] of Object.entries(options)) {
+      if (!KNOWN_OPTIONS.has(name)) throw new InvalidOptionError(name, 'absent (not a MemoryStore option)', value)
+    }
+    const { maxSize = 256 * MiB } = options
+    if (!isPositiveInteger(maxSize)) throw new InvalidOptionError('maxSize', 'a positive integer of bytes', maxSize)
+    const { maxEntrySize = Math.max(1, Math.min(16 * MiB, Math.floor(maxSize / 4))) } = options
+    if (!isPositiveInteger(maxEntrySize) || maxEntrySize > maxSize) {
+      throw new InvalidOptionError('maxEntrySize', `a positive integer of bytes <= maxSize (${maxSize})`, maxEntrySize)
+    }
+    this.maxSize = maxSize
+    this.maxEntrySize = maxEntrySize
+    this.#ttl = resolveTtlSettings(options)
+    this.#cache = new LRUCache<string, Uint8Array>({
+      maxSize,
+      maxEntrySize,
+      // lru-cache needs a positive size; an empty value still occupies a slot.
+      sizeCalculation: (value) => Math.max(1, value.byteLength),
+      ttlAutopurge: false,
+    })
+  }
+
+  async get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    this.#assertOpen('get')
+    return ids.map((id) => {
+      const value = this.#cache.get(id)
+      if (value === undefined) {
+        this.#misses++
+        return undefined
+      }
+      this.#hits++
+      // Not copied: the cache only reads what get() returns (replay hands out views), and a hit
+      // should cost no copy of the body. Values are copied on the way in.
+      return value
+    })
+  }
+
+  async set(writes: readonly StoreWrite[]): Promise<void> {
+    this.#assertOpen('set')
+    let plans
+    try {
+      plans = writes.map((write) => planWrite(this.#ttl, write.ttlMs))
+    } catch (error) {
+      this.#errors++
+      throw new StoreError('set', { cause: error })
+    }
+    // All or nothing: one oversized value cancels the whole call, before anything is written.
+    if (writes.some((write, index) => plans[index]?.kind !== 'drop' && write.value.byteLength > this.maxEntrySize)) {
+      return
+    }
+    writes.forEach((write, index) => {
+      const plan = plans[index]
+      if (plan === undefined) return
+      if (plan.kind === 'drop') {
+        this.#cache.delete(write.id)
+        return
+      }
+      // lru-cache's ttl 0 means "no expiry" and also clears a TTL the id held before.
+      this.#cache.set(write.id, write.value.slice(), { ttl: plan.kind === 'expire' ? plan.ms : 0 })
+      this.#writes++
+    })
+  }
+
+  async remove(ids: readonly string[]): Promise<void> {
+    this.#assertOpen('remove')
+    for (const id of ids) {
+      if (this.#cache.delete(id)) this.#deletes++
+    }
+  }
+
+  async *ids(): AsyncIterable<string> {
+    this.#assertOpen('ids')
+    // A snapshot, so a consumer that deletes while iterating does not disturb the LRU walk.
+    yield* [...this.#cache.keys()]
+  }
+
+  async *scan(): AsyncIterable<StoreEntryInfo> {
+    this.#assertOpen('scan')
+    for (const id of [...this.#cache.keys()]) {
+      const value = this.#cache.peek(id)
+      if (value !== undefined) yield { id, size: value.byteLength, value: value.slice() }
+    }
+  }
+
+  async clear(): Promise<void> {
+    this.#assertOpen('clear')
+    this.#cache.clear()
+  }
+
+  async stats(): Promise<StoreStats> {
+    this.#assertOpen('stats')
+    this.#cache.purgeStale()
+    let bytes = 0
+    for (const value of this.#cache.values()) bytes += value.byteLength
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      writes: this.#writes,
+      deletes: this.#deletes,
+      errors: this.#errors,
+      entries: this.#cache.size,
+      bytes,
+    }
+  }
+
+  /** Drops every value and refuses later calls, as a closed RedisStore does. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#cache.clear()
+  }
+
+  #assertOpen(operation: string): void {
+    if (!this.#closed) return
+    this.#errors++
+    throw new StoreError(operation, { cause: new Error('the store is closed') })
+  }
+}
+
+function isPositiveInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0
+}

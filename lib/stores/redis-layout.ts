@@ -1,0 +1,54 @@
+/**
+ * Redis key naming, kept pure so it is tested without a server (as node-redis tests transformArguments).
+ *
+ * An id is `<primary>` or `<primary>.<variant>`, both lowercase hex (from key.ts). Its key is
+ * `<namespace>:{<primary>}` or `<namespace>:{<primary>}:<variant>`: the `{…}` hash tag puts every key of
+ * one entry (the Vary pointer and its variants) in one Redis Cluster slot, so MGET and MULTI over them
+ * stay legal on a cluster.
+ */
+import { InvalidOptionError } from '../errors.js'
+
+const ID = /^([0-9a-f]+)(?:\.([0-9a-f]+))?$/
+const HEX = /^[0-9a-f]+$/
+// Redis glob syntax (util.c stringmatchlen) knows `*`, `?`, `[…]` and `\` escapes; braces are literal.
+const GLOB_META = /[*?[\]\\]/g
+// Braces would break the hash tag, whitespace breaks redis-cli and log lines.
+const NAMESPACE_FORBIDDEN = /[{}\s]/
+
+/** Throws InvalidOptionError unless `value` can prefix keys without clashing with the hash tag. */
+export function validateNamespace(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || NAMESPACE_FORBIDDEN.test(value)) {
+    throw new InvalidOptionError('namespace', 'a non-empty string without `{`, `}` or whitespace', value)
+  }
+  return value
+}
+
+/** The key holding `id`. Throws a RangeError for an id that is not `<hex>` or `<hex>.<hex>`. */
+export function redisKey(namespace: string, id: string): string {
+  const match = ID.exec(id)
+  if (match === null) throw new RangeError(`malformed store id ${JSON.stringify(id.slice(0, 80))}`)
+  const [, primary, variant] = match
+  return variant === undefined ? `${namespace}:{${primary}}` : `${namespace}:{${primary}}:${variant}`
+}
+
+/** The id stored under `key`, or undefined when the key is not one of this namespace's entries. */
+export function idFromKey(namespace: string, key: string): string | undefined {
+  const prefix = `${namespace}:{`
+  if (!key.startsWith(prefix)) return undefined
+  const close = key.indexOf('}', prefix.length)
+  if (close === -1) return undefined
+  const primary = key.slice(prefix.length, close)
+  if (!HEX.test(primary)) return undefined
+  if (close === key.length - 1) return primary
+  if (key[close + 1] !== ':') return undefined
+  const variant = key.slice(close + 2)
+  return HEX.test(variant) ? `${primary}.${variant}` : undefined
+}
+
+/**
+ * The SCAN MATCH pattern for every key of `namespace`. A namespace cannot hold `{`, so
+ * `<namespace>:{` never matches a longer namespace that merely starts with this one.
+ */
+export function scanPattern(namespace: string): string {
+  return `${namespace.replace(GLOB_META, (char) => `\\${char}`)}:{*`
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { InvalidOptionError } from '../../lib/errors.js'
+import { idFromKey, redisKey, scanPattern, validateNamespace } from '../../lib/stores/redis-layout.js'
+
+describe('redis-layout redisKey / idFromKey', () => {
+  const table: [name: string, namespace: string, id: string, key: string][] = [
+    ['primary only', 'http_cache', 'ab12', 'http_cache:{ab12}'],
+    ['primary and variant', 'http_cache', 'ab12.cd34', 'http_cache:{ab12}:cd34'],
+    ['namespace with colons', 'app:v2:cache', '0f', 'app:v2:cache:{0f}'],
+    ['namespace with glob characters', 'a*b?[c]\\d', '9.8', 'a*b?[c]\\d:{9}:8'],
+    ['64-digit primary', 'n', 'f'.repeat(64), `n:{${'f'.repeat(64)}}`],
+  ]
+  for (const [name, namespace, id, key] of table) {
+    it(`${name}: ${id} ↔ ${key}`, () => {
+      assert.equal(redisKey(namespace, id), key)
+      assert.equal(idFromKey(namespace, key), id)
+    })
+  }
+})
+
+describe('redis-layout redisKey rejects malformed ids', () => {
+  const ids: [name: string, id: string][] = [
+    ['empty', ''],
+    ['uppercase hex', 'AB12'],
+    ['not hex', 'xyz'],
+    ['empty variant', 'ab.'],
+    ['empty primary', '.ab'],
+    ['two variants', 'ab.cd.ef'],
+    ['brace inside', 'ab}:{cd'],
+    ['space', 'ab cd'],
+  ]
+  for (const [name, id] of ids) {
+    it(name, () => {
+      assert.throws(() => redisKey('http_cache', id), RangeError)
+    })
+  }
+})
+
+describe('redis-layout idFromKey ignores keys that are not entries of the namespace', () => {
+  const keys: [name: string, key: string][] = [
+    ['another namespace', 'other:{ab12}'],
+    ['a longer namespace with the same start', 'http_cache2:{ab12}'],
+    ['a namespace nested under this one', 'http_cache:sub:{ab12}'],
+    ['no hash tag', 'http_cache:ab12'],
+    ['unclosed hash tag', 'http_cache:{ab12'],
+    ['empty hash tag', 'http_cache:{}'],
+    ['uppercase primary', 'http_cache:{AB12}'],
+    ['text after the tag without a colon', 'http_cache:{ab12}cd'],
+    ['empty variant', 'http_cache:{ab12}:'],
+    ['non-hex variant', 'http_cache:{ab12}:meta'],
+    ['two variants', 'http_cache:{ab12}:cd:ef'],
+    ['bare namespace', 'http_cache'],
+  ]
+  for (const [name, key] of keys) {
+    it(name, () => {
+      assert.equal(idFromKey('http_cache', key), undefined)
+    })
+  }
+})
+
+describe('redis-layout scanPattern escapes glob characters', () => {
+  const table: [namespace: string, pattern: string][] = [
+    ['http_cache', 'http_cache:{*'],
+    ['a*b', 'a\\*b:{*'],
+    ['a?b', 'a\\?b:{*'],
+    ['[ab]', '\\[ab\\]:{*'],
+    ['a\\b', 'a\\\\b:{*'],
+    ['x:y-z^', 'x:y-z^:{*'],
+  ]
+  for (const [namespace, pattern] of table) {
+    it(`${namespace} → ${pattern}`, () => {
+      assert.equal(scanPattern(namespace), pattern)
+    })
+  }
+})
+
+describe('redis-layout validateNamespace', () => {
+  for (const good of ['http_cache', 'a', 'app:cache', 'a*b', 'ünï']) {
+    it(`accepts ${JSON.stringify(good)}`, () => {
+      assert.equal(validateNamespace(good), good)
+    })
+  }
+  const bad: [name: string, value: unknown][] = [
+    ['empty', ''],
+    ['opening brace', 'a{b'],
+    ['closing brace', 'a}b'],
+    ['space', 'a b'],
+    ['tab', 'a\tb'],
+    ['newline', 'a\n'],
+    ['number', 42],
+    ['undefined', undefined],
+  ]
+  for (const [name, value] of bad) {
+    it(`rejects ${name}`, () => {
+      assert.throws(
+        () => validateNamespace(value),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'namespace',
+      )
+    })
+  }
+})

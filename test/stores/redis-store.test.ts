@@ -1,0 +1,305 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { createClient } from 'redis'
+import { InvalidOptionError, StoreError } from '../../lib/errors.js'
+import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis-store.js'
+import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { collect, decode, sleep, storeContract, text } from './store-contract.js'
+
+let server: RedisServer
+let namespaces = 0
+
+before(async function () {
+  this.timeout(10_000)
+  server = await startRedis()
+})
+
+after(async () => {
+  await server?.stop()
+})
+
+/** A store on the fixture server under a namespace no other test uses. */
+async function openStore(options: Partial<RedisStoreOptions> = {}): Promise<RedisStore> {
+  const store = new RedisStore({ url: server.url, namespace: `test${++namespaces}`, ...options } as RedisStoreOptions)
+  await store.ready()
+  return store
+}
+
+// The contract checks expiry at ttlMs exactly; the default ttlOffset (an hour) is tested below.
+storeContract('RedisStore', async () => {
+  const store = await openStore({ ttlOffset: 0 })
+  return { store, cleanup: () => store.close() }
+})
+
+describe('RedisStore', () => {
+  const stores: RedisStore[] = []
+  async function track(store: Promise<RedisStore>): Promise<RedisStore> {
+    stores.push(await store)
+    return stores[stores.length - 1] as RedisStore
+  }
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()))
+  })
+
+  it('keeps every key under the namespace, hash-tagged, with a TTL from ttlMs', async () => {
+    const store = await track(openStore({ namespace: 'layout', ttlOffset: 0 }))
+    await store.set([
+      { id: 'ab12', value: text('pointer'), ttlMs: 60_000 },
+      { id: 'ab12.cd34', value: text('variant'), ttlMs: 30_000 },
+    ])
+    assert.deepEqual((await server.cli('--scan', '--pattern', 'layout*')).split('\n').sort(), [
+      'layout:{ab12}',
+      'layout:{ab12}:cd34',
+    ])
+    const pointerTtl = Number(await server.cli('PTTL', 'layout:{ab12}'))
+    const variantTtl = Number(await server.cli('PTTL', 'layout:{ab12}:cd34'))
+    assert.ok(pointerTtl > 55_000 && pointerTtl <= 60_000, `PTTL ${pointerTtl}`)
+    assert.ok(variantTtl > 25_000 && variantTtl <= 30_000, `PTTL ${variantTtl}`)
+    assert.equal(await server.cli('GET', 'layout:{ab12}:cd34'), 'variant')
+  })
+
+  it('keeps values an hour past their ttlMs by default (ttlOffset 3600, room to revalidate)', async () => {
+    const store = await track(openStore({ namespace: 'default-offset' }))
+    await store.set([{ id: 'ab12', value: text('v'), ttlMs: 60_000 }])
+    const pttl = Number(await server.cli('PTTL', 'default-offset:{ab12}'))
+    assert.ok(pttl > 3_655_000 && pttl <= 3_660_000, `PTTL ${pttl}`)
+  })
+
+  it('sets no TTL with ttl: false', async () => {
+    const store = await track(openStore({ namespace: 'nottl', ttl: false }))
+    await store.set([
+      { id: 'a1', value: text('kept'), ttlMs: 1000 },
+      { id: 'a2', value: text('kept too'), ttlMs: 0 },
+    ])
+    assert.equal(await server.cli('PTTL', 'nottl:{a1}'), '-1')
+    assert.equal(await server.cli('PTTL', 'nottl:{a2}'), '-1')
+  })
+
+  it('sets no TTL for a value without ttlMs, and clears the TTL it had', async () => {
+    const store = await track(openStore({ namespace: 'cleared' }))
+    await store.set([{ id: 'a1', value: text('old'), ttlMs: 60_000 }])
+    await store.set([{ id: 'a1', value: text('new'), ttlMs: undefined }])
+    assert.equal(await server.cli('PTTL', 'cleared:{a1}'), '-1')
+  })
+
+  it('adds ttlOffset seconds to the TTL', async () => {
+    const store = await track(openStore({ namespace: 'offset', ttlOffset: 100 }))
+    await store.set([
+      { id: 'a1', value: text('x'), ttlMs: 1000 },
+      { id: 'a2', value: text('stale but kept'), ttlMs: -5000 },
+    ])
+    const ttl = Number(await server.cli('PTTL', 'offset:{a1}'))
+    assert.ok(ttl > 96_000 && ttl <= 101_000, `PTTL ${ttl}`)
+    const staleTtl = Number(await server.cli('PTTL', 'offset:{a2}'))
+    assert.ok(staleTtl > 90_000 && staleTtl <= 95_000, `PTTL ${staleTtl}`)
+  })
+
+  it('reads with one GET or one MGET and writes with one MULTI', async () => {
+    const store = await track(openStore({ namespace: 'commands' }))
+    await server.cli('CONFIG', 'RESETSTAT')
+    await store.set([
+      { id: 'a1', value: text('x'), ttlMs: 60_000 },
+      { id: 'a1.b1', value: text('y'), ttlMs: 60_000 },
+    ])
+    await store.get(['a1'])
+    await store.get(['a1', 'a1.b1', 'a1.b2'])
+    const stats = await server.cli('INFO', 'commandstats')
+    const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+    assert.deepEqual(
+      { get: calls('get'), mget: calls('mget'), multi: calls('multi'), exec: calls('exec'), set: calls('set') },
+      { get: 1, mget: 1, multi: 1, exec: 1, set: 2 },
+    )
+  })
+
+  it('clears only its own namespace', async () => {
+    const store = await track(openStore({ namespace: 'mine' }))
+    // `t*` would match `tx:…` if the pattern were not escaped.
+    const globby = await track(openStore({ namespace: 't*' }))
+    await server.cli('SET', 'foreign', 'keep')
+    await server.cli('SET', 'mine2:{ab}', 'keep')
+    await server.cli('SET', 'mine:meta', 'keep')
+    await server.cli('SET', 'tx:{ab}', 'keep')
+    await store.set([{ id: 'ab', value: text('x'), ttlMs: undefined }])
+    await globby.set([{ id: 'ab', value: text('y'), ttlMs: undefined }])
+    await store.clear()
+    await globby.clear()
+    for (const key of ['foreign', 'mine2:{ab}', 'mine:meta', 'tx:{ab}']) {
+      assert.equal(await server.cli('GET', key), 'keep', key)
+    }
+    assert.equal(await server.cli('EXISTS', 'mine:{ab}', 't*:{ab}'), '0')
+  })
+
+  it('ignores keys of other namespaces in ids(), scan() and stats()', async () => {
+    const store = await track(openStore({ namespace: 'listed' }))
+    await server.cli('SET', 'listed2:{ab}', 'not mine')
+    await server.cli('SET', 'listed:{zz}', 'not an id')
+    await store.set([{ id: 'cd', value: text('mine'), ttlMs: undefined }])
+    assert.deepEqual(await collect(store.ids()), ['cd'])
+    assert.deepEqual(
+      (await collect(store.scan())).map((entry) => [entry.id, decode(entry.value)]),
+      [['cd', 'mine']],
+    )
+    const stats = await store.stats()
+    assert.deepEqual([stats.entries, stats.bytes], [1, 4])
+  })
+
+  it('lists and clears more keys than one SCAN batch', async function () {
+    this.timeout(10_000)
+    const store = await track(openStore({ namespace: 'many' }))
+    const ids = Array.from({ length: 1200 }, (_, index) => index.toString(16).padStart(4, '0'))
+    for (let start = 0; start < ids.length; start += 100) {
+      await store.set(ids.slice(start, start + 100).map((id) => ({ id, value: text(id), ttlMs: undefined })))
+    }
+    assert.equal(new Set(await collect(store.ids())).size, 1200)
+    assert.equal((await store.stats()).entries, 1200)
+    await store.clear()
+    assert.equal(await server.cli('EVAL', "return #redis.call('KEYS', 'many:*')", '0'), '0')
+  })
+
+  it('rejects a malformed id with StoreError', async () => {
+    const store = await track(openStore())
+    await assert.rejects(store.get(['NOT-HEX']), StoreError)
+    await assert.rejects(store.set([{ id: 'ab}', value: text('x'), ttlMs: undefined }]), StoreError)
+    assert.equal((await store.stats()).errors, 2)
+  })
+
+  it('leaves a borrowed client open after close and detaches its listeners', async () => {
+    const client = createClient({ url: server.url })
+    client.on('error', () => {})
+    await client.connect()
+    try {
+      const errorListeners = client.listenerCount('error')
+      const store = new RedisStore({ client, namespace: 'borrowed' })
+      await store.set([{ id: 'a1', value: text('via borrowed'), ttlMs: 60_000 }])
+      assert.deepEqual((await store.get(['a1'])).map(decode), ['via borrowed'])
+      await store.close()
+      assert.equal(client.isOpen, true)
+      assert.equal(await client.ping(), 'PONG')
+      assert.equal(client.listenerCount('error'), errorListeners)
+      await assert.rejects(store.get(['a1']), StoreError)
+    } finally {
+      await client.quit()
+    }
+  })
+
+  it('connects a borrowed client the user did not connect', async () => {
+    const client = createClient({ url: server.url })
+    const store = new RedisStore({ client, namespace: 'unconnected' })
+    try {
+      await store.ready()
+      await store.set([{ id: 'a1', value: text('connected for you'), ttlMs: undefined }])
+      assert.deepEqual((await store.get(['a1'])).map(decode), ['connected for you'])
+      await store.close()
+      assert.equal(client.isReady, true)
+    } finally {
+      await store.close()
+      await client.quit()
+    }
+  })
+
+  it('fails fast with StoreError when Redis is unreachable, without an uncaught error', async () => {
+    const uncaught: unknown[] = []
+    const onUncaught = (error: unknown): void => {
+      uncaught.push(error)
+    }
+    process.on('uncaughtException', onUncaught)
+    process.on('unhandledRejection', onUncaught)
+    const store = new RedisStore({ url: `redis://127.0.0.1:${await closedPort()}`, namespace: 'unreachable' })
+    try {
+      await assert.rejects(store.ready(300), StoreError)
+      const started = Date.now()
+      await assert.rejects(store.get(['a1']), (error: unknown) => error instanceof StoreError && /ECONNREFUSED/.test(error.message))
+      await assert.rejects(store.set([{ id: 'a1', value: text('x'), ttlMs: undefined }]), StoreError)
+      await assert.rejects(store.remove(['a1']), StoreError)
+      await assert.rejects(collect(store.ids()), StoreError)
+      assert.ok(Date.now() - started < 100, `took ${Date.now() - started} ms`)
+      assert.equal(store.isReady, false)
+    } finally {
+      await store.close()
+      process.off('uncaughtException', onUncaught)
+      process.off('unhandledRejection', onUncaught)
+    }
+    assert.deepEqual(uncaught, [])
+  })
+
+  it('reconnects after the server restarts', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const store = new RedisStore({ url: own.url, namespace: 'restart' })
+    try {
+      await store.ready()
+      await store.set([{ id: 'a1', value: text('before'), ttlMs: undefined }])
+      await own.restart()
+      // The client may not have seen the old connection drop yet: retry until a read goes through.
+      const deadline = Date.now() + 5000
+      let values: (Uint8Array | undefined)[] | undefined
+      while (values === undefined) {
+        try {
+          values = await store.get(['a1'])
+        } catch (error) {
+          if (Date.now() > deadline) throw error
+          await sleep(50)
+        }
+      }
+      // `--save ''`: the restarted server starts empty.
+      assert.deepEqual(values, [undefined])
+    } finally {
+      await store.close()
+      await own.stop()
+    }
+  })
+
+  it('closes within its grace period while Redis is paused, and a late reply cannot crash it', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const store = new RedisStore({ url: own.url, namespace: 'paused' })
+    try {
+      await store.ready()
+      own.pause()
+      const pending = store.get(['a1'])
+      const started = Date.now()
+      await store.close()
+      const elapsed = Date.now() - started
+      assert.ok(elapsed >= 900 && elapsed < 2000, `close took ${elapsed} ms`)
+      await assert.rejects(pending, StoreError)
+      own.resume()
+      // Would the GET's reply reach a client that gave up on it, node-redis throws from its parser.
+      await sleep(100)
+    } finally {
+      own.resume()
+      await own.stop()
+    }
+  })
+
+  const invalid: [name: string, options: Record<string, unknown>, option: string][] = [
+    ['a namespace with a brace', { namespace: 'a{b' }, 'namespace'],
+    ['an empty namespace', { namespace: '' }, 'namespace'],
+    ['ttl not a boolean', { ttl: 1 }, 'ttl'],
+    ['a negative ttlOffset', { ttlOffset: -1 }, 'ttlOffset'],
+    ['a NaN ttlOffset', { ttlOffset: Number.NaN }, 'ttlOffset'],
+    ['a client that is not a node-redis client', { client: {} }, 'client'],
+    ['a URL that is not redis://', { url: 'http://127.0.0.1:1' }, 'url'],
+    ['a URL that does not parse', { url: 'nope' }, 'url'],
+    ['client options next to client', { client: createClient(), url: 'redis://127.0.0.1:1' }, 'url'],
+  ]
+  for (const [name, options, option] of invalid) {
+    it(`rejects ${name} with InvalidOptionError naming \`${option}\``, () => {
+      assert.throws(
+        () => new RedisStore(options as RedisStoreOptions),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === option,
+      )
+    })
+  }
+})
+
+/** A loopback port nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 1))
+    })
+  })
+}

@@ -1,0 +1,205 @@
+/**
+ * The behaviour every CacheStore shares. Each store file runs this suite before its own tests.
+ * `makeStore` must give an empty store with the default expiry settings (`ttl: true`, `ttlOffset: 0`).
+ */
+import assert from 'node:assert/strict'
+import { StoreError } from '../../lib/errors.js'
+import type { CacheStore, StoreStats } from '../../lib/stores/types.js'
+
+export interface StoreFixture {
+  readonly store: CacheStore
+  readonly cleanup: () => Promise<void>
+}
+
+const SHORT_TTL_MS = 150
+const EXPIRY_WAIT_LIMIT_MS = 3000
+
+export function storeContract(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`${name}: CacheStore contract`, () => {
+    let fixture: StoreFixture
+    let store: CacheStore
+
+    beforeEach(async () => {
+      fixture = await makeStore()
+      store = fixture.store
+    })
+
+    afterEach(async () => {
+      await fixture.cleanup()
+    })
+
+    it('gives undefined for a missing id', async () => {
+      assert.deepEqual(await store.get(['a0']), [undefined])
+    })
+
+    it('gives an empty array for no ids and accepts empty writes and removals', async () => {
+      assert.deepEqual(await store.get([]), [])
+      await store.set([])
+      await store.remove([])
+    })
+
+    it('round-trips every byte value', async () => {
+      const value = Uint8Array.from({ length: 256 }, (_, index) => index)
+      await store.set([{ id: 'a1', value, ttlMs: undefined }])
+      const [stored] = await store.get(['a1'])
+      assert.ok(stored instanceof Uint8Array)
+      assert.deepEqual(bytes(stored), bytes(value))
+    })
+
+    it('round-trips a 3 MiB value', async () => {
+      const value = patterned(3 * 1024 * 1024)
+      await store.set([{ id: 'a2', value, ttlMs: 60_000 }])
+      const [stored] = await store.get(['a2'])
+      assert.ok(stored !== undefined)
+      assert.equal(stored.byteLength, value.byteLength)
+      assert.ok(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).equals(Buffer.from(value)))
+    })
+
+    it('gets several ids in order, with undefined for the holes', async () => {
+      await store.set([
+        { id: 'b1', value: text('first'), ttlMs: undefined },
+        { id: 'b1.c3', value: text('third'), ttlMs: undefined },
+      ])
+      const values = await store.get(['b1', 'b1.c2', 'b1.c3', 'b1.c4'])
+      assert.deepEqual(values.map(decode), ['first', undefined, 'third', undefined])
+    })
+
+    it('makes every write of one set visible', async () => {
+      await store.set([
+        { id: 'c1', value: text('pointer'), ttlMs: 60_000 },
+        { id: 'c1.d1', value: text('variant'), ttlMs: 60_000 },
+      ])
+      assert.deepEqual((await store.get(['c1', 'c1.d1'])).map(decode), ['pointer', 'variant'])
+    })
+
+    it('replaces a value on overwrite and drops its old TTL', async () => {
+      await store.set([{ id: 'd1', value: text('old'), ttlMs: SHORT_TTL_MS }])
+      await store.set([{ id: 'd1', value: text('new'), ttlMs: undefined }])
+      await sleep(SHORT_TTL_MS * 2)
+      assert.deepEqual((await store.get(['d1'])).map(decode), ['new'])
+    })
+
+    it('expires a value after its ttlMs', async () => {
+      await store.set([
+        { id: 'e1', value: text('short'), ttlMs: SHORT_TTL_MS },
+        { id: 'e2', value: text('long'), ttlMs: 60_000 },
+      ])
+      assert.deepEqual((await store.get(['e1'])).map(decode), ['short'])
+      const started = Date.now()
+      while ((await store.get(['e1']))[0] !== undefined) {
+        assert.ok(Date.now() - started < EXPIRY_WAIT_LIMIT_MS, 'value outlived its ttlMs')
+        await sleep(25)
+      }
+      assert.ok(Date.now() - started >= SHORT_TTL_MS - 50, 'value expired too early')
+      assert.deepEqual((await store.get(['e2'])).map(decode), ['long'])
+    })
+
+    for (const ttlMs of [0, -1, -60_000]) {
+      it(`does not store a value whose ttlMs is ${ttlMs}`, async () => {
+        await store.set([{ id: 'f1', value: text('expired'), ttlMs }])
+        assert.deepEqual(await store.get(['f1']), [undefined])
+      })
+    }
+
+    it('deletes the old value when an already expired one replaces it', async () => {
+      await store.set([{ id: 'f2', value: text('older response'), ttlMs: 60_000 }])
+      await store.set([{ id: 'f2', value: text('newer, already stale'), ttlMs: 0 }])
+      assert.deepEqual(await store.get(['f2']), [undefined])
+    })
+
+    it('removes ids and ignores unknown ones', async () => {
+      await store.set([
+        { id: 'a3', value: text('gone'), ttlMs: undefined },
+        { id: 'a4', value: text('kept'), ttlMs: undefined },
+      ])
+      await store.remove(['a3', 'ffff', 'a3.b5'])
+      assert.deepEqual((await store.get(['a3', 'a4'])).map(decode), [undefined, 'kept'])
+    })
+
+    it('lists exactly the ids written, through ids() and scan()', async () => {
+      const written = { a5: 'one', 'a5.b6': 'two', '0123456789abcdef': 'three' }
+      await store.set(Object.entries(written).map(([id, value]) => ({ id, value: text(value), ttlMs: 60_000 })))
+      assert.deepEqual((await collect(store.ids())).sort(), Object.keys(written).sort())
+      const scanned = (await collect(store.scan())).map((entry) => [entry.id, entry.size, decode(entry.value)])
+      assert.deepEqual(
+        scanned.sort(),
+        Object.entries(written)
+          .map(([id, value]) => [id, value.length, value])
+          .sort(),
+      )
+    })
+
+    it('empties the store on clear', async () => {
+      await store.set([
+        { id: 'a7', value: text('x'), ttlMs: undefined },
+        { id: 'a7.b8', value: text('y'), ttlMs: 60_000 },
+      ])
+      await store.clear()
+      assert.deepEqual(await collect(store.ids()), [])
+      assert.deepEqual(await store.get(['a7', 'a7.b8']), [undefined, undefined])
+    })
+
+    it('counts hits, misses, writes, deletes, entries and bytes', async () => {
+      await store.set([
+        { id: 'a8', value: text('12345'), ttlMs: undefined },
+        { id: 'a9', value: text('123'), ttlMs: 60_000 },
+      ])
+      await store.get(['a8', 'aa'])
+      await store.get(['a9'])
+      await store.remove(['a8', 'ab'])
+      const stats = await store.stats()
+      assert.deepEqual(pick(stats), { hits: 2, misses: 1, writes: 2, deletes: 1, errors: 0, entries: 1, bytes: 3 })
+    })
+
+    it('keeps its own copy of a written value', async () => {
+      const value = text('original')
+      const pending = store.set([{ id: 'ac', value, ttlMs: undefined }])
+      value.fill(0x21)
+      await pending
+      value.fill(0x22)
+      const [stored] = await store.get(['ac'])
+      assert.equal(decode(stored), 'original')
+    })
+
+    it('refuses calls with StoreError after close, and closes twice without error', async () => {
+      await store.close()
+      await store.close()
+      await assert.rejects(store.get(['ad']), StoreError)
+      await assert.rejects(store.set([{ id: 'ad', value: text('late'), ttlMs: undefined }]), StoreError)
+      await assert.rejects(store.remove(['ad']), StoreError)
+    })
+  })
+}
+
+export function text(value: string): Uint8Array {
+  return new TextEncoder().encode(value)
+}
+
+export function decode(value: Uint8Array | undefined): string | undefined {
+  return value === undefined ? undefined : new TextDecoder().decode(value)
+}
+
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = []
+  for await (const item of iterable) items.push(item)
+  return items
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function bytes(value: Uint8Array): number[] {
+  return [...value]
+}
+
+function patterned(length: number): Uint8Array {
+  const value = new Uint8Array(length)
+  for (let index = 0; index < length; index++) value[index] = (index * 31 + (index >> 8)) & 0xff
+  return value
+}
+
+function pick(stats: StoreStats): StoreStats {
+  const { hits, misses, writes, deletes, errors, entries, bytes } = stats
+  return { hits, misses, writes, deletes, errors, entries, bytes }
+}
