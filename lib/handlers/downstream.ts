@@ -1,0 +1,147 @@
+/**
+ * The caller's side of one request. The caller's handler gets exactly one controller and one
+ * onRequestStart, whatever the cache does behind it (look up, replay, forward, revalidate, fall back
+ * to stale), and never a callback after its response ended or failed.
+ */
+import type { Dispatcher } from 'undici'
+
+/** Whatever currently produces the response: the origin's controller or a replay. */
+export interface ResponseSource {
+  pause(): void
+  resume(): void
+  abort(reason: Error): void
+}
+
+type Handler = Dispatcher.DispatchHandler
+type Headers = Record<string, string | string[] | undefined>
+
+/** The controller the caller holds; forwards to the current source and remembers state for the next one. */
+export class CallerController implements Dispatcher.DispatchController {
+  #source: ResponseSource | undefined
+  #paused = false
+  #aborted = false
+  #reason: Error | null = null
+  rawHeaders?: Buffer[] | string[] | null
+  rawTrailers?: Buffer[] | string[] | null
+
+  get aborted(): boolean {
+    return this.#aborted
+  }
+  get paused(): boolean {
+    return this.#paused
+  }
+  get reason(): Error | null {
+    return this.#reason
+  }
+
+  /** Makes `source` the target of pause/resume/abort, bringing it up to the caller's state. */
+  attach(source: ResponseSource): void {
+    this.#source = source
+    if (this.#aborted) source.abort(this.#reason!)
+    else if (this.#paused) source.pause()
+  }
+
+  detach(source: ResponseSource): void {
+    if (this.#source === source) this.#source = undefined
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.#source?.abort(reason)
+  }
+
+  pause(): void {
+    this.#paused = true
+    this.#source?.pause()
+  }
+
+  resume(): void {
+    this.#paused = false
+    this.#source?.resume()
+  }
+}
+
+/** Wraps the caller's handler: one start, one end or error, and a throwing callback becomes an abort. */
+export class Downstream {
+  readonly controller = new CallerController()
+  readonly #handler: Handler
+  #state: 'idle' | 'started' | 'responding' | 'done' = 'idle'
+
+  constructor(handler: Handler) {
+    this.#handler = handler
+  }
+
+  get done(): boolean {
+    return this.#state === 'done'
+  }
+
+  get responding(): boolean {
+    return this.#state === 'responding'
+  }
+
+  start(context: unknown): void {
+    if (this.#state !== 'idle') return
+    this.#state = 'started'
+    try {
+      this.#handler.onRequestStart?.(this.controller, context)
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
+  responseStart(status: number, headers: Headers, statusText: string): void {
+    if (this.#state !== 'started') return
+    this.#state = 'responding'
+    try {
+      this.#handler.onResponseStart?.(this.controller, status, headers, statusText)
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#state !== 'responding') return
+    try {
+      this.#handler.onResponseData?.(this.controller, chunk)
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
+  end(trailers: Headers): void {
+    if (this.#state !== 'responding') return
+    this.#state = 'done'
+    try {
+      this.#handler.onResponseEnd?.(this.controller, trailers)
+    } catch (err) {
+      // The response already ended, so nothing is left to abort; report to the handler as undici's
+      // own cache does rather than throwing from a later tick.
+      this.#deliverError(err)
+    }
+  }
+
+  error(err: unknown): void {
+    if (this.#state === 'done') return
+    this.#state = 'done'
+    this.#deliverError(err)
+  }
+
+  #fail(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err))
+    // Aborting makes the source report the error back through error(); if no source is attached yet
+    // the caller gets it directly.
+    this.controller.abort(error)
+    this.error(error)
+  }
+
+  #deliverError(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err))
+    try {
+      this.#handler.onResponseError?.(this.controller, error)
+    } catch {
+      // A handler that throws from onResponseError has nowhere left to report to.
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Handles a forwarded request's response: passes every hook on to the caller and, when the interceptor
+ * decides at response start that the response may be stored, tees the body into a bounded recorder.
+ * Only a cleanly ended, length-checked body is committed; an error, abort or overflow leaves nothing.
+ * It holds no RFC logic: `begin` (from the interceptor) asks policy/.
+ */
+import type { Dispatcher } from 'undici'
+import type { Downstream } from './downstream.js'
+import type { Recorder } from '../recorder.js'
+
+type Headers = Record<string, string | string[] | undefined>
+
+export interface RecordHooks {
+  /**
+   * At response start: the headers to pass on (with Cache-Status), a recorder when storing, and
+   * optionally work the caller must not see the response before (invalidation, RFC 9111 §4.4); the
+   * origin is paused and its events held until `hold` settles. `hold` must not reject.
+   */
+  begin(status: number, headers: Headers, statusText: string): { headers: Headers; recorder: Recorder | undefined; hold?: Promise<unknown> }
+  /** After a clean end, with the whole body. Runs after the caller has the end. */
+  commit(body: Uint8Array): void
+  /** A recorded response did not complete, or outgrew its bounds. */
+  discard(reason: string): void
+}
+
+export class RecordHandler implements Dispatcher.DispatchHandler {
+  readonly #downstream: Downstream
+  readonly #hooks: RecordHooks
+  #recorder: Recorder | undefined
+  #source: Dispatcher.DispatchController | undefined
+  /** Origin events that arrived while `hold` was pending, replayed in order once it settles. */
+  #held: (() => void)[] | undefined
+
+  constructor(downstream: Downstream, hooks: RecordHooks) {
+    this.#downstream = downstream
+    this.#hooks = hooks
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // A retry interceptor below us may start the request more than once: follow the newest controller.
+    if (this.#source !== undefined) this.#downstream.controller.detach(this.#source)
+    this.#source = controller
+    this.#downstream.controller.attach(controller)
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
+    const started = this.#hooks.begin(status, headers, statusText ?? '')
+    this.#recorder = started.recorder
+    const respond = () => this.#downstream.responseStart(status, started.headers, statusText ?? '')
+    if (started.hold === undefined) return respond()
+    const held: (() => void)[] = (this.#held = [respond])
+    controller.pause()
+    void started.hold.then(() => {
+      this.#held = undefined
+      for (const event of held) event()
+      if (!this.#downstream.controller.paused) controller.resume()
+    })
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#held !== undefined) return void this.#held.push(() => this.onResponseData(controller, chunk))
+    this.#recorder?.push(chunk)
+    this.#downstream.data(chunk)
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Headers): void {
+    if (this.#held !== undefined) return void this.#held.push(() => this.onResponseEnd(controller, trailers))
+    const recorder = this.#recorder
+    this.#recorder = undefined
+    this.#downstream.controller.detach(controller)
+    // The caller aborted or its handler threw: what we hold may be complete but was not delivered.
+    const delivered = !this.#downstream.controller.aborted
+    this.#downstream.end(trailers)
+    if (recorder === undefined) return
+    if (!delivered) return this.#hooks.discard('aborted')
+    const result = recorder.finish()
+    if (result.complete) this.#hooks.commit(result.body)
+    else this.#hooks.discard(result.reason)
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#held !== undefined) return void this.#held.push(() => this.onResponseError(controller, error))
+    if (this.#recorder !== undefined) {
+      this.#recorder.abandon()
+      this.#recorder = undefined
+      this.#hooks.discard('error')
+    }
+    this.#downstream.controller.detach(controller)
+    this.#downstream.error(error)
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController): void {
+    // Upgrades are never routed here (the interceptor passes them through); refuse rather than hang.
+    controller.abort(new Error('undici-redis-cache: unexpected upgrade on a recorded request'))
+  }
+}

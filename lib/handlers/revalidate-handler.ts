@@ -1,0 +1,94 @@
+/**
+ * Handles the conditional request sent to validate a stale entry (RFC 9111 §4.3.1-§4.3.4).
+ * A 304, or an error for which stale-if-error allows the stale entry (RFC 5861 §4), goes back to the
+ * interceptor through a callback and never reaches the caller; any other response continues as a
+ * forwarded, recorded response through the RecordHandler the interceptor supplies.
+ */
+import type { Dispatcher } from 'undici'
+import type { Downstream } from './downstream.js'
+
+type Headers = Record<string, string | string[] | undefined>
+
+export interface RevalidateHooks {
+  /** True when this status (or 'error' for a network failure) lets the stale entry be served. */
+  staleAllowed(outcome: number | 'error'): boolean
+  /** The origin answered 304; its headers. */
+  notModified(headers: Headers): void
+  /** The origin failed and the stale entry may be served instead. */
+  serveStale(outcome: number | 'error'): void
+  /** Any other response: the handler that records it and passes it on. */
+  forward(): Dispatcher.DispatchHandler
+}
+
+export class RevalidateHandler implements Dispatcher.DispatchHandler {
+  readonly #downstream: Downstream | undefined
+  readonly #hooks: RevalidateHooks
+  #mode: 'waiting' | 'not-modified' | 'stale' | 'forward' = 'waiting'
+  #delegate: Dispatcher.DispatchHandler | undefined
+  #notModifiedHeaders: Headers = {}
+  #staleOutcome: number | 'error' = 'error'
+  #controller: Dispatcher.DispatchController | undefined
+
+  /** `downstream` is undefined for a background revalidation (stale-while-revalidate). */
+  constructor(downstream: Downstream | undefined, hooks: RevalidateHooks) {
+    this.#downstream = downstream
+    this.#hooks = hooks
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#controller = controller
+    this.#downstream?.controller.attach(controller)
+    if (this.#delegate !== undefined) this.#delegate.onRequestStart?.(controller, context)
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
+    if (status === 304) {
+      this.#mode = 'not-modified'
+      this.#notModifiedHeaders = headers
+      return
+    }
+    if (this.#hooks.staleAllowed(status)) {
+      // Drain the error body (usually small) so the connection can be reused, then serve stale.
+      this.#mode = 'stale'
+      this.#staleOutcome = status
+      return
+    }
+    this.#mode = 'forward'
+    const delegate = (this.#delegate = this.#hooks.forward())
+    delegate.onRequestStart?.(controller, {})
+    delegate.onResponseStart?.(controller, status, headers, statusText)
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#mode === 'forward') this.#delegate!.onResponseData?.(controller, chunk)
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Headers): void {
+    this.#release(controller)
+    switch (this.#mode) {
+      case 'not-modified':
+        return this.#hooks.notModified(this.#notModifiedHeaders)
+      case 'stale':
+        return this.#hooks.serveStale(this.#staleOutcome)
+      case 'forward':
+        return this.#delegate!.onResponseEnd?.(controller, trailers)
+      case 'waiting':
+        return this.#downstream?.error(new Error('undici-redis-cache: response ended before it started'))
+    }
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.#release(controller)
+    if (this.#mode === 'forward') return this.#delegate!.onResponseError?.(controller, error)
+    // A caller's abort is not an origin failure: never answer it with stale content.
+    const aborted = this.#downstream?.controller.aborted === true
+    if (!aborted && (this.#mode === 'waiting' || this.#mode === 'stale') && this.#hooks.staleAllowed('error')) {
+      return this.#hooks.serveStale(this.#mode === 'stale' ? this.#staleOutcome : 'error')
+    }
+    this.#downstream?.error(error)
+  }
+
+  #release(controller: Dispatcher.DispatchController): void {
+    if (this.#controller === controller) this.#downstream?.controller.detach(controller)
+  }
+}

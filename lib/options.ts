@@ -1,0 +1,289 @@
+/**
+ * `CacheOptions`: the option reference. The README's table follows this file, in this order.
+ * requests-cache's name for each option is given in brackets.
+ */
+import type { CacheRequest, CacheResponse } from './message.js'
+import type { CacheStore } from './stores/types.js'
+import type { CacheError } from './errors.js'
+import { InvalidOptionError } from './errors.js'
+import { toExpiration, compileUrlRules, type Expiration, type UrlRule } from './policy/expire-after.js'
+import type { StorableOptions } from './policy/storable.js'
+import type { ReuseOptions } from './policy/reuse.js'
+import type { KeyOptions } from './key.js'
+import { MemoryStore } from './stores/memory-store.js'
+import { RedisStore } from './stores/redis-store.js'
+
+/**
+ * A lifetime setting: seconds (`0` stores the response but revalidates it on every use), `'never'`
+ * (never goes stale), or `false` / `-1` (do not store at all) [requests-cache: `NEVER_EXPIRE`, `DO_NOT_CACHE`].
+ */
+export type ExpireAfter = number | 'never' | false
+
+export interface CacheOptions {
+  /**
+   * Where responses are kept: a store instance, `'memory'` (an in-process LRU, 256 MiB) or `'redis'`
+   * (a RedisStore on `REDIS_URL`, else `redis://127.0.0.1:6379`). [backend]
+   * @default 'memory'
+   */
+  store?: CacheStore | 'memory' | 'redis'
+
+  /**
+   * Request methods whose responses are stored. Safe methods other than GET/HEAD, or POST for a search
+   * API, may be added; the request body then becomes part of the key. HEAD is answered from a stored GET.
+   * [allowable_methods]
+   * @default ['GET', 'HEAD']
+   */
+  methods?: readonly string[]
+
+  /**
+   * Freshness lifetime used when the response states none (no `max-age`, no `Expires`), or for every
+   * response when `cacheControl` is false. Unset, RFC 9111 applies: heuristic freshness from
+   * `Last-Modified` where §4.2.2 allows it, otherwise the response is stale at once (stored only when it
+   * can be revalidated). [expire_after]
+   * @default undefined
+   */
+  expireAfter?: ExpireAfter
+
+  /**
+   * Per-URL lifetimes: glob patterns over `host/path` (`*` matches within a segment run, `**` is not
+   * needed: `*` also crosses `/`), tried in insertion order; the first match overrides `expireAfter`.
+   * A pattern without a host (`'*.png'`) matches on any host. [urls_expire_after]
+   * @example { 'api.example.com/users/*': 60, '*.png': 'never', 'api.example.com/live/*': false }
+   */
+  urlsExpireAfter?: Readonly<Record<string, ExpireAfter>>
+
+  /**
+   * Honour `Cache-Control`, `Expires` and `Pragma` from responses and requests (RFC 9111). With `false`,
+   * only `expireAfter` / `urlsExpireAfter` decide lifetimes and request directives are ignored;
+   * `no-store` is still honoured. [cache_control]
+   * @default true
+   */
+  cacheControl?: boolean
+
+  /**
+   * Response status codes that may be stored. [allowable_codes]
+   * @default [200, 203, 300, 301, 308]
+   */
+  allowableCodes?: readonly number[]
+
+  /**
+   * Request headers that become part of the key: `true` for all of them (except `ignoredParameters`),
+   * or a list of names. `Vary` is honoured either way. [match_headers]
+   * @default false
+   */
+  matchHeaders?: boolean | readonly string[]
+
+  /**
+   * Query parameters and request header names left out of the key and redacted from what is stored,
+   * so API keys and tokens never reach Redis. Header names match case-insensitively. [ignored_parameters]
+   * @default []
+   */
+  ignoredParameters?: readonly string[]
+
+  /**
+   * Called with each storable response before it is stored; return false to pass it through unstored.
+   * [filter_fn]
+   */
+  filter?: (response: CacheResponse, request: CacheRequest) => boolean
+
+  /**
+   * Replaces the canonical key of a request; the returned string is hashed. Vary is still applied on
+   * top of it. [key_fn]
+   */
+  key?: (request: CacheRequest) => string
+
+  /**
+   * Serve a stale stored response when the origin fails (connection error, timeout, 500, 502, 503, 504):
+   * `true` for any staleness, or at most this many seconds past freshness. The response's own
+   * `stale-if-error` (RFC 5861 §4) applies too; `must-revalidate` always forbids it. [stale_if_error]
+   * @default false
+   */
+  staleIfError?: boolean | number
+
+  /**
+   * Serve a stale response at once and revalidate it in the background (one revalidation per entry at a
+   * time): `true` for any staleness, or within this many seconds past freshness. The response's own
+   * `stale-while-revalidate` (RFC 5861 §3) applies too. [stale_while_revalidate]
+   * @default false
+   */
+  staleWhileRevalidate?: boolean | number
+
+  /**
+   * Largest body, in bytes, that is stored; larger responses pass through unstored and unbuffered.
+   * @default 16777216 (16 MiB)
+   */
+  maxEntrySize?: number
+
+  /**
+   * Adds an RFC 9211 `Cache-Status` header to every response that passed through the cache, e.g.
+   * `undici-redis-cache; hit; ttl=42`. A string replaces the cache name; `false` adds nothing.
+   * @default true
+   */
+  cacheStatus?: boolean | string
+
+  /**
+   * Milliseconds any single store call may take before the request goes on without the cache.
+   * @default 200
+   */
+  commandTimeout?: number
+
+  /**
+   * Receives every store failure, corrupt entry and discarded write (rate-limited: a state change, then
+   * at most one a second). Failures never reach the caller of fetch; they degrade to origin requests.
+   * @default reports through util.debuglog('undici-redis-cache') only
+   */
+  onError?: (error: CacheError) => void
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Resolution: defaults, validation, precomputed sets. Runs once, in cache(); the per-request path only
+// reads the result.
+
+export const DEFAULT_METHODS: readonly string[] = ['GET', 'HEAD']
+export const DEFAULT_ALLOWABLE_CODES: readonly number[] = [200, 203, 300, 301, 308]
+export const DEFAULT_MAX_ENTRY_SIZE = 16 * 1024 * 1024
+export const DEFAULT_COMMAND_TIMEOUT = 200
+export const DEFAULT_CACHE_NAME = 'undici-redis-cache'
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'store', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
+  'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize', 'cacheStatus',
+  'commandTimeout', 'onError',
+] satisfies (keyof CacheOptions)[])
+
+/** Methods whose semantics a cache can never reuse (RFC 9110 §9.3.6, §9.3.8): refused in `methods`. */
+const NEVER_CACHED_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE'])
+
+export interface ResolvedOptions {
+  readonly store: CacheStore
+  /** Methods stored; always contains GET when it contains HEAD (HEAD is answered from GET). */
+  readonly methods: ReadonlySet<string>
+  readonly cacheControl: boolean
+  readonly expireAfter: Expiration | undefined
+  readonly urlRules: readonly UrlRule[]
+  readonly storable: StorableOptions
+  readonly key: KeyOptions
+  readonly reuse: ReuseOptions
+  readonly filter: ((response: CacheResponse, request: CacheRequest) => boolean) | undefined
+  readonly maxEntrySize: number
+  /** Our Cache-Status member's name, or undefined when the header is off. */
+  readonly cacheStatusName: string | undefined
+  readonly commandTimeout: number
+  readonly onError: ((error: CacheError) => void) | undefined
+}
+
+export function resolveOptions(options: CacheOptions | undefined): ResolvedOptions {
+  if (options === undefined) options = {}
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError('options', 'an object', options)
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) throw new InvalidOptionError(name, `one of the known options (${[...KNOWN_OPTIONS].join(', ')})`, name)
+  }
+
+  const methods = upperList(options.methods ?? DEFAULT_METHODS, 'methods')
+  for (const method of methods) {
+    if (NEVER_CACHED_METHODS.has(method)) throw new InvalidOptionError('methods', 'methods a cache can reuse (not CONNECT or TRACE)', options.methods)
+  }
+  const allowableCodes = new Set(list(options.allowableCodes ?? DEFAULT_ALLOWABLE_CODES, 'allowableCodes', isStatus, 'status codes 200-599'))
+  const cacheControl = bool(options.cacheControl, 'cacheControl', true)
+  const ignored = list(options.ignoredParameters ?? [], 'ignoredParameters', isNonEmptyString, 'non-empty strings')
+
+  return {
+    store: resolveStore(options.store),
+    methods,
+    cacheControl,
+    expireAfter: options.expireAfter === undefined ? undefined : toExpiration(options.expireAfter, 'expireAfter'),
+    urlRules: compileUrlRules(plainObject(options.urlsExpireAfter ?? {}, 'urlsExpireAfter'), 'urlsExpireAfter'),
+    storable: { methods, allowableCodes, cacheControl },
+    key: {
+      ignoredParams: new Set(ignored),
+      ignoredHeaders: new Set(ignored.map((name) => name.toLowerCase())),
+      matchHeaders: resolveMatchHeaders(options.matchHeaders),
+      keyFn: fn(options.key, 'key'),
+    },
+    reuse: {
+      staleIfError: window(options.staleIfError, 'staleIfError'),
+      staleWhileRevalidate: window(options.staleWhileRevalidate, 'staleWhileRevalidate'),
+      cacheControl,
+    },
+    filter: fn(options.filter, 'filter'),
+    maxEntrySize: positiveInteger(options.maxEntrySize, 'maxEntrySize', DEFAULT_MAX_ENTRY_SIZE),
+    cacheStatusName: resolveCacheStatus(options.cacheStatus),
+    commandTimeout: positiveInteger(options.commandTimeout, 'commandTimeout', DEFAULT_COMMAND_TIMEOUT),
+    onError: fn(options.onError, 'onError'),
+  }
+}
+
+function resolveStore(store: CacheOptions['store']): CacheStore {
+  if (store === undefined || store === 'memory') return new MemoryStore()
+  if (store === 'redis') {
+    // An alias-created store has no owner who could close it, so it must not keep the process alive.
+    return new RedisStore({ url: process.env['REDIS_URL'] ?? DEFAULT_REDIS_URL, unref: true })
+  }
+  const candidate = store as Partial<CacheStore> | null
+  if (typeof candidate === 'object' && candidate !== null && typeof candidate.get === 'function' && typeof candidate.set === 'function' && typeof candidate.remove === 'function') {
+    return store
+  }
+  throw new InvalidOptionError('store', "a CacheStore (get, set, remove), 'memory' or 'redis'", store)
+}
+
+function resolveMatchHeaders(value: unknown): boolean | ReadonlySet<string> {
+  if (value === undefined || value === false) return false
+  if (value === true) return true
+  return new Set(list(value, 'matchHeaders', isNonEmptyString, 'true, false or header names').map((name) => name.toLowerCase()))
+}
+
+function resolveCacheStatus(value: unknown): string | undefined {
+  if (value === undefined || value === true) return DEFAULT_CACHE_NAME
+  if (value === false) return undefined
+  // RFC 9211 §2: the member is an sf-token or sf-string; a token keeps it unquoted.
+  if (typeof value === 'string' && /^[A-Za-z*][A-Za-z0-9!#$%&'*+\-.^_`|~:/]*$/.test(value)) return value
+  throw new InvalidOptionError('cacheStatus', 'a boolean or a cache name that is an HTTP token', value)
+}
+
+/** staleIfError / staleWhileRevalidate: `true` → any staleness, seconds → that window, false/0 → off. */
+function window(value: unknown, option: string): number {
+  if (value === undefined || value === false) return 0
+  if (value === true) return Infinity
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value
+  throw new InvalidOptionError(option, 'a boolean or a number of seconds ≥ 0', value)
+}
+
+function upperList(value: unknown, option: string): ReadonlySet<string> {
+  const methods = new Set(list(value, option, (m): m is string => typeof m === 'string' && /^[A-Za-z]+$/.test(m), 'method names').map((m) => m.toUpperCase()))
+  if (methods.has('HEAD')) methods.add('GET')
+  return methods
+}
+
+function list<T>(value: unknown, option: string, check: (item: unknown) => item is T, expected: string): T[] {
+  if (!Array.isArray(value)) throw new InvalidOptionError(option, `an array of ${expected}`, value)
+  for (const item of value) if (!check(item)) throw new InvalidOptionError(option, `an array of ${expected}`, value)
+  return value as T[]
+}
+
+function bool(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value === 'boolean') return value
+  throw new InvalidOptionError(option, 'a boolean', value)
+}
+
+function fn<F>(value: F | undefined, option: string): F | undefined {
+  if (value === undefined || typeof value === 'function') return value
+  throw new InvalidOptionError(option, 'a function', value)
+}
+
+function positiveInteger(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value
+  throw new InvalidOptionError(option, 'a positive integer', value)
+}
+
+function plainObject(value: unknown, option: string): Readonly<Record<string, unknown>> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
+  throw new InvalidOptionError(option, 'an object of URL patterns to lifetimes', value)
+}
+
+const isStatus = (item: unknown): item is number => Number.isInteger(item) && (item as number) >= 200 && (item as number) <= 599
+const isNonEmptyString = (item: unknown): item is string => typeof item === 'string' && item.length > 0

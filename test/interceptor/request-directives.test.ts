@@ -1,0 +1,103 @@
+/**
+ * Request Cache-Control directives (RFC 9111 §5.2.1) and Pragma (§5.4), end to end.
+ */
+import assert from 'node:assert/strict'
+import { MemoryStore } from '../../lib/index.js'
+import { cachedAgent, send } from '../helpers/client.js'
+import { startOrigin, type Origin } from '../helpers/origin.js'
+
+describe('request directives', () => {
+  let origin: Origin
+  let n = 0
+  before(async () => {
+    origin = await startOrigin((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname
+      const body = `${path} #${++n}`
+      // Fresh for 100 s but already 30 s old on arrival: age 30, ttl 70.
+      res.writeHead(200, { 'cache-control': 'max-age=100', age: '30', etag: `"${n}"`, 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+    })
+  })
+  after(() => origin.close())
+
+  const cases: { name: string; headers: Record<string, string>; expect: 'hit' | 'forward' | '504'; status?: RegExp }[] = [
+    { name: 'no directive: fresh hit', headers: {}, expect: 'hit' },
+    { name: 'no-cache: revalidates a fresh entry (§5.2.1.4)', headers: { 'cache-control': 'no-cache' }, expect: 'forward', status: /fwd=request/ },
+    { name: 'Pragma: no-cache without Cache-Control (§5.4)', headers: { pragma: 'no-cache' }, expect: 'forward' },
+    { name: 'Pragma: no-cache is ignored beside Cache-Control (§5.4)', headers: { pragma: 'no-cache', 'cache-control': 'max-stale=0' }, expect: 'hit' },
+    { name: 'max-age=0: too old (§5.2.1.1)', headers: { 'cache-control': 'max-age=0' }, expect: 'forward' },
+    { name: 'max-age=10: age 30 exceeds it', headers: { 'cache-control': 'max-age=10' }, expect: 'forward' },
+    { name: 'max-age=60: age 30 within it', headers: { 'cache-control': 'max-age=60' }, expect: 'hit' },
+    { name: 'min-fresh=60: 70 s of freshness left (§5.2.1.3)', headers: { 'cache-control': 'min-fresh=60' }, expect: 'hit' },
+    { name: 'min-fresh=80: only 70 s left', headers: { 'cache-control': 'min-fresh=80' }, expect: 'forward' },
+    { name: 'no-store: bypasses the cache (§5.2.1.5)', headers: { 'cache-control': 'no-store' }, expect: 'forward', status: /fwd=bypass; fwd-status=200; detail=no-store/ },
+    { name: 'only-if-cached with a stored response: hit (§5.2.1.7)', headers: { 'cache-control': 'only-if-cached' }, expect: 'hit' },
+  ]
+
+  for (const row of cases) {
+    it(row.name, async () => {
+      const path = `/d-${cases.indexOf(row)}`
+      const { dispatcher, close } = cachedAgent({ store: new MemoryStore() })
+      try {
+        await send(dispatcher, `${origin.url}${path}`)
+        const reply = await send(dispatcher, `${origin.url}${path}`, { headers: row.headers })
+        if (row.expect === 'hit') {
+          assert.match(reply.cacheStatus ?? '', /; hit; ttl=(69|70)$/)
+          assert.equal(origin.count(path), 1)
+        } else {
+          assert.doesNotMatch(reply.cacheStatus ?? '', /; hit/)
+          assert.equal(origin.count(path), 2)
+        }
+        if (row.status) assert.match(reply.cacheStatus ?? '', row.status)
+      } finally {
+        await close()
+      }
+    })
+  }
+
+  it('only-if-cached with nothing stored: 504 without contacting the origin (§5.2.1.7)', async () => {
+    const { dispatcher, close } = cachedAgent({ store: new MemoryStore() })
+    try {
+      const reply = await send(dispatcher, `${origin.url}/nothing`, { headers: { 'cache-control': 'only-if-cached' } })
+      assert.equal(reply.status, 504)
+      assert.equal(reply.cacheStatus, 'undici-redis-cache; detail=only-if-cached')
+      assert.equal(origin.count('/nothing'), 0)
+    } finally {
+      await close()
+    }
+  })
+
+  it('max-stale accepts a stale entry without revalidation (§5.2.1.2)', async () => {
+    const stale = await startOrigin((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=10', age: '40', 'content-length': 2 })
+      res.end('st')
+    })
+    const { dispatcher, close } = cachedAgent({ store: new MemoryStore({ ttl: false }) })
+    try {
+      await send(dispatcher, `${stale.url}/s`)
+      const within = await send(dispatcher, `${stale.url}/s`, { headers: { 'cache-control': 'max-stale=60' } })
+      assert.match(within.cacheStatus ?? '', /; hit; ttl=-30; detail=max-stale$/)
+      const any = await send(dispatcher, `${stale.url}/s`, { headers: { 'cache-control': 'max-stale' } })
+      assert.match(any.cacheStatus ?? '', /; hit; /)
+      assert.equal(stale.count('/s'), 1)
+      const beyond = await send(dispatcher, `${stale.url}/s`, { headers: { 'cache-control': 'max-stale=5' } })
+      assert.doesNotMatch(beyond.cacheStatus ?? '', /; hit/)
+      assert.equal(stale.count('/s'), 2)
+    } finally {
+      await close()
+      await stale.close()
+    }
+  })
+
+  it('cacheControl: false ignores request directives', async () => {
+    const { dispatcher, close } = cachedAgent({ store: new MemoryStore(), cacheControl: false, expireAfter: 60 })
+    try {
+      await send(dispatcher, `${origin.url}/cc-off`)
+      const reply = await send(dispatcher, `${origin.url}/cc-off`, { headers: { 'cache-control': 'no-cache' } })
+      assert.match(reply.cacheStatus ?? '', /; hit; /)
+      assert.equal(origin.count('/cc-off'), 1)
+    } finally {
+      await close()
+    }
+  })
+})

@@ -1,0 +1,195 @@
+/**
+ * Conditional revalidation of stale entries (RFC 9111 §4.3), against both stores with `ttl: false`
+ * (the store keeps entries past staleness, requests-cache's expire-and-revalidate mode).
+ */
+import assert from 'node:assert/strict'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { cachedAgent, send } from '../helpers/client.js'
+import { startOrigin, type Origin } from '../helpers/origin.js'
+import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+
+const LAST_MODIFIED = 'Tue, 01 Oct 2024 10:00:00 GMT'
+
+/** Versions the origin serves per path; tests bump them to simulate a changed resource. */
+const versions = new Map<string, number>()
+
+function handler(req: IncomingMessage, res: ServerResponse): unknown {
+  const path = new URL(req.url ?? '/', 'http://x').pathname
+  const version = versions.get(path) ?? 1
+  const etag = `"v${version}"`
+  // Age beyond max-age: the response is stale on arrival, so the next use must revalidate.
+  const stale = { 'cache-control': 'max-age=10', age: '100' }
+  if (path.startsWith('/etag')) {
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { etag, 'cache-control': 'max-age=60', 'x-refreshed': 'yes' })
+      return res.end()
+    }
+    const body = `etag body ${version}`
+    res.writeHead(200, { ...stale, etag, 'content-length': Buffer.byteLength(body), 'x-refreshed': 'no' })
+    return res.end(body)
+  }
+  if (path.startsWith('/lm')) {
+    if (req.headers['if-modified-since'] === LAST_MODIFIED) {
+      res.writeHead(304, { 'last-modified': LAST_MODIFIED, 'cache-control': 'max-age=60' })
+      return res.end()
+    }
+    res.writeHead(200, { ...stale, 'last-modified': LAST_MODIFIED, 'content-length': 7 })
+    return res.end('lm body')
+  }
+  if (path.startsWith('/always')) {
+    if (req.headers['if-none-match'] === '"a"') {
+      res.writeHead(304, { etag: '"a"', 'cache-control': 'no-cache' })
+      return res.end()
+    }
+    res.writeHead(200, { etag: '"a"', 'cache-control': 'no-cache', 'content-length': 6 })
+    return res.end('always')
+  }
+  res.writeHead(404, { 'content-length': 0 })
+  res.end()
+}
+
+for (const kind of storeKinds) {
+  describe(`revalidation (${kind.name} store, ttl: false)`, () => {
+    let origin: Origin
+    before(async () => {
+      if (kind.name === 'redis') await useRedis()
+      origin = await startOrigin(handler)
+    })
+    after(async () => {
+      await origin.close()
+      if (kind.name === 'redis') await releaseRedis()
+    })
+
+    const conditionalRequests = (path: string) => origin.requests.filter((r) => r.url === path && (r.headers['if-none-match'] !== undefined || r.headers['if-modified-since'] !== undefined))
+
+    it('revalidates by ETag with one If-None-Match request and serves the stored body on 304 (§4.3.1, §4.3.4)', async () => {
+      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      try {
+        const first = await send(dispatcher, `${origin.url}/etag-1`)
+        assert.equal(first.text, 'etag body 1')
+        const second = await send(dispatcher, `${origin.url}/etag-1`)
+        assert.equal(second.status, 200)
+        assert.equal(second.text, 'etag body 1')
+        assert.match(second.cacheStatus ?? '', /^undici-redis-cache; fwd=stale; fwd-status=304; ttl=(59|60)$/)
+        assert.equal(second.headers['x-refreshed'], 'yes', '304 headers merged into the stored ones')
+        const conditional = conditionalRequests('/etag-1')
+        assert.equal(conditional.length, 1)
+        assert.equal(conditional[0]!.headers['if-none-match'], '"v1"')
+        // The 304 brought max-age=60: the refreshed entry is fresh now.
+        const third = await send(dispatcher, `${origin.url}/etag-1`)
+        assert.match(third.cacheStatus ?? '', /; hit; ttl=(59|60)$/)
+        assert.equal(third.headers['x-refreshed'], 'yes')
+        assert.equal(origin.count('/etag-1'), 2)
+      } finally {
+        await close()
+      }
+    })
+
+    it('revalidates by Last-Modified with one If-Modified-Since request', async () => {
+      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      try {
+        await send(dispatcher, `${origin.url}/lm-1`)
+        const second = await send(dispatcher, `${origin.url}/lm-1`)
+        assert.equal(second.text, 'lm body')
+        assert.equal(second.status, 200)
+        assert.match(second.cacheStatus ?? '', /fwd=stale; fwd-status=304/)
+        const conditional = conditionalRequests('/lm-1')
+        assert.equal(conditional.length, 1)
+        assert.equal(conditional[0]!.headers['if-modified-since'], LAST_MODIFIED)
+      } finally {
+        await close()
+      }
+    })
+
+    it('replaces the entry when revalidation returns 200 with a new representation', async () => {
+      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      try {
+        const path = `/etag-2-${kind.name}`
+        await send(dispatcher, `${origin.url}${path}`)
+        versions.set(path, 2)
+        const changed = await send(dispatcher, `${origin.url}${path}`)
+        assert.equal(changed.text, 'etag body 2')
+        assert.match(changed.cacheStatus ?? '', /fwd=stale; fwd-status=200; stored/)
+        // Stale on arrival again, so the next request revalidates with the new validator.
+        const next = await send(dispatcher, `${origin.url}${path}`)
+        assert.equal(next.text, 'etag body 2')
+        assert.equal(conditionalRequests(path).at(-1)!.headers['if-none-match'], '"v2"')
+      } finally {
+        await close()
+      }
+    })
+
+    it('revalidates a no-cache response on every use, even while fresh (§5.2.2.4)', async () => {
+      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      try {
+        await send(dispatcher, `${origin.url}/always`)
+        const second = await send(dispatcher, `${origin.url}/always`)
+        const third = await send(dispatcher, `${origin.url}/always`)
+        assert.equal(second.text, 'always')
+        assert.equal(third.text, 'always')
+        assert.equal(conditionalRequests('/always').length, 2)
+      } finally {
+        await close()
+      }
+    })
+
+    it("passes the caller's own conditional request through and returns the origin's 304", async () => {
+      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      try {
+        await send(dispatcher, `${origin.url}/etag-3`)
+        const own = await send(dispatcher, `${origin.url}/etag-3`, { headers: { 'if-none-match': '"v1"' } })
+        assert.equal(own.status, 304)
+        assert.equal(own.body.byteLength, 0)
+        assert.match(own.cacheStatus ?? '', /fwd=bypass; fwd-status=304; detail=conditional/)
+      } finally {
+        await close()
+      }
+    })
+  })
+}
+
+describe('revalidation: Redis TTL', () => {
+  let origin: Origin
+  before(async () => {
+    await useRedis()
+    origin = await startOrigin((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=30, stale-while-revalidate=60', etag: '"t"', 'content-length': 2 })
+      res.end('ok')
+    })
+  })
+  after(async () => {
+    await origin.close()
+    await releaseRedis()
+  })
+
+  const redisKind = () => storeKinds.find((k) => k.name === 'redis')!
+  const ttlsOf = async (namespace: string): Promise<number[]> => {
+    const redis = redisKind().redis()
+    const keys = (await redis.cli('--scan', '--pattern', `${namespace}:*`)).split('\n').filter(Boolean)
+    return Promise.all(keys.map(async (key) => Number(await redis.cli('TTL', key))))
+  }
+
+  it('ttl: true covers freshness, the stale-while-revalidate window and ttlOffset', async () => {
+    const store = await redisKind().make({ ttl: true, ttlOffset: 100 })
+    const { dispatcher, close } = cachedAgent({ store })
+    try {
+      await send(dispatcher, `${origin.url}/ttl`)
+      const [ttl] = await ttlsOf((store as unknown as { namespace: string }).namespace)
+      // 30 s fresh + 60 s stale-while-revalidate + 100 s offset
+      assert.ok(ttl !== undefined && ttl > 185 && ttl <= 190, `TTL ${ttl}`)
+    } finally {
+      await close()
+    }
+  })
+
+  it('ttl: false sets no TTL', async () => {
+    const store = await redisKind().make({ ttl: false })
+    const { dispatcher, close } = cachedAgent({ store })
+    try {
+      await send(dispatcher, `${origin.url}/no-ttl`)
+      assert.deepEqual(await ttlsOf((store as unknown as { namespace: string }).namespace), [-1])
+    } finally {
+      await close()
+    }
+  })
+})
