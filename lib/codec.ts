@@ -4,11 +4,14 @@
  * Layout of format 1, every released format kept as test/fixtures/entries/v<N>-*.cbor:
  *
  *   byte 0       FORMAT_VERSION
- *   byte 1       record kind: 1 entry, 2 vary pointer
+ *   byte 1       record kind: 1 entry, 2 vary pointer, 3 entry whose body is stored apart
  *   bytes 2-5    metadata length, uint32 big-endian
  *   metadata     a CBOR map: every StoredEntry field but `kind` and `body`, plus `bodySize` and `bodyCrc`
- *                (CRC-32 of the body); or every VaryPointer field but `kind`
- *   body         the raw body bytes (entries only), so a reader can slice or stream it without a copy
+ *                (CRC-32 of the body); for kind 3 `bodyRef` ({ id, size, chunkSize, crcs }) instead of
+ *                `bodyCrc`; or every VaryPointer field but `kind`
+ *   body         the raw body bytes (kind 1 only), so a reader can slice or stream it without a copy
+ *
+ * Kind 3 was added within format 1: readers that predate it refuse the kind, which is a miss.
  *
  * Decoding never throws: stored bytes come from a shared Redis that anyone with access can write, so
  * anything unexpected (a future version, truncation, corruption, hostile CBOR) is `undefined`, a miss.
@@ -19,7 +22,7 @@
 import { crc32 } from 'node:zlib'
 import { Decoder, Encoder, isNativeAccelerationEnabled, type Options } from 'cbor-x'
 import { InvalidEntryError } from './errors.js'
-import { MAX_VARIANTS, type StoredEntry, type StoredRecord, type VaryPointer, type VaryValues } from './entry.js'
+import { isInline, MAX_VARIANTS, type ExternalBody, type StoredEntry, type StoredRecord, type VaryPointer, type VaryValues } from './entry.js'
 import type { HeaderRecord } from './headers.js'
 
 export const FORMAT_VERSION = 1
@@ -38,6 +41,9 @@ export const nativeAcceleration: boolean = isNativeAccelerationEnabled
 
 const KIND_ENTRY = 1
 const KIND_VARY = 2
+const KIND_EXTERNAL = 3
+/** Bound on an external body's chunk list (64 GiB at the default chunk size). */
+const MAX_CHUNKS = 256 * 1024
 
 /** Limits on what a decoded record may hold; the metadata is small, so these bound work on hostile input. */
 const MAX_METADATA_BYTES = 1024 * 1024
@@ -69,16 +75,17 @@ const decoder = new Decoder({ ...cborOptions })
 type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string }
 
 export function encodeRecord(record: StoredRecord): Uint8Array {
+  const kind = record.kind === 'vary' ? KIND_VARY : isInline(record.body) ? KIND_ENTRY : KIND_EXTERNAL
   const metadata = record.kind === 'entry' ? entryMetadata(record) : pointerMetadata(record)
-  const checked = record.kind === 'entry' ? validateEntryMeta(metadata) : validatePointer(metadata)
+  const checked = kind === KIND_VARY ? validatePointer(metadata) : validateEntryMeta(metadata, kind)
   if (!checked.ok) throw new InvalidEntryError(checked.reason)
   // The encoder returns a view of its reusable buffer: copy before the next encode.
   const meta = encoder.encode(metadata)
   if (meta.length > MAX_METADATA_BYTES) throw new InvalidEntryError(`metadata is ${meta.length} bytes, over ${MAX_METADATA_BYTES}`)
-  const body = record.kind === 'entry' ? record.body : new Uint8Array(0)
+  const body = record.kind === 'entry' && isInline(record.body) ? record.body : new Uint8Array(0)
   const out = new Uint8Array(HEADER_BYTES + meta.length + body.length)
   out[0] = FORMAT_VERSION
-  out[1] = record.kind === 'entry' ? KIND_ENTRY : KIND_VARY
+  out[1] = kind
   new DataView(out.buffer).setUint32(2, meta.length)
   out.set(meta, HEADER_BYTES)
   out.set(body, HEADER_BYTES + meta.length)
@@ -127,7 +134,7 @@ function decodeUnsafe(bytes: Uint8Array, withBody: boolean): Result<StoredRecord
   if (bytes.length < HEADER_BYTES) return fail(`${bytes.length} bytes, shorter than the header`)
   if (bytes[0] !== FORMAT_VERSION) return fail(`unknown format version ${bytes[0]}`)
   const kind = bytes[1]
-  if (kind !== KIND_ENTRY && kind !== KIND_VARY) return fail(`unknown record kind ${kind}`)
+  if (kind !== KIND_ENTRY && kind !== KIND_VARY && kind !== KIND_EXTERNAL) return fail(`unknown record kind ${kind}`)
   const metaLength = readUint32(bytes, 2)
   if (metaLength > MAX_METADATA_BYTES) return fail(`metadata length ${metaLength} over ${MAX_METADATA_BYTES}`)
   const metaEnd = HEADER_BYTES + metaLength
@@ -142,9 +149,15 @@ function decodeUnsafe(bytes: Uint8Array, withBody: boolean): Result<StoredRecord
     if (metaEnd !== bytes.length) return fail('bytes after a vary pointer')
     return validatePointer(raw)
   }
-  const meta = validateEntryMeta(raw)
+  const meta = validateEntryMeta(raw, kind)
   if (!meta.ok) return meta
-  const { bodyCrc, ...entry } = meta.value
+  const { bodyCrc, bodyRef, ...entry } = meta.value
+  if (bodyRef !== undefined) {
+    if (metaEnd !== bytes.length && withBody) return fail('bytes after an entry whose body is stored apart')
+    if (!withBody) return { ok: true, value: entry }
+    const { bodySize: _, ...fields } = entry
+    return { ok: true, value: { ...fields, body: bodyRef } }
+  }
   if (!withBody) return { ok: true, value: entry }
   const body = bytes.subarray(metaEnd)
   if (body.length !== entry.bodySize) return fail(`body is ${body.length} bytes, metadata says ${entry.bodySize}`)
@@ -232,12 +245,15 @@ function scanPlainCbor(bytes: Uint8Array, start: number, end: number): string | 
 
 // ---- schema ------------------------------------------------------------------------------------------
 
-type EntryMeta = Omit<StoredEntry, 'body'> & { readonly bodySize: number; readonly bodyCrc: number }
+type EntryMeta = Omit<StoredEntry, 'body'> & { readonly bodySize: number; readonly bodyCrc: number; readonly bodyRef: ExternalBody | undefined }
 
-const ENTRY_FIELDS = [
+const COMMON_ENTRY_FIELDS = [
   'key', 'url', 'method', 'status', 'statusText', 'headers', 'vary',
-  'requestTime', 'responseTime', 'initialAge', 'lifetime', 'bodySize', 'bodyCrc',
+  'requestTime', 'responseTime', 'initialAge', 'lifetime', 'bodySize',
 ] as const
+const ENTRY_FIELDS = [...COMMON_ENTRY_FIELDS, 'bodyCrc'] as const
+const EXTERNAL_ENTRY_FIELDS = [...COMMON_ENTRY_FIELDS, 'bodyRef'] as const
+const BODY_REF_FIELDS = ['id', 'size', 'chunkSize', 'crcs'] as const
 const POINTER_FIELDS = ['key', 'names', 'variants', 'deleteAt'] as const
 
 /** RFC 9110 §5.1 field names (tokens), lowercased as the rest of the cache keeps them. */
@@ -250,6 +266,10 @@ const UNSAFE_TEXT = /[\r\n\0]/
 const FORBIDDEN_NAMES: ReadonlySet<string> = new Set(['__proto__', '__proto_', 'constructor', 'prototype'])
 
 function entryMetadata(entry: StoredEntry): Record<string, unknown> {
+  const { body } = entry
+  const bodyFields = isInline(body)
+    ? { bodySize: body.length, bodyCrc: crc32(body) }
+    : { bodySize: body.size, bodyRef: { id: body.id, size: body.size, chunkSize: body.chunkSize, crcs: body.crcs } }
   return {
     key: entry.key,
     url: entry.url,
@@ -263,8 +283,7 @@ function entryMetadata(entry: StoredEntry): Record<string, unknown> {
     responseTime: entry.responseTime,
     initialAge: entry.initialAge,
     lifetime: entry.lifetime,
-    bodySize: entry.body.length,
-    bodyCrc: crc32(entry.body),
+    ...bodyFields,
   }
 }
 
@@ -272,10 +291,13 @@ function pointerMetadata(pointer: VaryPointer): Record<string, unknown> {
   return { key: pointer.key, names: pointer.names, variants: pointer.variants, deleteAt: pointer.deleteAt }
 }
 
-function validateEntryMeta(raw: unknown): Result<EntryMeta> {
-  const object = exactObject(raw, ENTRY_FIELDS)
+function validateEntryMeta(raw: unknown, kind: number): Result<EntryMeta> {
+  const object = exactObject<string>(raw, kind === KIND_EXTERNAL ? EXTERNAL_ENTRY_FIELDS : ENTRY_FIELDS)
   if (typeof object === 'string') return fail(object)
-  const { key, url, method, status, statusText, headers, vary, requestTime, responseTime, initialAge, lifetime, bodySize, bodyCrc } = object
+  const { key, url, method, status, statusText, headers, vary, requestTime, responseTime, initialAge, lifetime, bodySize } = object
+  const bodyCrc = kind === KIND_EXTERNAL ? 0 : object['bodyCrc']
+  const bodyRef = kind === KIND_EXTERNAL ? validateBodyRef(object['bodyRef'], bodySize) : undefined
+  if (typeof bodyRef === 'string') return fail(bodyRef)
   if (typeof key !== 'string' || key === '') return fail('key is not a non-empty string')
   if (typeof url !== 'string' || url === '') return fail('url is not a non-empty string')
   if (typeof method !== 'string' || !METHOD.test(method)) return fail('method is not a token')
@@ -308,8 +330,28 @@ function validateEntryMeta(raw: unknown): Result<EntryMeta> {
       lifetime,
       bodySize: bodySize as number,
       bodyCrc: bodyCrc as number,
+      bodyRef,
     },
   }
+}
+
+/** An external body reference: a store id, and one CRC per chunk of `size` bytes. */
+function validateBodyRef(raw: unknown, bodySize: unknown): ExternalBody | string {
+  const object = exactObject(raw, BODY_REF_FIELDS)
+  if (typeof object === 'string') return `bodyRef: ${object}`
+  const { id, size, chunkSize, crcs } = object
+  if (typeof id !== 'string' || !/^[0-9a-f]{1,64}(\.[0-9a-f]{1,64})?~[0-9a-f]{1,64}$/.test(id)) return 'bodyRef.id is not a body id'
+  if (!Number.isSafeInteger(size) || (size as number) < 0 || size !== bodySize) return 'bodyRef.size does not match bodySize'
+  if (!Number.isSafeInteger(chunkSize) || (chunkSize as number) <= 0) return 'bodyRef.chunkSize is not a positive integer'
+  if (!Array.isArray(crcs) || crcs.length > MAX_CHUNKS || crcs.length !== Math.ceil((size as number) / (chunkSize as number))) {
+    return 'bodyRef.crcs does not have one CRC per chunk'
+  }
+  const list: number[] = []
+  for (const crc of crcs as unknown[]) {
+    if (!Number.isInteger(crc) || (crc as number) < 0 || (crc as number) > 0xffffffff) return 'bodyRef.crcs holds something other than a uint32'
+    list.push(crc as number)
+  }
+  return { id, size: size as number, chunkSize: chunkSize as number, crcs: list }
 }
 
 function validatePointer(raw: unknown): Result<VaryPointer> {

@@ -7,6 +7,26 @@ import type { HeaderRecord } from './headers.js'
 /** Request header values a response's `Vary` selected (RFC 9111 §4.1); `null` where the request lacked the field. */
 export type VaryValues = Readonly<Record<string, string | null>>
 
+/**
+ * A body kept under its own store id instead of inside the entry: bodies larger than
+ * INLINE_BODY_LIMIT, so that a hit streams them in chunks (memory bounded by the chunk size) while a
+ * small hit stays one read of one value.
+ */
+export interface ExternalBody {
+  /** Store id of the raw body bytes: the entry's id, `~`, and a generation unique to this write. */
+  readonly id: string
+  readonly size: number
+  /** Bytes per chunk; the last chunk may be shorter. */
+  readonly chunkSize: number
+  /** CRC-32 of each chunk, so every chunk is checked before it reaches the caller. */
+  readonly crcs: readonly number[]
+}
+
+/** Bodies up to this size are stored inside the entry's value (one round trip per hit). */
+export const INLINE_BODY_LIMIT = 256 * 1024
+/** Chunk size of external bodies: the unit of each read, and what one streaming hit holds in memory. */
+export const BODY_CHUNK_SIZE = 256 * 1024
+
 /** One stored response. */
 export interface StoredEntry {
   readonly kind: 'entry'
@@ -30,7 +50,8 @@ export interface StoredEntry {
   readonly initialAge: number
   /** Freshness lifetime in seconds decided when stored (RFC 9111 §4.2.1, or the user's expiration settings); may be Infinity. */
   readonly lifetime: number
-  readonly body: Uint8Array
+  /** The body itself (inline), or where to read it (external). */
+  readonly body: Uint8Array | ExternalBody
 }
 
 /**
@@ -52,6 +73,14 @@ export type StoredRecord = StoredEntry | VaryPointer
 
 /** Upper bound on the variants a pointer lists; older ones are dropped from the list (and so from invalidation). */
 export const MAX_VARIANTS = 32
+
+export function isInline(body: Uint8Array | ExternalBody): body is Uint8Array {
+  return body instanceof Uint8Array
+}
+
+export function bodySize(entry: Pick<StoredEntry, 'body'>): number {
+  return isInline(entry.body) ? entry.body.byteLength : entry.body.size
+}
 
 /** Seconds since the response was received until `now`, plus the age it arrived with (RFC 9111 §4.2.3 current_age). */
 export function currentAge(entry: Pick<StoredEntry, 'initialAge' | 'responseTime'>, now: number): number {

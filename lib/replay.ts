@@ -1,25 +1,59 @@
 /**
  * Serves a stored response into the caller's handler as a stream: headers first, then the body in
- * chunks that honour the caller's pause/resume, then the end. Chunks are views of the stored bytes,
- * not copies.
+ * chunks that honour the caller's pause/resume, then the end. An inline body is handed out as views
+ * of the stored bytes (no copy, no waiting); an external body is read from the store one chunk ahead
+ * of the caller, so memory per hit stays near two chunks whatever the body's size.
  */
 import type { Downstream, ResponseSource } from './handlers/downstream.js'
 
-/** Largest chunk handed to the caller at once, so one huge body does not arrive as one huge Buffer. */
+/** Largest chunk handed to the caller at once from an inline body. */
 export const REPLAY_CHUNK_SIZE = 64 * 1024
+
+/** A body as a sequence of chunks. */
+export interface BodySource {
+  readonly chunks: number
+  /** Chunks come from I/O: read the next one while the caller consumes the current one. */
+  readonly readAhead: boolean
+  /**
+   * Chunk `index` (0-based, asked for in order): synchronously when it is in memory, else a promise.
+   * Undefined (or a promise of it) when it cannot be read or fails its check: the response is aborted.
+   */
+  read(index: number): Buffer | undefined | Promise<Buffer | undefined>
+}
+
+/** The error a caller gets when an external body cannot be read mid-response. */
+export class BodyReadError extends Error {
+  override name = 'BodyReadError'
+}
+
+/** Views of an in-memory body, REPLAY_CHUNK_SIZE at a time. */
+export function inlineSource(body: Uint8Array): BodySource {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  const chunks = Math.ceil(bytes.byteLength / REPLAY_CHUNK_SIZE)
+  return {
+    chunks,
+    readAhead: false,
+    read: (index) => (chunks === 1 ? bytes : bytes.subarray(index * REPLAY_CHUNK_SIZE, (index + 1) * REPLAY_CHUNK_SIZE)),
+  }
+}
+
+export const EMPTY_SOURCE: BodySource = { chunks: 0, readAhead: false, read: () => undefined }
 
 export class Replay implements ResponseSource {
   readonly #downstream: Downstream
-  readonly #body: Buffer | undefined
-  #offset = 0
+  readonly #source: BodySource
+  #index = 0
+  /** The read of chunk #index, started while the previous chunk was being delivered. */
+  #ahead: Promise<Buffer | undefined> | undefined
   #paused = false
   #pumping = false
+  #waiting = false
   #finished = false
 
-  /** `body` undefined means no body is sent (a HEAD request, RFC 9110 §9.3.2). */
-  constructor(downstream: Downstream, body: Uint8Array | undefined) {
+  /** `source` EMPTY_SOURCE sends no body (a HEAD request, RFC 9110 §9.3.2, or a synthetic 504). */
+  constructor(downstream: Downstream, source: BodySource) {
     this.#downstream = downstream
-    this.#body = body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    this.#source = source
   }
 
   start(status: number, statusText: string, headers: Record<string, string | string[]>): void {
@@ -38,7 +72,7 @@ export class Replay implements ResponseSource {
     if (!this.#paused) return
     this.#paused = false
     // Resume may be called from inside a data callback; continue on a later tick, not re-entrantly.
-    if (!this.#pumping) setImmediate(() => this.#pump())
+    if (!this.#pumping && !this.#waiting) setImmediate(() => this.#pump())
   }
 
   abort(reason: Error): void {
@@ -49,23 +83,45 @@ export class Replay implements ResponseSource {
   }
 
   #pump(): void {
-    if (this.#finished) return
+    if (this.#finished || this.#waiting) return
     this.#pumping = true
-    const body = this.#body
-    const downstream = this.#downstream
-    while (body !== undefined && this.#offset < body.byteLength && !this.#paused && !this.#finished) {
-      const end = Math.min(this.#offset + REPLAY_CHUNK_SIZE, body.byteLength)
-      const chunk = this.#offset === 0 && end === body.byteLength ? body : body.subarray(this.#offset, end)
-      this.#offset = end
-      downstream.data(chunk)
-      if (downstream.done) this.#finished = true
+    const source = this.#source
+    while (this.#index < source.chunks && !this.#paused && !this.#finished) {
+      const pending = this.#ahead ?? source.read(this.#index)
+      this.#ahead = undefined
+      if (pending instanceof Promise) {
+        this.#waiting = true
+        void pending.then((chunk) => {
+          this.#waiting = false
+          if (this.#deliver(chunk)) this.#pump()
+        })
+        break
+      }
+      if (!this.#deliver(pending)) break
     }
     this.#pumping = false
-    if (this.#finished || this.#paused) return
-    if (body === undefined || this.#offset >= body.byteLength) {
+    if (this.#finished || this.#paused || this.#waiting) return
+    if (this.#index >= source.chunks) {
       this.#finished = true
-      downstream.controller.detach(this)
-      downstream.end({})
+      this.#downstream.controller.detach(this)
+      this.#downstream.end({})
     }
+  }
+
+  /** Hands one chunk to the caller and starts reading the next; false when the response cannot go on. */
+  #deliver(chunk: Buffer | undefined): boolean {
+    if (this.#finished) return false
+    if (chunk === undefined) {
+      this.abort(new BodyReadError('undici-redis-cache: a stored body chunk could not be read; response aborted'))
+      return false
+    }
+    this.#index++
+    if (this.#source.readAhead && this.#index < this.#source.chunks) {
+      const next = this.#source.read(this.#index)
+      this.#ahead = next instanceof Promise ? next : Promise.resolve(next)
+    }
+    this.#downstream.data(chunk)
+    if (this.#downstream.done) this.#finished = true
+    return !this.#finished
   }
 }

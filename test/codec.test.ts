@@ -16,7 +16,16 @@ import { InvalidEntryError } from '../lib/errors.js'
 import { CacheError } from '../lib/errors.js'
 import type { StoredEntry, StoredRecord, VaryPointer } from '../lib/entry.js'
 
-const entry: StoredEntry = {
+/** An entry whose body is stored inline (format kind 1). */
+type InlineEntry = StoredEntry & { readonly body: Uint8Array }
+
+/** The inline body of a decoded entry; fails the test when the body is external. */
+function inlineBody(record: StoredRecord | undefined): Uint8Array {
+  assert.ok(record?.kind === 'entry' && record.body instanceof Uint8Array, 'expected an entry with an inline body')
+  return record.body
+}
+
+const entry: InlineEntry = {
   kind: 'entry',
   key: '["v1","GET","https://example.com/",null,[],null]',
   url: 'https://example.com/',
@@ -86,15 +95,16 @@ describe('codec', () => {
       assert.equal(bytes[0], FORMAT_VERSION)
       const decoded = decodeRecord(bytes)
       assert.ok(decoded?.kind === 'entry')
-      assert.deepEqual({ ...decoded, body: [...decoded.body] }, { ...entry, body: [...entry.body] })
+      assert.deepEqual({ ...decoded, body: [...inlineBody(decoded)] }, { ...entry, body: [...entry.body] })
     })
 
     it('entry: the body is a view of the input, not a copy', () => {
       const bytes = encodeRecord(entry)
       const decoded = decodeRecord(bytes)
       assert.ok(decoded?.kind === 'entry')
-      assert.equal(decoded.body.buffer, bytes.buffer)
-      assert.equal(decoded.body.byteOffset + decoded.body.length, bytes.byteOffset + bytes.length)
+      const body = inlineBody(decoded)
+      assert.equal(body.buffer, bytes.buffer)
+      assert.equal(body.byteOffset + body.length, bytes.byteOffset + bytes.length)
     })
 
     it('entry: a 3 MiB body with lifetime Infinity and no vary', () => {
@@ -106,13 +116,31 @@ describe('codec', () => {
       assert.ok(decoded?.kind === 'entry')
       assert.equal(decoded.lifetime, Infinity)
       assert.equal(decoded.vary, undefined)
-      assert.ok(Buffer.from(decoded.body).equals(Buffer.from(body)))
+      assert.ok(Buffer.from(inlineBody(decoded)).equals(Buffer.from(body)))
     })
 
     it('entry: headers with undefined values are stored without them', () => {
       const decoded = decodeRecord(encodeRecord({ ...entry, headers: { a: 'x', b: undefined } }))
       assert.ok(decoded?.kind === 'entry')
       assert.deepEqual(decoded.headers, { a: 'x' })
+    })
+
+    it('entry with an external body (kind 3): the reference comes back, no body bytes follow', () => {
+      const ref = { id: '0123abcd~00ff', size: 600_000, chunkSize: 262_144, crcs: [1, 2, 0xffffffff] }
+      const external: StoredEntry = { ...entry, body: ref }
+      const bytes = encodeRecord(external)
+      assert.equal(bytes[1], 3)
+      assert.deepEqual(decodeRecord(bytes), external)
+      const { body: _, ...rest } = external
+      assert.deepEqual(decodeMeta(bytes), { ...rest, bodySize: 600_000 })
+    })
+
+    it('entry with an external body: a wrong chunk count or a bad id does not encode or decode', () => {
+      const ref = { id: '0123abcd~00ff', size: 600_000, chunkSize: 262_144, crcs: [1, 2] }
+      assert.throws(() => encodeRecord({ ...entry, body: ref }), InvalidEntryError)
+      assert.throws(() => encodeRecord({ ...entry, body: { ...ref, crcs: [1, 2, 3], id: 'x~1' } }), InvalidEntryError)
+      const good = encodeRecord({ ...entry, body: { ...ref, crcs: [1, 2, 3] } })
+      assert.equal(decodeRecord(new Uint8Array([...good, 0])), undefined, 'bytes after the metadata')
     })
 
     it('vary pointer', () => {
@@ -301,7 +329,7 @@ describe('codec', () => {
       ['unknown version byte 2', () => concat([2], valid.subarray(1)), /unknown format version 2/],
       ['unknown version byte 255', () => concat([255], valid.subarray(1)), /unknown format version 255/],
       ['unknown kind 0', () => concat([1, 0], valid.subarray(2)), /unknown record kind 0/],
-      ['unknown kind 3', () => concat([1, 3], valid.subarray(2)), /unknown record kind 3/],
+      ['unknown kind 4', () => concat([1, 4], valid.subarray(2)), /unknown record kind 4/],
       ['pointer kind on entry metadata', () => concat([1, 2], valid.subarray(2)), /bytes after a vary pointer/],
       ['entry kind on pointer metadata', () => concat([1, 1], encodeRecord(pointer).subarray(2)), /unexpected field/],
       ['bad body CRC', () => {

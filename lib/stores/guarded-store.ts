@@ -87,6 +87,12 @@ export class GuardedStore {
   }
 
   /** Whether the writes were committed. */
+  /** One chunk of a stored body; undefined when unavailable or missing (the replay then aborts). */
+  async getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    const outcome = await this.#call('getRange', () => this.store.getRange(id, offset, length))
+    return outcome.ok ? outcome.value : undefined
+  }
+
   async set(writes: readonly StoreWrite[]): Promise<boolean> {
     return (await this.#call('set', () => this.store.set(writes))).ok
   }

@@ -1,6 +1,18 @@
 import { LRUCache } from 'lru-cache'
 import { InvalidOptionError, StoreError } from '../errors.js'
-import type { CacheStore, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
+import {
+  addCounters,
+  deleteByUrl,
+  deleteExpired,
+  entryIds,
+  listEntries,
+  zeroCounters,
+  type AdminSource,
+  type DeleteOptions,
+  type EntryInfo,
+  type MutableCounters,
+} from './admin.js'
+import type { CacheCounters, CacheStore, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
 import { planWrite, resolveTtlSettings, type TtlSettings } from './ttl.js'
 
 const MiB = 1024 * 1024
@@ -33,6 +45,8 @@ export interface MemoryStoreOptions {
 }
 
 const KNOWN_OPTIONS = new Set(['maxSize', 'maxEntrySize', 'ttl', 'ttlOffset'])
+/** Ids per admin batch, as RedisStore's SCAN batches. */
+const ADMIN_BATCH = 500
 
 /**
  * A bounded in-process LRU (lru-cache) holding encoded bytes, so it behaves like RedisStore: values
@@ -47,11 +61,19 @@ export class MemoryStore implements CacheStore {
   readonly #ttl: TtlSettings
   readonly #cache: LRUCache<string, Uint8Array>
   #closed = false
-  #hits = 0
-  #misses = 0
+  #counters: MutableCounters = zeroCounters()
   #writes = 0
   #deletes = 0
-  #errors = 0
+  readonly #admin: AdminSource = {
+    idBatches: () => this.#idBatches(),
+    heads: async (reads) =>
+      reads.map(({ id, length }) => {
+        const value = this.#cache.peek(id)
+        // A view, not a copy: the admin functions only decode metadata from it.
+        return value === undefined ? undefined : { size: value.byteLength, bytes: value.subarray(0, length) }
+      }),
+    remove: (ids) => this.remove(ids),
+  }
 
   constructor(options: MemoryStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -80,17 +102,15 @@ export class MemoryStore implements CacheStore {
 
   async get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.#assertOpen('get')
-    return ids.map((id) => {
-      const value = this.#cache.get(id)
-      if (value === undefined) {
-        this.#misses++
-        return undefined
-      }
-      this.#hits++
-      // Not copied: the cache only reads what get() returns (replay hands out views), and a hit
-      // should cost no copy of the body. Values are copied on the way in.
-      return value
-    })
+    // Not copied: the cache only reads what get() returns (replay hands out views), and a hit
+    // should cost no copy of the body. Values are copied on the way in.
+    return ids.map((id) => this.#cache.get(id))
+  }
+
+  async getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    this.#assertOpen('getRange')
+    // A view, as get() hands out: external bodies are read chunk by chunk without a copy.
+    return this.#cache.get(id)?.subarray(offset, offset + length)
   }
 
   async set(writes: readonly StoreWrite[]): Promise<void> {
@@ -99,11 +119,10 @@ export class MemoryStore implements CacheStore {
     try {
       plans = writes.map((write) => planWrite(this.#ttl, write.ttlMs))
     } catch (error) {
-      this.#errors++
       throw new StoreError('set', { cause: error })
     }
     // All or nothing: one oversized value cancels the whole call, before anything is written.
-    if (writes.some((write, index) => plans[index]?.kind !== 'drop' && write.value.byteLength > this.maxEntrySize)) {
+    if (writes.some((write, index) => plans[index]?.kind !== 'drop' && (write.value?.byteLength ?? 0) > this.maxEntrySize)) {
       return
     }
     writes.forEach((write, index) => {
@@ -114,7 +133,14 @@ export class MemoryStore implements CacheStore {
         return
       }
       // lru-cache's ttl 0 means "no expiry" and also clears a TTL the id held before.
-      this.#cache.set(write.id, write.value.slice(), { ttl: plan.kind === 'expire' ? plan.ms : 0 })
+      const ttl = plan.kind === 'expire' ? plan.ms : 0
+      if (write.value === undefined) {
+        // Only the expiry changes: re-set the bytes held, if any.
+        const held = this.#cache.peek(write.id)
+        if (held !== undefined) this.#cache.set(write.id, held, { ttl })
+        return
+      }
+      this.#cache.set(write.id, write.value.slice(), { ttl })
       this.#writes++
     })
   }
@@ -140,22 +166,60 @@ export class MemoryStore implements CacheStore {
     }
   }
 
+  /** Drops every value and resets the cache counters (count()); `writes` and `deletes` keep counting. */
   async clear(): Promise<void> {
     this.#assertOpen('clear')
+    this.#deletes += this.#cache.size
     this.#cache.clear()
+    this.#counters = zeroCounters()
   }
 
+  /**
+   * Ids of the stored responses, not of vary pointers or undecodable values (see entries()).
+   * A snapshot taken in batches of 500.
+   */
+  keys(): AsyncIterable<string> {
+    return entryIds(this.#admin)
+  }
+
+  /** Every stored response with its URL, method, status, size, times and staleness; skips values that do not decode. */
+  entries(): AsyncIterable<EntryInfo> {
+    return listEntries(this.#admin, Date.now)
+  }
+
+  /**
+   * Deletes every entry stored for `url` and `options.method` (default GET), all variants included,
+   * and returns how many went. `url` is normalized as the cache keys it; see admin.ts deleteByUrl.
+   */
+  async delete(url: string | URL, options?: DeleteOptions): Promise<number> {
+    this.#assertOpen('delete')
+    return deleteByUrl(this.#admin, url, options)
+  }
+
+  /**
+   * Deletes stale entries, expired vary pointers, orphaned variants and undecodable values; returns
+   * how many values went. With `ttl: false` this is the only way stale entries leave but by eviction.
+   */
+  async deleteExpired(): Promise<number> {
+    this.#assertOpen('deleteExpired')
+    return deleteExpired(this.#admin, Date.now)
+  }
+
+  /** Adds cache-level events to this store's counters; never throws (see CacheStore.count). */
+  count(delta: Partial<CacheCounters>): void {
+    if (!this.#closed) addCounters(this.#counters, delta)
+  }
+
+  /** The counters reported with count(), this store's writes and deletes, and the values and bytes held. */
   async stats(): Promise<StoreStats> {
     this.#assertOpen('stats')
     this.#cache.purgeStale()
     let bytes = 0
     for (const value of this.#cache.values()) bytes += value.byteLength
     return {
-      hits: this.#hits,
-      misses: this.#misses,
+      ...this.#counters,
       writes: this.#writes,
       deletes: this.#deletes,
-      errors: this.#errors,
       entries: this.#cache.size,
       bytes,
     }
@@ -168,9 +232,18 @@ export class MemoryStore implements CacheStore {
     this.#cache.clear()
   }
 
+  async *#idBatches(): AsyncIterable<readonly string[]> {
+    this.#assertOpen('scan')
+    // A snapshot, so deleting while iterating does not disturb the LRU walk; each batch leaves out what
+    // went since (as SCAN would), so a value deleted along with an earlier batch is not counted twice.
+    const ids = [...this.#cache.keys()]
+    for (let start = 0; start < ids.length; start += ADMIN_BATCH) {
+      yield ids.slice(start, start + ADMIN_BATCH).filter((id) => this.#cache.has(id))
+    }
+  }
+
   #assertOpen(operation: string): void {
     if (!this.#closed) return
-    this.#errors++
     throw new StoreError(operation, { cause: new Error('the store is closed') })
   }
 }

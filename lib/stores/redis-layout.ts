@@ -5,10 +5,13 @@
  * `<namespace>:{<primary>}` or `<namespace>:{<primary>}:<variant>`: the `{…}` hash tag puts every key of
  * one entry (the Vary pointer and its variants) in one Redis Cluster slot, so MGET and MULTI over them
  * stay legal on a cluster.
+ *
+ * A body stored apart from its entry has the id `<entry id>~<generation>` (hex) and the key of its entry
+ * plus `~<generation>`: the same slot, so it commits in the entry's MULTI.
  */
 import { InvalidOptionError } from '../errors.js'
 
-const ID = /^([0-9a-f]+)(?:\.([0-9a-f]+))?$/
+const ID = /^([0-9a-f]+)(?:\.([0-9a-f]+))?(?:~([0-9a-f]+))?$/
 const HEX = /^[0-9a-f]+$/
 // Redis glob syntax (util.c stringmatchlen) knows `*`, `?`, `[…]` and `\` escapes; braces are literal.
 const GLOB_META = /[*?[\]\\]/g
@@ -23,12 +26,18 @@ export function validateNamespace(value: unknown): string {
   return value
 }
 
-/** The key holding `id`. Throws a RangeError for an id that is not `<hex>` or `<hex>.<hex>`. */
+/** The key holding `id`. Throws a RangeError for an id that is not `<hex>[.<hex>][~<hex>]`. */
 export function redisKey(namespace: string, id: string): string {
   const match = ID.exec(id)
   if (match === null) throw new RangeError(`malformed store id ${JSON.stringify(id.slice(0, 80))}`)
-  const [, primary, variant] = match
-  return variant === undefined ? `${namespace}:{${primary}}` : `${namespace}:{${primary}}:${variant}`
+  const [, primary, variant, generation] = match
+  const key = variant === undefined ? `${namespace}:{${primary}}` : `${namespace}:{${primary}}:${variant}`
+  return generation === undefined ? key : `${key}~${generation}`
+}
+
+/** True for the id of a body stored apart from its entry (raw bytes, not a record). */
+export function isBodyId(id: string): boolean {
+  return id.includes('~')
 }
 
 /** The id stored under `key`, or undefined when the key is not one of this namespace's entries. */
@@ -39,10 +48,18 @@ export function idFromKey(namespace: string, key: string): string | undefined {
   if (close === -1) return undefined
   const primary = key.slice(prefix.length, close)
   if (!HEX.test(primary)) return undefined
-  if (close === key.length - 1) return primary
-  if (key[close + 1] !== ':') return undefined
-  const variant = key.slice(close + 2)
-  return HEX.test(variant) ? `${primary}.${variant}` : undefined
+  let rest = key.slice(close + 1)
+  let generation = ''
+  const tilde = rest.indexOf('~')
+  if (tilde !== -1) {
+    if (!HEX.test(rest.slice(tilde + 1))) return undefined
+    generation = `~${rest.slice(tilde + 1)}`
+    rest = rest.slice(0, tilde)
+  }
+  if (rest === '') return `${primary}${generation}`
+  if (rest[0] !== ':') return undefined
+  const variant = rest.slice(1)
+  return HEX.test(variant) ? `${primary}.${variant}${generation}` : undefined
 }
 
 /**

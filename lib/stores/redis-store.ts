@@ -1,8 +1,23 @@
 import { commandOptions, createClient, type RedisClientOptions, type RedisClientType } from 'redis'
 import { InvalidOptionError, StoreError } from '../errors.js'
+import {
+  addCounters,
+  COUNTER_NAMES,
+  deleteByUrl,
+  deleteExpired,
+  entryIds,
+  listEntries,
+  zeroCounters,
+  type AdminSource,
+  type DeleteOptions,
+  type EntryInfo,
+  type HeadRead,
+  type MutableCounters,
+  type ValueHead,
+} from './admin.js'
 import { idFromKey, redisKey, scanPattern, validateNamespace } from './redis-layout.js'
 import { planWrite, resolveTtlSettings, type TtlSettings } from './ttl.js'
-import type { CacheStore, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
+import type { CacheCounters, CacheStore, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
 
 // A user's client may be built with any modules, functions and scripts; the store uses core commands only.
 type AnyRedisClient = RedisClientType<any, any, any>
@@ -49,7 +64,18 @@ const SCAN_COUNT = 500
 const QUEUE_MAX_LENGTH = 1000
 /** How long close() lets the store's own commands finish before it drops the connection. */
 const CLOSE_GRACE_MS = 1000
+/** How long count() buffers before one HINCRBY round trip adds the counts to the stats hash. */
+const FLUSH_INTERVAL_MS = 1000
 const RETURN_BUFFERS = commandOptions({ returnBuffers: true })
+
+/**
+ * The hash holding the counters every process reports with count(), one field per CacheCounters name.
+ * It lives inside the namespace, so clear() removes it, but has no `{`, so the entry SCAN pattern
+ * (`<namespace>:{*`) never lists it as an entry and idFromKey() would refuse it anyway.
+ */
+function statsKey(namespace: string): string {
+  return `${namespace}:stats`
+}
 
 /** Reconnect quickly at first, then every 2 s at most, forever: the guard skips the store meanwhile. */
 function reconnectDelay(retries: number): number {
@@ -62,8 +88,12 @@ function reconnectDelay(retries: number): number {
  *
  * The store never waits for Redis to come up: commands fail fast with StoreError while the client is
  * not ready, and node-redis v4 has no command timeout, so callers bound each call themselves
- * (guarded-store.ts). Admin reads (ids, scan, stats, clear) walk the namespace with SCAN, which may
- * repeat an id when Redis resizes its table mid-walk.
+ * (guarded-store.ts). Admin reads (ids, scan, keys, entries, delete, deleteExpired, stats, clear) walk
+ * the namespace with SCAN, which may repeat an id when Redis resizes its table mid-walk.
+ *
+ * count() adds to an in-process buffer that one MULTI of HINCRBY flushes to `<namespace>:stats` about
+ * once a second and on close(), so stats() adds up every process sharing the namespace. Counts still
+ * buffered when the process exits without close() are lost.
  */
 export class RedisStore implements CacheStore {
   readonly namespace: string
@@ -75,11 +105,17 @@ export class RedisStore implements CacheStore {
   readonly #inFlight = new Set<Promise<unknown>>()
   #lastError: unknown
   #closing: Promise<void> | undefined
-  #hits = 0
-  #misses = 0
   #writes = 0
   #deletes = 0
-  #errors = 0
+  /** Counts reported since the last flush (or put back by a failed one). */
+  #buffer: MutableCounters = zeroCounters()
+  /** Armed by the first count() after a flush; unref'd, so it never keeps the process alive. */
+  #flushTimer: NodeJS.Timeout | undefined
+  readonly #admin: AdminSource = {
+    idBatches: () => this.#idBatches(),
+    heads: (reads) => this.#heads(reads),
+    remove: (ids) => this.remove(ids),
+  }
 
   // Kept as fields so close() can detach them from a borrowed client.
   readonly #onError = (error: unknown): void => {
@@ -174,13 +210,19 @@ export class RedisStore implements CacheStore {
       if (keys.length === 1) return [await client.get(RETURN_BUFFERS, keys[0] as string)]
       return client.mGet(RETURN_BUFFERS, keys)
     })
-    return values.map((value: Buffer | null) => {
-      if (value === null) {
-        this.#misses++
-        return undefined
-      }
-      this.#hits++
-      return value
+    return values.map((value: Buffer | null) => value ?? undefined)
+  }
+
+  async getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    return this.#run('getRange', async (client) => {
+      const key = redisKey(this.namespace, id)
+      // GETRANGE answers "" for a missing key and past the end alike; STRLEN in the same round trip tells
+      // them apart. An end of -1 would mean "to the end" to Redis, so length 0 sends no GETRANGE.
+      const [size, bytes] = await Promise.all([
+        client.strLen(key),
+        length > 0 ? client.getRange(RETURN_BUFFERS, key, offset, offset + length - 1) : Buffer.alloc(0),
+      ])
+      return size === 0 ? undefined : bytes
     })
   }
 
@@ -194,6 +236,12 @@ export class RedisStore implements CacheStore {
         const plan = planWrite(this.#ttl, write.ttlMs)
         if (plan.kind === 'drop') {
           multi.unlink(key)
+          continue
+        }
+        if (write.value === undefined) {
+          // Only the expiry changes; both commands do nothing on a missing key.
+          if (plan.kind === 'expire') multi.pExpire(key, plan.ms)
+          else multi.persist(key)
           continue
         }
         // Buffer.from copies, so a caller reusing its buffer cannot change what is sent.
@@ -257,15 +305,72 @@ export class RedisStore implements CacheStore {
     }
   }
 
-  /** Deletes every key of the namespace (SCAN + UNLINK in batches); keys outside it are never touched. */
+  /**
+   * Deletes every key of the namespace (SCAN + UNLINK in batches) and the stats hash, and drops the
+   * unflushed counts; keys outside the namespace are never touched.
+   */
   async clear(): Promise<void> {
     for await (const batch of this.#scanBatches('clear')) {
       const removed = await this.#run('clear', (client) => client.unlink(batch))
       this.#deletes += removed
     }
+    this.#buffer = zeroCounters()
+    await this.#run('clear', (client) => client.unlink(statsKey(this.namespace)))
   }
 
+  /**
+   * Ids of the stored responses, not of vary pointers or undecodable values (see entries()). Streams
+   * over SCAN, reading each value's metadata (a few hundred bytes, never the body).
+   */
+  keys(): AsyncIterable<string> {
+    return entryIds(this.#admin)
+  }
+
+  /**
+   * Every stored response with its URL, method, status, size, times and staleness; skips values that
+   * do not decode. Streams over SCAN with one pipelined metadata read per batch, never the bodies.
+   */
+  entries(): AsyncIterable<EntryInfo> {
+    return listEntries(this.#admin, Date.now)
+  }
+
+  /**
+   * Deletes every entry stored for `url` and `options.method` (default GET), all variants included,
+   * and returns how many went. `url` is normalized as the cache keys it; see admin.ts deleteByUrl.
+   * Walks the whole namespace: an admin call, not for the request path.
+   */
+  delete(url: string | URL, options?: DeleteOptions): Promise<number> {
+    return deleteByUrl(this.#admin, url, options)
+  }
+
+  /**
+   * Deletes stale entries, expired vary pointers, orphaned variants and undecodable values; returns
+   * how many values went. Mostly useful with `ttl: false`, where Redis never expires entries itself.
+   */
+  deleteExpired(): Promise<number> {
+    return deleteExpired(this.#admin, Date.now)
+  }
+
+  /**
+   * Adds cache-level events to the buffer flushed to `<namespace>:stats` within about a second.
+   * No I/O here, and never throws; ignored once the store is closing.
+   */
+  count(delta: Partial<CacheCounters>): void {
+    if (this.#closing !== undefined || !addCounters(this.#buffer, delta)) return
+    this.#armFlush()
+  }
+
+  /**
+   * Counters from the stats hash (every process) plus this instance's unflushed counts, this
+   * instance's writes and deletes, and the values and bytes under the namespace (SCAN + STRLEN).
+   */
   async stats(): Promise<StoreStats> {
+    const stored = await this.#run('stats', (client) => client.hGetAll(statsKey(this.namespace)))
+    const counters = zeroCounters()
+    for (const name of COUNTER_NAMES) {
+      const value = Number(stored[name] ?? 0)
+      counters[name] = (Number.isSafeInteger(value) ? value : 0) + this.#buffer[name]
+    }
     let entries = 0
     let bytes = 0
     for await (const batch of this.#scanBatches('stats')) {
@@ -280,32 +385,29 @@ export class RedisStore implements CacheStore {
         }
       }
     }
-    return {
-      hits: this.#hits,
-      misses: this.#misses,
-      writes: this.#writes,
-      deletes: this.#deletes,
-      errors: this.#errors,
-      entries,
-      bytes,
-    }
+    return { ...counters, writes: this.#writes, deletes: this.#deletes, entries, bytes }
   }
 
   /**
-   * Refuses new calls, lets the store's own pending commands finish (up to 1 s), then drops an own
-   * client's connection; a borrowed client only loses the store's listeners. Idempotent.
+   * Flushes the buffered counts, refuses new calls, lets the store's own pending commands (the flush
+   * included) finish for up to 1 s, then drops an own client's connection; a borrowed client only
+   * loses the store's listeners. Idempotent.
    *
    * Not QUIT: in node-redis v4 a QUIT that gets no reply (paused server) cannot be abandoned, since
    * quit() marks the socket closed first and a later disconnect() then throws ClientClosedError and
    * leaves the socket open.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown()
+    if (this.#closing === undefined) {
+      // Started before #closing is set, since #run refuses commands once it is.
+      const flushed = this.#flush()
+      this.#closing = this.#shutdown(flushed)
+    }
     return this.#closing
   }
 
-  async #shutdown(): Promise<void> {
-    await settleWithin([...this.#inFlight], CLOSE_GRACE_MS)
+  async #shutdown(flushed: Promise<void>): Promise<void> {
+    await settleWithin([...this.#inFlight, flushed], CLOSE_GRACE_MS)
     if (!this.#owned) {
       this.#client.off('error', this.#onError)
       this.#client.off('ready', this.#onReady)
@@ -320,14 +422,42 @@ export class RedisStore implements CacheStore {
     }
   }
 
+  #armFlush(): void {
+    if (this.#flushTimer !== undefined) return
+    this.#flushTimer = setTimeout(() => void this.#flush(), FLUSH_INTERVAL_MS)
+    this.#flushTimer.unref()
+  }
+
+  /**
+   * Sends the buffer in one MULTI of HINCRBY (one round trip). MULTI makes it all or nothing, so a
+   * failed flush puts every count back for the next one without counting any twice; the buffer stays
+   * five numbers however long Redis is away. Never rejects.
+   */
+  async #flush(): Promise<void> {
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
+    const taken = this.#buffer
+    const fields = COUNTER_NAMES.filter((name) => taken[name] !== 0)
+    if (fields.length === 0) return
+    this.#buffer = zeroCounters()
+    try {
+      await this.#run('count', async (client) => {
+        const multi = client.multi()
+        for (const name of fields) multi.hIncrBy(statsKey(this.namespace), name, taken[name])
+        await multi.exec()
+      })
+    } catch {
+      addCounters(this.#buffer, taken)
+      if (this.#closing === undefined) this.#armFlush()
+    }
+  }
+
   /** Runs one command batch, failing fast when the client cannot take commands now. */
   async #run<T>(operation: string, command: (client: AnyRedisClient) => Promise<T>): Promise<T> {
     if (this.#closing !== undefined) {
-      this.#errors++
       throw new StoreError(operation, { cause: new Error('the store is closed') })
     }
     if (!this.#client.isReady) {
-      this.#errors++
       throw new StoreError(operation, { cause: this.#lastError ?? new Error('the Redis client is not connected') })
     }
     let promise: Promise<T>
@@ -340,11 +470,39 @@ export class RedisStore implements CacheStore {
     try {
       return await promise
     } catch (error) {
-      this.#errors++
       throw new StoreError(operation, { cause: error })
     } finally {
       this.#inFlight.delete(promise)
     }
+  }
+
+  /** Ids of the namespace's entries, one batch per #scanBatches batch (the admin walk). */
+  async *#idBatches(): AsyncIterable<readonly string[]> {
+    for await (const batch of this.#scanBatches('scan')) {
+      yield batch.flatMap((key) => idFromKey(this.namespace, key) ?? [])
+    }
+  }
+
+  /**
+   * Each value's size and first bytes, with STRLEN and GETRANGE for every read issued together (one
+   * pipelined round trip). A key gone since SCAN reads as size 0; a key of another type fails with
+   * WRONGTYPE: both are left out.
+   */
+  async #heads(reads: readonly HeadRead[]): Promise<(ValueHead | undefined)[]> {
+    if (reads.length === 0) return []
+    return this.#run('scan', async (client) => {
+      const keys = reads.map((read) => redisKey(this.namespace, read.id))
+      const [sizes, prefixes] = await Promise.all([
+        Promise.allSettled(keys.map((key) => client.strLen(key))),
+        Promise.allSettled(keys.map((key, index) => client.getRange(RETURN_BUFFERS, key, 0, (reads[index] as HeadRead).length - 1))),
+      ])
+      return keys.map((_, index) => {
+        const size = sizes[index]
+        const prefix = prefixes[index]
+        if (size?.status !== 'fulfilled' || prefix?.status !== 'fulfilled' || size.value === 0) return undefined
+        return { size: size.value, bytes: prefix.value }
+      })
+    })
   }
 
   /** Keys of the namespace in batches of about SCAN_COUNT, for commands that take many keys. */

@@ -5,9 +5,16 @@
 
 /** One value to write. */
 export interface StoreWrite {
-  /** Store id: `<primary>` or `<primary>.<variant>` (lowercase hex); both parts come from key.ts. */
+  /**
+   * Store id: `<primary>` or `<primary>.<variant>` (lowercase hex; both parts come from key.ts), or a
+   * body id `<entry id>~<generation>` for a body stored apart from its entry.
+   */
   readonly id: string
-  readonly value: Uint8Array
+  /**
+   * The bytes to store, or undefined to keep what the id holds and only reset its expiry (an external
+   * body whose entry a 304 refreshed); nothing happens when the id holds nothing.
+   */
+  readonly value: Uint8Array | undefined
   /**
    * Milliseconds the value stays useful (freshness left plus any stale window), or undefined when it
    * is useful until evicted. Stores with `ttl: true` expire the value after this plus their `ttlOffset`.
@@ -23,12 +30,29 @@ export interface StoreEntryInfo {
   readonly value: Uint8Array
 }
 
-export interface StoreStats {
+/**
+ * Cache-level events an interceptor reports to its store, so `stats()` can tell how the cache is doing
+ * across every process that shares it. Reported with `count()`, buffered in memory; never I/O on the
+ * request path.
+ */
+export interface CacheCounters {
+  /** Responses served from the cache without waiting for the origin (fresh, max-stale, stale-while-revalidate). */
   readonly hits: number
+  /** Requests forwarded because nothing usable was stored (including vary misses and store failures). */
   readonly misses: number
-  readonly writes: number
-  readonly deletes: number
+  /** Conditional requests sent to validate a stale entry. */
+  readonly revalidations: number
+  /** Stale responses served (stale-if-error, stale-while-revalidate, max-stale). */
+  readonly staleServed: number
+  /** Store failures, timeouts and corrupt entries reported to onError. */
   readonly errors: number
+}
+
+export interface StoreStats extends CacheCounters {
+  /** Values written by this store instance. */
+  readonly writes: number
+  /** Values deleted by this store instance. */
+  readonly deletes: number
   /** Values held (for Redis: keys under the namespace, counted by SCAN). */
   readonly entries: number
   /** Bytes held (for Redis: sum of value sizes, counted by SCAN and STRLEN). */
@@ -42,6 +66,11 @@ export interface CacheStore {
    * mutate what it gets (MemoryStore hands out its own bytes so that a hit copies nothing).
    */
   get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]>
+  /**
+   * Reads `length` bytes of the value at `id` from `offset` (Redis GETRANGE): fewer at the end of the
+   * value, undefined when the id holds nothing. How external bodies stream without loading them whole.
+   */
+  getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined>
   /** Writes every value atomically: a reader sees all of them or none. */
   set(writes: readonly StoreWrite[]): Promise<void>
   /** Deletes these ids; unknown ids are ignored. (The public `delete(url)` is admin API, in admin-store.ts.) */
@@ -52,6 +81,12 @@ export interface CacheStore {
   scan(): AsyncIterable<StoreEntryInfo>
   /** Removes every value of this store (for Redis: only keys under the namespace). */
   clear(): Promise<void>
+  /**
+   * Adds cache-level events (see CacheCounters). Must not do I/O synchronously or throw: RedisStore
+   * buffers and flushes them with HINCRBY about once a second, so every process's counts add up.
+   */
+  count(delta: Partial<CacheCounters>): void
+  /** Counters (persisted and not yet flushed) plus what the store holds. */
   stats(): Promise<StoreStats>
   /** Releases connections the store opened itself; a borrowed client is left open. */
   close(): Promise<void>

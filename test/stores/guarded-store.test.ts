@@ -36,11 +36,15 @@ class FakeStore implements CacheStore {
   remove(): Promise<void> {
     return this.#act(() => undefined)
   }
+  getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    return this.#act(() => text(id).subarray(offset, offset + length))
+  }
+  count(): void {}
   async *ids(): AsyncIterable<string> {}
   async *scan(): AsyncIterable<never> {}
   async clear(): Promise<void> {}
   async stats(): Promise<StoreStats> {
-    return { hits: 0, misses: 0, writes: 0, deletes: 0, errors: 0, entries: 0, bytes: 0 }
+    return { hits: 0, misses: 0, revalidations: 0, staleServed: 0, writes: 0, deletes: 0, errors: 0, entries: 0, bytes: 0 }
   }
   async close(): Promise<void> {}
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { InvalidOptionError } from '../../lib/errors.js'
-import { idFromKey, redisKey, scanPattern, validateNamespace } from '../../lib/stores/redis-layout.js'
+import { idFromKey, isBodyId, redisKey, scanPattern, validateNamespace } from '../../lib/stores/redis-layout.js'
 
 describe('redis-layout redisKey / idFromKey', () => {
   const table: [name: string, namespace: string, id: string, key: string][] = [
@@ -9,6 +9,8 @@ describe('redis-layout redisKey / idFromKey', () => {
     ['namespace with colons', 'app:v2:cache', '0f', 'app:v2:cache:{0f}'],
     ['namespace with glob characters', 'a*b?[c]\\d', '9.8', 'a*b?[c]\\d:{9}:8'],
     ['64-digit primary', 'n', 'f'.repeat(64), `n:{${'f'.repeat(64)}}`],
+    ['body of a primary entry', 'http_cache', 'ab12~0f0f', 'http_cache:{ab12}~0f0f'],
+    ['body of a variant', 'http_cache', 'ab12.cd34~0f0f', 'http_cache:{ab12}:cd34~0f0f'],
   ]
   for (const [name, namespace, id, key] of table) {
     it(`${name}: ${id} ↔ ${key}`, () => {
@@ -28,6 +30,9 @@ describe('redis-layout redisKey rejects malformed ids', () => {
     ['two variants', 'ab.cd.ef'],
     ['brace inside', 'ab}:{cd'],
     ['space', 'ab cd'],
+    ['empty generation', 'ab~'],
+    ['non-hex generation', 'ab~xy'],
+    ['two generations', 'ab~01~02'],
   ]
   for (const [name, id] of ids) {
     it(name, () => {
@@ -50,6 +55,9 @@ describe('redis-layout idFromKey ignores keys that are not entries of the namesp
     ['non-hex variant', 'http_cache:{ab12}:meta'],
     ['two variants', 'http_cache:{ab12}:cd:ef'],
     ['bare namespace', 'http_cache'],
+    ['empty generation', 'http_cache:{ab12}~'],
+    ['non-hex generation', 'http_cache:{ab12}:cd~zz'],
+    ['generation before the variant', 'http_cache:{ab12}~01:cd'],
   ]
   for (const [name, key] of keys) {
     it(name, () => {
@@ -98,4 +106,13 @@ describe('redis-layout validateNamespace', () => {
       )
     })
   }
+})
+
+describe('redis-layout isBodyId', () => {
+  it('tells body ids from entry and pointer ids', () => {
+    assert.equal(isBodyId('ab12~0f'), true)
+    assert.equal(isBodyId('ab12.cd~0f'), true)
+    assert.equal(isBodyId('ab12'), false)
+    assert.equal(isBodyId('ab12.cd'), false)
+  })
 })

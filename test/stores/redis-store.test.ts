@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { createClient } from 'redis'
+import { encodeRecord } from '../../lib/codec.js'
 import { InvalidOptionError, StoreError } from '../../lib/errors.js'
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis-store.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
@@ -156,11 +157,86 @@ describe('RedisStore', () => {
     assert.equal(await server.cli('EVAL', "return #redis.call('KEYS', 'many:*')", '0'), '0')
   })
 
+  it('flushes count() to the stats hash with one MULTI of HINCRBY about a second later', async function () {
+    this.timeout(5000)
+    const store = await track(openStore({ namespace: 'flush' }))
+    await server.cli('CONFIG', 'RESETSTAT')
+    store.count({ hits: 1, misses: 2 })
+    store.count({ hits: 1, staleServed: 0 })
+    assert.equal(await server.cli('EXISTS', 'flush:stats'), '0', 'no I/O on count()')
+    const started = Date.now()
+    while ((await server.cli('HGET', 'flush:stats', 'hits')) !== '2') {
+      assert.ok(Date.now() - started < 3000, 'not flushed within 3 s')
+      await sleep(50)
+    }
+    assert.ok(Date.now() - started >= 800, `flushed after ${Date.now() - started} ms`)
+    assert.equal(await server.cli('HGET', 'flush:stats', 'misses'), '2')
+    const stats = await server.cli('INFO', 'commandstats')
+    const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+    assert.deepEqual({ multi: calls('multi'), hincrby: calls('hincrby'), exec: calls('exec') }, { multi: 1, hincrby: 2, exec: 1 })
+  })
+
+  it('flushes the buffered counts on close()', async () => {
+    const store = await openStore({ namespace: 'flush-on-close' })
+    store.count({ errors: 3 })
+    await store.close()
+    assert.equal(await server.cli('HGET', 'flush-on-close:stats', 'errors'), '3')
+  })
+
+  it('keeps the counts of a failed flush for the next one', async function () {
+    this.timeout(15_000)
+    const own = await startRedis()
+    const store = new RedisStore({ url: own.url, namespace: 'retry' })
+    try {
+      await store.ready()
+      store.count({ hits: 7 })
+      await own.kill()
+      // The flush due a second later fails: the server is gone.
+      await sleep(1300)
+      store.count({ hits: 1 })
+      await own.restart()
+      const deadline = Date.now() + 8000
+      while ((await own.cli('HGET', 'retry:stats', 'hits')) !== '8') {
+        assert.ok(Date.now() < deadline, 'counts lost or not flushed after the restart')
+        await sleep(100)
+      }
+    } finally {
+      await store.close()
+      await own.stop()
+    }
+  })
+
+  it('lists entries by reading metadata with GETRANGE, never the bodies', async () => {
+    const store = await track(openStore({ namespace: 'no-bodies' }))
+    const now = Date.now()
+    const body = new Uint8Array(4 * 1024 * 1024).fill(1)
+    const ids = ['b1', 'b2', 'b3']
+    await store.set(
+      ids.map((id) => ({
+        id,
+        value: encodeRecord({
+          kind: 'entry', key: id, url: `https://example.com/${id}`, method: 'GET', status: 200, statusText: 'OK', headers: {},
+          vary: undefined, requestTime: now, responseTime: now, initialAge: 0, lifetime: 60, body,
+        }),
+        ttlMs: undefined,
+      })),
+    )
+    await server.cli('CONFIG', 'RESETSTAT')
+    const listed = await collect(store.entries())
+    const info = (await server.cli('INFO', 'stats')) + (await server.cli('INFO', 'commandstats'))
+    assert.deepEqual(listed.map((entry) => entry.bodySize), [body.length, body.length, body.length])
+    const sent = Number(/total_net_output_bytes:(\d+)/.exec(info)?.[1])
+    assert.ok(sent < 64 * 1024, `Redis sent ${sent} bytes to list three 4 MiB entries`)
+    assert.match(info, /cmdstat_getrange:calls=3,/)
+    assert.doesNotMatch(info, /cmdstat_(get|mget):/)
+  })
+
   it('rejects a malformed id with StoreError', async () => {
     const store = await track(openStore())
     await assert.rejects(store.get(['NOT-HEX']), StoreError)
     await assert.rejects(store.set([{ id: 'ab}', value: text('x'), ttlMs: undefined }]), StoreError)
-    assert.equal((await store.stats()).errors, 2)
+    // The store does not count its own failures: the guard reports them and the cache counts them with count().
+    assert.equal((await store.stats()).errors, 0)
   })
 
   it('leaves a borrowed client open after close and detaches its listeners', async () => {

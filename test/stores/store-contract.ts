@@ -139,16 +139,54 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       assert.deepEqual(await store.get(['a7', 'a7.b8']), [undefined, undefined])
     })
 
-    it('counts hits, misses, writes, deletes, entries and bytes', async () => {
+    it('counts writes, deletes, entries and bytes, and adds up the counters reported with count()', async () => {
       await store.set([
         { id: 'a8', value: text('12345'), ttlMs: undefined },
         { id: 'a9', value: text('123'), ttlMs: 60_000 },
       ])
+      // Reads are not counted by the store: hits and misses are the cache's verdicts, sent with count().
       await store.get(['a8', 'aa'])
-      await store.get(['a9'])
       await store.remove(['a8', 'ab'])
+      store.count({ hits: 2, misses: 1 })
+      store.count({ hits: 1, revalidations: 1, staleServed: 1, errors: 1 })
       const stats = await store.stats()
-      assert.deepEqual(pick(stats), { hits: 2, misses: 1, writes: 2, deletes: 1, errors: 0, entries: 1, bytes: 3 })
+      assert.deepEqual(pick(stats), {
+        hits: 3, misses: 1, revalidations: 1, staleServed: 1, errors: 1, writes: 2, deletes: 1, entries: 1, bytes: 3,
+      })
+    })
+
+    it('ignores counts that are not whole numbers, and never throws from count()', async () => {
+      const loose = store.count.bind(store) as (delta: unknown) => void
+      for (const delta of [{ hits: 0.5 }, { misses: Number.NaN }, { errors: '3' }, { staleServed: Infinity }, null, 'hits', { unknown: 1 }]) {
+        assert.doesNotThrow(() => loose(delta), JSON.stringify(delta))
+      }
+      store.count({ hits: 1, misses: 0.5 })
+      const stats = await store.stats()
+      assert.deepEqual([stats.hits, stats.misses, stats.revalidations, stats.staleServed, stats.errors], [1, 0, 0, 0, 0])
+    })
+
+    it('resets the counters on clear', async () => {
+      store.count({ hits: 4, errors: 2 })
+      await store.clear()
+      const stats = await store.stats()
+      assert.deepEqual([stats.hits, stats.errors], [0, 0])
+    })
+
+    it('reads a range of a value, shorter at its end, and undefined for a missing id', async () => {
+      await store.set([{ id: 'a6', value: text('0123456789'), ttlMs: undefined }])
+      assert.equal(decode(await store.getRange('a6', 2, 3)), '234')
+      assert.equal(decode(await store.getRange('a6', 8, 5)), '89')
+      assert.equal(await store.getRange('a6.b1', 0, 5), undefined)
+    })
+
+    it('resets only the expiry of a write without a value, and ignores it for a missing id', async () => {
+      await store.set([{ id: 'ae', value: text('kept'), ttlMs: SHORT_TTL_MS }])
+      await store.set([
+        { id: 'ae', value: undefined, ttlMs: 60_000 },
+        { id: 'af', value: undefined, ttlMs: 60_000 },
+      ])
+      await sleep(SHORT_TTL_MS * 2)
+      assert.deepEqual((await store.get(['ae', 'af'])).map(decode), ['kept', undefined])
     })
 
     it('keeps its own copy of a written value', async () => {
@@ -200,6 +238,6 @@ function patterned(length: number): Uint8Array {
 }
 
 function pick(stats: StoreStats): StoreStats {
-  const { hits, misses, writes, deletes, errors, entries, bytes } = stats
-  return { hits, misses, writes, deletes, errors, entries, bytes }
+  const { hits, misses, revalidations, staleServed, errors, writes, deletes, entries, bytes } = stats
+  return { hits, misses, revalidations, staleServed, errors, writes, deletes, entries, bytes }
 }

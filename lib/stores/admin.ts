@@ -1,0 +1,297 @@
+/**
+ * The admin API both stores expose (DESIGN.md "Public contract": keys, entries, delete by URL,
+ * deleteExpired), written once over an AdminSource so the SCAN walk, the metadata reads and the
+ * deletion rules are not repeated per store. Each store supplies its source: RedisStore reads value
+ * prefixes with pipelined STRLEN + GETRANGE per SCAN batch, MemoryStore takes views of its own bytes.
+ *
+ * Admin calls are never on the request path. They read only each value's metadata (codec.ts
+ * metadataEnd), so listing a Redis full of large bodies does not pull the bodies.
+ */
+import { decodeMeta, decodeRecord, metadataEnd, type RecordMeta } from '../codec.js'
+import { bodySize, isInline, staleAt, type VaryPointer } from '../entry.js'
+import { normalizeUrl } from '../key.js'
+import type { CacheCounters } from './types.js'
+
+/** One stored response as the admin listing shows it. */
+export interface EntryInfo {
+  /** Store id: `<primary>` or `<primary>.<variant>` for one variant of a response with `Vary`. */
+  readonly id: string
+  /** Request URL as stored: normalized, with the cache's `ignoredParameters` removed. */
+  readonly url: string
+  /** Method the entry answers; `GET` also for entries filled by a `HEAD` request. */
+  readonly method: string
+  readonly status: number
+  /** Bytes stored for the response: its value (metadata and body), plus the body's own value when it is stored apart. */
+  readonly size: number
+  /** Bytes of the response body alone. */
+  readonly bodySize: number
+  /** When the response was received (`response_time`, RFC 9111 §4.2.3). */
+  readonly storedAt: Date
+  /** When the entry stops being fresh (RFC 9111 §4.2), or null when its lifetime is unbounded. */
+  readonly expiresAt: Date | null
+  /** Whether the entry was stale when listed. A stale entry may still serve revalidation or `staleIfError`. */
+  readonly stale: boolean
+  /** Request header names the response varies on (its `Vary`), sorted; empty when it has none. */
+  readonly varies: readonly string[]
+}
+
+/** Options of `delete(url, options)`. */
+export interface DeleteOptions {
+  /** Method whose entries go; `HEAD` means `GET`, since both share one entry. @default 'GET' */
+  readonly method?: string
+}
+
+/** A value's size and first bytes, as a store reads them for the admin API. */
+export interface ValueHead {
+  /** Bytes of the whole value. */
+  readonly size: number
+  /** The value's first bytes: as many as asked for, or the whole value when it is shorter. */
+  readonly bytes: Uint8Array
+}
+
+/** A read of the first `length` bytes of the value at `id`. */
+export interface HeadRead {
+  readonly id: string
+  readonly length: number
+}
+
+/** What the admin functions need from a store. */
+export interface AdminSource {
+  /** Every id held, in batches (one SCAN batch for Redis), so a caller holds one batch at a time. */
+  idBatches(): AsyncIterable<readonly string[]>
+  /** The value head of each read, in one round trip; undefined where the id is gone (or not a value of ours). */
+  heads(reads: readonly HeadRead[]): Promise<(ValueHead | undefined)[]>
+  /** Deletes these ids; unknown ids are ignored (CacheStore.remove). */
+  remove(ids: readonly string[]): Promise<void>
+}
+
+/**
+ * Bytes read first from each value. Metadata is a few hundred bytes for typical responses, so one read
+ * nearly always covers it; a larger one takes a second read of exactly metadataEnd() bytes.
+ */
+export const METADATA_PREFIX_BYTES = 4096
+
+/** An entry's metadata, and the id of its body when the body is stored apart (codec kind 3). */
+type EntryMeta = Extract<RecordMeta, { kind: 'entry' }> & { readonly bodyId: string | undefined }
+
+/** A record found by the walk; `meta` is undefined when its metadata does not decode (corrupt or unknown format). */
+interface Scanned {
+  readonly id: string
+  readonly size: number
+  readonly meta: EntryMeta | VaryPointer | undefined
+}
+
+/** One walk batch: the records, and the ids of bodies stored apart (raw bytes, never decoded). */
+interface Batch {
+  readonly records: readonly Scanned[]
+  readonly bodies: readonly string[]
+}
+
+/** Ids of stored responses; vary pointers and values that do not decode are left out, as in listEntries. */
+export async function* entryIds(source: AdminSource): AsyncIterable<string> {
+  for await (const { records } of scanned(source)) {
+    for (const value of records) if (value.meta?.kind === 'entry') yield value.id
+  }
+}
+
+/** Every stored response (not vary pointers), skipping values that do not decode; `now` judges `stale`. */
+export async function* listEntries(source: AdminSource, now: () => number): AsyncIterable<EntryInfo> {
+  for await (const { records } of scanned(source)) {
+    const at = now()
+    for (const value of records) {
+      if (value.meta?.kind === 'entry') yield entryInfo(value.id, value.size, value.meta, at)
+    }
+  }
+}
+
+/**
+ * Deletes every entry stored for `url` (normalized as the cache keys it) and `method`, every variant
+ * included, plus the vary pointer of each deleted variant and each body stored apart. Returns how many
+ * entries went (pointers and bodies not counted). The URL is matched as stored: one holding an ignored
+ * parameter matches nothing.
+ */
+export async function deleteByUrl(source: AdminSource, url: string | URL, options: DeleteOptions = {}): Promise<number> {
+  const target = normalizeUrl(new URL(url), new Set())
+  const method = sharedMethod(options.method ?? 'GET')
+  let deleted = 0
+  for await (const { records } of scanned(source)) {
+    const ids = new Set<string>()
+    for (const { id, meta } of records) {
+      if (meta?.kind !== 'entry' || meta.url !== target || sharedMethod(meta.method) !== method) continue
+      ids.add(id)
+      deleted++
+      if (meta.bodyId !== undefined) ids.add(meta.bodyId)
+      // Every variant of a primary shares its canonical key, so the pointer serves only this URL.
+      if (id.includes('.')) ids.add(primaryOf(id))
+    }
+    if (ids.size > 0) await source.remove([...ids])
+  }
+  return deleted
+}
+
+/**
+ * Deletes what can no longer be served fresh: entries stale at `now()` (giving up their conditional
+ * revalidation and `staleIfError`) with their bodies, vary pointers past their `deleteAt`, variants
+ * whose pointer is gone (unreachable, since a read goes through the pointer), bodies no live entry
+ * refers to, and values that do not decode. Returns how many values went.
+ */
+export async function deleteExpired(source: AdminSource, now: () => number): Promise<number> {
+  let deleted = 0
+  for await (const { records, bodies } of scanned(source)) {
+    const at = now()
+    const doomed: string[] = []
+    const variants: string[] = []
+    for (const { id, meta } of records) {
+      if (meta === undefined || (meta.kind === 'entry' ? staleAt(meta) <= at : pointerExpired(meta, at))) {
+        doomed.push(id)
+        if (meta?.kind === 'entry' && meta.bodyId !== undefined) doomed.push(meta.bodyId)
+      } else if (id.includes('.')) variants.push(id)
+    }
+    const dead = new Set(doomed)
+    doomed.push(...(await orphans(source, variants, dead)), ...(await orphanBodies(source, bodies.filter((id) => !dead.has(id)), at)))
+    if (doomed.length > 0) await source.remove(doomed)
+    deleted += doomed.length
+  }
+  return deleted
+}
+
+/** The walk under every admin function: each batch of ids with its records' decoded metadata. */
+async function* scanned(source: AdminSource): AsyncIterable<Batch> {
+  for await (const batch of source.idBatches()) {
+    const bodies = batch.filter(isBodyId)
+    const ids = bodies.length === 0 ? batch : batch.filter((id) => !isBodyId(id))
+    if (ids.length === 0) {
+      if (bodies.length > 0) yield { records: [], bodies }
+      continue
+    }
+    const heads = await source.heads(ids.map((id) => ({ id, length: METADATA_PREFIX_BYTES })))
+    // Metadata longer than the first read: read exactly up to its end, and only for those values.
+    const longer: number[] = []
+    for (const [index, head] of heads.entries()) {
+      const end = head === undefined ? undefined : metadataEnd(head.bytes)
+      if (head !== undefined && end !== undefined && end > head.bytes.length && end <= head.size) longer.push(index)
+    }
+    if (longer.length > 0) {
+      const reads = longer.map((index) => ({ id: ids[index] as string, length: metadataEnd((heads[index] as ValueHead).bytes) as number }))
+      const second = await source.heads(reads)
+      longer.forEach((index, position) => {
+        heads[index] = second[position]
+      })
+    }
+    const records: Scanned[] = []
+    for (const [index, head] of heads.entries()) {
+      if (head !== undefined) records.push({ id: ids[index] as string, size: head.size, meta: decodeHead(head) })
+    }
+    yield { records, bodies }
+  }
+}
+
+/**
+ * The record's metadata from its first bytes. A value that ends with its metadata (a pointer, an entry
+ * whose body is stored apart, an empty body) is decoded whole, which also gives the body's id.
+ */
+function decodeHead(head: ValueHead): EntryMeta | VaryPointer | undefined {
+  if (metadataEnd(head.bytes) !== head.size) {
+    const meta = decodeMeta(head.bytes)
+    return meta?.kind === 'entry' ? { ...meta, bodyId: undefined } : meta
+  }
+  const record = decodeRecord(head.bytes)
+  if (record?.kind !== 'entry') return record
+  const { body, ...fields } = record
+  return { ...fields, bodySize: bodySize(record), bodyId: isInline(body) ? undefined : body.id }
+}
+
+/** Bodies stored apart whose entry is gone, stale, unreadable or refers to another body (an older write's). */
+async function orphanBodies(source: AdminSource, bodies: readonly string[], now: number): Promise<string[]> {
+  if (bodies.length === 0) return []
+  const owners = [...new Set(bodies.map(ownerOf))]
+  const heads = await source.heads(owners.map((id) => ({ id, length: METADATA_PREFIX_BYTES })))
+  const live = new Set<string>()
+  owners.forEach((_, index) => {
+    const head = heads[index]
+    const meta = head === undefined ? undefined : decodeHead(head)
+    if (meta?.kind === 'entry' && meta.bodyId !== undefined && staleAt(meta) > now) live.add(meta.bodyId)
+  })
+  return bodies.filter((id) => !live.has(id))
+}
+
+/** Which of these variant ids have no vary pointer at their primary id (or one about to be deleted). */
+async function orphans(source: AdminSource, variants: readonly string[], doomed: ReadonlySet<string>): Promise<string[]> {
+  if (variants.length === 0) return []
+  const primaries = [...new Set(variants.map(primaryOf))].filter((id) => !doomed.has(id))
+  // A pointer carries no body, so the prefix read holds all of it but for a pathological one.
+  const heads = await source.heads(primaries.map((id) => ({ id, length: METADATA_PREFIX_BYTES })))
+  const pointed = new Set(primaries.filter((_, index) => {
+    const head = heads[index]
+    return head !== undefined && decodeHead(head)?.kind === 'vary'
+  }))
+  return variants.filter((id) => !pointed.has(primaryOf(id)))
+}
+
+function entryInfo(id: string, size: number, meta: EntryMeta, now: number): EntryInfo {
+  const expires = staleAt(meta)
+  return {
+    id,
+    url: meta.url,
+    method: sharedMethod(meta.method),
+    status: meta.status,
+    size: size + (meta.bodyId === undefined ? 0 : meta.bodySize),
+    bodySize: meta.bodySize,
+    storedAt: new Date(meta.responseTime),
+    expiresAt: Number.isFinite(expires) ? new Date(expires) : null,
+    // RFC 9111 §4.2: fresh while age < lifetime, so the instant it reaches staleAt it is stale.
+    stale: expires <= now,
+    varies: Object.keys(meta.vary ?? {}).sort(),
+  }
+}
+
+function pointerExpired(pointer: VaryPointer, now: number): boolean {
+  return pointer.deleteAt !== null && pointer.deleteAt < now
+}
+
+/** RFC 9110 §9.3.2: HEAD is GET without the content, and the cache keys both as GET. */
+function sharedMethod(method: string): string {
+  const upper = method.toUpperCase()
+  return upper === 'HEAD' ? 'GET' : upper
+}
+
+function primaryOf(id: string): string {
+  return id.split('.', 1)[0] as string
+}
+
+/** Body ids are `<entry id>~<generation>` (entry.ts ExternalBody). */
+function isBodyId(id: string): boolean {
+  return id.includes('~')
+}
+
+function ownerOf(bodyId: string): string {
+  return bodyId.slice(0, bodyId.indexOf('~'))
+}
+
+// ---- counters (stats) -------------------------------------------------------------------------------
+
+/** The CacheCounters fields, in the order stats tables print them; also the Redis stats hash fields. */
+export const COUNTER_NAMES = ['hits', 'misses', 'revalidations', 'staleServed', 'errors'] as const satisfies readonly (keyof CacheCounters)[]
+
+export type MutableCounters = { -readonly [K in keyof CacheCounters]: number }
+
+export function zeroCounters(): MutableCounters {
+  return { hits: 0, misses: 0, revalidations: 0, staleServed: 0, errors: 0 }
+}
+
+/**
+ * Adds `delta` into `target` and tells whether anything changed. Only safe integers count; anything
+ * else (a fraction, NaN, a string, a non-object delta) is ignored, since count() must never throw.
+ */
+export function addCounters(target: MutableCounters, delta: Partial<CacheCounters>): boolean {
+  if (typeof delta !== 'object' || delta === null) return false
+  let changed = false
+  for (const name of COUNTER_NAMES) {
+    const value = delta[name]
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value !== 0) {
+      target[name] += value
+      changed = true
+    }
+  }
+  return changed
+}
