@@ -13,10 +13,13 @@ export {
   StoreUnavailableError,
   CorruptEntryError,
   InvalidRequestError,
+  KeyFunctionError,
+  InvalidEntryError,
 } from './errors.js'
 export { channels } from './diagnostics.js'
 export type { CacheOptions, ExpireAfter } from './options.js'
-export type { CacheStore, StoreWrite, StoreStats, StoreEntryInfo } from './stores/types.js'
+export type { CacheStore, CacheCounters, StoreWrite, StoreStats, StoreEntryInfo } from './stores/types.js'
+export type { EntryInfo, DeleteOptions } from './stores/admin.js'
 export type { CacheRequest, CacheResponse } from './message.js'
 export type { StoredEntry, VaryPointer, StoredRecord, VaryValues } from './entry.js'
 export type { HeaderRecord } from './headers.js'

@@ -9,9 +9,10 @@
  *    credentials; forwarded untouched, nothing stored;
  * 4. key → lookup → policy/reuse decision → replay, revalidate, serve stale, 504, or forward and record.
  */
+import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { channels, createReporter, debug } from './diagnostics.js'
-import { currentAge, staleAt, type StoredEntry, type VaryPointer } from './entry.js'
+import { bodySize, currentAge, isInline, staleAt, type StoredEntry, type VaryPointer } from './entry.js'
 import { CacheError } from './errors.js'
 import { hasInvalidHeaderChar, type HeaderRecord } from './headers.js'
 import { EntryRepository, type Lookup } from './entries.js'
@@ -29,10 +30,11 @@ import { storable, worthStoring } from './policy/storable.js'
 import { headersToStore, replayHeaders } from './policy/stored-headers.js'
 import { parseVary } from './policy/vary.js'
 import { contentLength, Recorder } from './recorder.js'
-import { Replay } from './replay.js'
+import { EMPTY_SOURCE, inlineSource, Replay } from './replay.js'
 import { SingleFlight } from './single-flight.js'
 import { appendCacheStatus, formatCacheStatus, type CacheOutcome } from './status.js'
 import { GuardedStore } from './stores/guarded-store.js'
+import type { CacheCounters } from './stores/types.js'
 import { Downstream } from './handlers/downstream.js'
 import { RecordHandler, type RecordHooks } from './handlers/record-handler.js'
 import { RevalidateHandler } from './handlers/revalidate-handler.js'
@@ -71,12 +73,27 @@ class CacheCore {
   readonly #store: GuardedStore
   readonly #entries: EntryRepository
   readonly #revalidations = new SingleFlight<void>()
+  /** Misses being fetched from the origin, by primary id: concurrent requests for one share the trip. */
+  readonly #flights = new Map<string, Flight>()
+  readonly #count: (delta: Partial<CacheCounters>) => void
 
   constructor(o: ResolvedOptions) {
     this.#o = o
-    this.#report = createReporter(o.onError)
+    const store = o.store
+    this.#count = (delta) => {
+      try {
+        store.count(delta)
+      } catch (err) {
+        debug('store.count threw: %o', err)
+      }
+    }
+    const reporter = createReporter(o.onError)
+    this.#report = (error) => {
+      this.#count(ERROR)
+      reporter(error)
+    }
     this.#store = new GuardedStore(o.store, { commandTimeout: o.commandTimeout, report: this.#report })
-    this.#entries = new EntryRepository(this.#store, this.#report, o.key.ignoredHeaders)
+    this.#entries = new EntryRepository(this.#store, this.#report, o.secretHeaders, o.secretDigest)
   }
 
   dispatch(next: Dispatch, opts: DispatchOptions, handler: Handler): boolean {
@@ -99,18 +116,36 @@ class CacheCore {
     if (reqD.noStore) return this.#bypass(next, opts, handler, 'bypass', 'no-store')
     if (isConditional(req.headers)) return this.#bypass(next, opts, handler, 'bypass', 'conditional')
     if (req.headers['range'] !== undefined) return this.#bypass(next, opts, handler, 'bypass', 'range')
-    if (CREDENTIAL_HEADERS.some((name) => req.headers[name] !== undefined)) return this.#bypass(next, opts, handler, 'bypass', 'credentials')
-
-    let key: RequestKey
-    try {
-      key = requestKey(req, o.key, requestBody(req.method, opts.body))
-    } catch (err) {
-      this.#report(asCacheError(err, 'key function failed'))
-      return this.#bypass(next, opts, handler, 'bypass', 'key-error')
+    if (!o.credentialsPartitioned && CREDENTIAL_HEADERS.some((name) => req.headers[name] !== undefined)) {
+      return this.#bypass(next, opts, handler, 'bypass', 'credentials')
     }
-
+    const body = requestBody(req.method, opts.body)
+    if (body === FORM_BODY) return this.#bypass(next, opts, handler, 'bypass', 'body-form')
     const downstream = new Downstream(handler)
     downstream.start({})
+    if (body !== STREAM_BODY) return this.#begin(next, opts, req, reqD, body, downstream)
+
+    // A streamed body of a cached non-GET method (fetch() sends every body as one): read it, bounded,
+    // to key on it, then send the bytes read in its place.
+    void readBody(opts.body as AsyncIterable<Uint8Array | string>, MAX_KEYED_BODY).then(
+      (read) => {
+        if (read.kind === 'bytes') return this.#begin(next, { ...opts, body: read.bytes }, req, reqD, read.bytes, downstream)
+        this.#forwardUntouched(next, { ...opts, body: Readable.from(read.rest) }, downstream, 'bypass', 'body-too-large')
+      },
+      (err: unknown) => downstream.error(err),
+    )
+    return true
+  }
+
+  /** Keys the request and starts the cached path: lookup, then replay, revalidate or forward. */
+  #begin(next: Dispatch, opts: DispatchOptions, req: CacheRequest, reqD: RequestDirectives, body: Uint8Array | undefined, downstream: Downstream): boolean {
+    let key: RequestKey
+    try {
+      key = requestKey(req, this.#o.key, body)
+    } catch (err) {
+      this.#report(asCacheError(err, 'key function failed'))
+      return this.#forwardUntouched(next, opts, downstream, 'bypass', 'key-error')
+    }
     const exchange: Exchange = { next, opts, req, reqD, key, downstream }
     this.#serve(exchange).catch((err: unknown) => this.#recover(exchange, err))
     return true
@@ -128,11 +163,13 @@ class CacheCore {
     const decision = decide(entry, resD, x.reqD, o.reuse, now)
     switch (decision.kind) {
       case 'hit':
+        this.#count(decision.stale ? STALE_HIT : HIT)
         this.#publish(channels.hit, x, found.id, decision.stale ? 'max-stale' : 'fresh')
-        return this.#replay(x, entry, decision.age, { kind: 'hit', ttl: decision.ttl, ...(decision.stale ? { detail: 'max-stale' } : {}) })
+        return this.#replay(x, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, ...(decision.stale ? { detail: 'max-stale' } : {}) })
       case 'stale-while-revalidate':
+        this.#count(STALE_HIT)
         this.#publish(channels.stale, x, found.id, 'stale-while-revalidate')
-        this.#replay(x, entry, decision.age, { kind: 'hit', ttl: decision.ttl, detail: 'stale-while-revalidate' })
+        this.#replay(x, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, detail: 'stale-while-revalidate' })
         return this.#revalidateInBackground(x, found, resD)
       case 'revalidate':
         return this.#revalidate(x, found, resD, decision.reason === 'stale' || decision.reason === 'invalid-freshness' ? 'stale' : 'request')
@@ -146,17 +183,52 @@ class CacheCore {
     const pointer = found.kind === 'unavailable' ? undefined : found.pointer
     const fwd = found.kind === 'vary-miss' ? 'vary-miss' : 'miss'
     const detail = found.kind === 'unavailable' ? (this.#store.state === 'open' ? 'store-unavailable' : 'store-error') : undefined
+    const leader = this.#flights.get(x.key.id)
+    if (leader !== undefined) return void this.#follow(x, leader, pointer, fwd, detail)
+    this.#count(MISS)
     this.#publish(channels.miss, x, x.key.id, detail ?? fwd)
-    this.#forwardAndRecord(x, pointer, fwd, detail, x.opts)
+    this.#forwardAndRecord(x, pointer, fwd, detail, x.opts, this.#lead(x.key.id))
   }
 
-  #forwardAndRecord(x: Exchange, pointer: VaryPointer | undefined, fwd: 'miss' | 'vary-miss' | 'stale' | 'request', detail: string | undefined, opts: DispatchOptions): void {
-    const handler = new RecordHandler(x.downstream, this.#recordHooks(x, pointer, fwd, detail, Date.now()))
-    this.#send(x, opts, handler)
+  /** Opens the flight other requests for `id` wait on while this one goes to the origin. */
+  #lead(id: string): Flight {
+    const flight = new Flight(() => {
+      if (this.#flights.get(id) === flight) this.#flights.delete(id)
+    })
+    this.#flights.set(id, flight)
+    return flight
   }
 
-  /** Hooks that decide, at response start, whether a forwarded response is stored (policy/ decides). */
-  #recordHooks(x: Exchange, pointer: VaryPointer | undefined, fwd: 'miss' | 'vary-miss' | 'stale' | 'request', detail: string | undefined, requestTime: number): RecordHooks {
+  /**
+   * Request collapsing: wait for the identical request already on its way to the origin and serve its
+   * response (RFC 9211 §2.6 `collapsed`). If that response is not stored, or varies on values this
+   * request does not share, go to the origin after all.
+   */
+  async #follow(x: Exchange, flight: Flight, pointer: VaryPointer | undefined, fwd: 'miss' | 'vary-miss', detail: string | undefined): Promise<void> {
+    const entry = await flight.done
+    if (x.downstream.controller.aborted) return x.downstream.error(x.downstream.controller.reason)
+    if (entry !== undefined && this.#entries.matchesVary(entry, x.req.headers)) {
+      this.#count(HIT)
+      this.#publish(channels.hit, x, x.key.id, 'collapsed')
+      const age = currentAge(entry, Date.now())
+      // The leader's entry still holds its body in memory, so this replay never waits on the store.
+      return this.#replay(x, { id: x.key.id, pointer }, entry, age, { kind: 'forward', fwd, status: entry.status, collapsed: true, ...(detail !== undefined ? { detail } : {}) })
+    }
+    this.#count(MISS)
+    this.#publish(channels.miss, x, x.key.id, detail ?? fwd)
+    this.#forwardAndRecord(x, pointer, fwd, detail, x.opts, undefined)
+  }
+
+  #forwardAndRecord(x: Exchange, pointer: VaryPointer | undefined, fwd: 'miss' | 'vary-miss' | 'stale' | 'request', detail: string | undefined, opts: DispatchOptions, flight?: Flight): void {
+    const handler = new RecordHandler(x.downstream, this.#recordHooks(x, pointer, fwd, detail, Date.now(), flight))
+    if (!this.#send(x, opts, handler)) flight?.settle(undefined)
+  }
+
+  /**
+   * Hooks that decide, at response start, whether a forwarded response is stored (policy/ decides),
+   * and settle the flight collapsed requests wait on: with the entry once committed, else undefined.
+   */
+  #recordHooks(x: Exchange, pointer: VaryPointer | undefined, fwd: 'miss' | 'vary-miss' | 'stale' | 'request', detail: string | undefined, requestTime: number, flight?: Flight, replaces?: StoredEntry): RecordHooks {
     let plan: StorePlan | undefined
     return {
       begin: (status, headers, statusText) => {
@@ -164,16 +236,21 @@ class CacheCore {
         plan = this.#planStore(x, res, requestTime, Date.now())
         let recorder = plan === undefined ? undefined : new Recorder(this.#o.maxEntrySize, contentLength(headers['content-length']))
         if (recorder !== undefined && !recorder.recording) recorder = plan = undefined
+        if (plan === undefined) flight?.settle(undefined)
         const outcome: CacheOutcome = { kind: 'forward', fwd, status, stored: plan !== undefined, ...(detail !== undefined ? { detail } : {}) }
         return { headers: this.#withStatus(headers, outcome), recorder }
       },
       commit: (body) => {
         if (plan === undefined) return
         const entry: StoredEntry = { ...plan.entry, body }
-        this.#save(x.key, entry, plan.varyNames, pointer, plan.resD)
+        flight?.settle(entry)
+        this.#save(x.key, entry, plan.varyNames, pointer, plan.resD, replaces)
       },
       // Not an error: an oversized, cut-off or aborted response is simply not stored.
-      discard: (reason) => debug('response for %s not stored: %s', redactUrl(x.req.url, this.#o.key.ignoredParams), reason),
+      discard: (reason) => {
+        flight?.settle(undefined)
+        if (plan !== undefined) debug('response for %s not stored: %s', redactUrl(x.req.url, this.#o.key.ignoredParams), reason)
+      },
     }
   }
 
@@ -221,14 +298,15 @@ class CacheCore {
     }
   }
 
-  #save(key: RequestKey, entry: StoredEntry, varyNames: readonly string[] | undefined, pointer: VaryPointer | undefined, resD: ResponseDirectives): void {
+  /** `replaces`: the entry this one supersedes, whose external body (if any) is then retired. */
+  #save(key: RequestKey, entry: StoredEntry, varyNames: readonly string[] | undefined, pointer: VaryPointer | undefined, resD: ResponseDirectives, replaces?: StoredEntry): void {
     const now = Date.now()
     const window = staleWindow(resD, this.#o.reuse)
     // The store keeps the entry while it is fresh or usable stale (RFC 5861 windows); `ttl: false`
     // stores ignore this and keep it for revalidation.
     const ttlMs = entry.lifetime === Infinity || window === Infinity ? undefined : Math.max(0, staleAt(entry) - now) + window * 1000
-    void this.#entries.save(key, entry, varyNames, pointer, ttlMs, now).then((ok) => {
-      if (ok && channels.store.hasSubscribers) channels.store.publish({ url: entry.url, id: key.id, size: entry.body.byteLength })
+    void this.#entries.save(key, entry, varyNames, pointer, ttlMs, now, replaces).then((ok) => {
+      if (ok && channels.store.hasSubscribers) channels.store.publish({ url: entry.url, id: key.id, size: bodySize(entry) })
     })
   }
 
@@ -237,7 +315,9 @@ class CacheCore {
   #revalidate(x: Exchange, found: Extract<Lookup, { kind: 'entry' }>, resD: ResponseDirectives, fwd: 'stale' | 'request', settle?: () => void): void {
     const { entry } = found
     const requestTime = Date.now()
-    const headers = { ...plainHeaders(x.req.headers), ...conditionalHeaders(entry.headers) }
+    const conditions = conditionalHeaders(entry.headers)
+    this.#count(Object.keys(conditions).length > 0 ? REVALIDATION : MISS)
+    const headers = { ...plainHeaders(x.req.headers), ...conditions }
     const opts: DispatchOptions = { ...x.opts, headers }
     const exchange: Exchange = settle === undefined ? x : { ...x, downstream: backgroundDownstream(settle) }
     const { downstream } = exchange
@@ -246,11 +326,12 @@ class CacheCore {
       notModified: (raw) => this.#onNotModified(exchange, found, raw, requestTime, fwd, settle),
       serveStale: (outcome) => {
         if (settle !== undefined) return settle()
+        this.#count(STALE_SERVED)
         this.#publish(channels.stale, x, found.id, 'stale-if-error')
         const status = outcome === 'error' ? {} : { status: outcome }
-        this.#replay(x, entry, currentAge(entry, Date.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
+        this.#replay(x, found, entry, currentAge(entry, Date.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
       },
-      forward: () => new RecordHandler(downstream, this.#recordHooks(exchange, found.pointer, fwd, undefined, requestTime)),
+      forward: () => new RecordHandler(downstream, this.#recordHooks(exchange, found.pointer, fwd, undefined, requestTime, undefined, entry)),
     })
     this.#send(exchange, opts, handler)
   }
@@ -280,11 +361,11 @@ class CacheCore {
       lifetime: lifetime.kind === 'store' ? lifetime.lifetime : 0,
     }
     const effective = o.cacheControl ? resD : NO_RESPONSE_DIRECTIVES
-    if (lifetime.kind === 'store' && !resD.noStore) this.#save(x.key, refreshed, found.pointer?.names, found.pointer, effective)
+    if (lifetime.kind === 'store' && !resD.noStore) this.#save(x.key, refreshed, found.pointer?.names, found.pointer, effective, entry)
     else void this.#entries.remove(found.id)
     if (settle !== undefined) return settle()
     const age = currentAge(refreshed, Date.now())
-    this.#replay(x, refreshed, age, { kind: 'forward', fwd, status: 304, ttl: refreshed.lifetime - age })
+    this.#replay(x, found, refreshed, age, { kind: 'forward', fwd, status: 304, ttl: refreshed.lifetime - age })
   }
 
   /** RFC 5861 §3: one background revalidation per entry at a time, never tied to the caller. */
@@ -292,16 +373,28 @@ class CacheCore {
     void this.#revalidations.run(found.id, () => new Promise<void>((resolve) => this.#revalidate(x, found, resD, 'stale', resolve)))
   }
 
-  #replay(x: Exchange, entry: StoredEntry, age: number, outcome: CacheOutcome): void {
-    const headers = replayHeaders(entry.headers, age)
-    const body = x.req.method === 'HEAD' ? undefined : entry.body
-    new Replay(x.downstream, body).start(entry.status, entry.statusText, this.#withStatus(headers, outcome) as Record<string, string | string[]>)
+  /**
+   * Serves `entry`. An inline body starts at once; an external one once its first chunk is read and
+   * checked, and if it cannot be, the request goes to the origin as a miss instead.
+   */
+  #replay(x: Exchange, at: { readonly id: string; readonly pointer: VaryPointer | undefined }, entry: StoredEntry, age: number, outcome: CacheOutcome): void {
+    const headers = this.#withStatus(replayHeaders(entry.headers, age), outcome) as Record<string, string | string[]>
+    const withBody = x.req.method !== 'HEAD'
+    if (!withBody || isInline(entry.body)) {
+      const source = withBody && isInline(entry.body) ? inlineSource(entry.body) : EMPTY_SOURCE
+      return new Replay(x.downstream, source).start(entry.status, entry.statusText, headers)
+    }
+    void this.#entries.openBody(at.id, entry, withBody).then((source) => {
+      if (x.downstream.controller.aborted) return x.downstream.error(x.downstream.controller.reason)
+      if (source === undefined) return this.#forwardAndRecord(x, at.pointer, 'miss', 'body-unreadable', x.opts)
+      new Replay(x.downstream, source).start(entry.status, entry.statusText, headers)
+    })
   }
 
   /** RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored. */
   #gatewayTimeout(x: Exchange): void {
     const headers = this.#withStatus({ 'content-length': '0' }, { kind: 'synthetic', detail: 'only-if-cached' })
-    new Replay(x.downstream, undefined).start(504, 'Gateway Timeout', headers as Record<string, string | string[]>)
+    new Replay(x.downstream, EMPTY_SOURCE).start(504, 'Gateway Timeout', headers as Record<string, string | string[]>)
   }
 
   /** Unsafe method: forward, and on a non-error response invalidate the URIs it names (§4.4). */
@@ -345,6 +438,10 @@ class CacheCore {
     if (this.#o.cacheStatusName === undefined) return next(opts, handler)
     const downstream = new Downstream(handler)
     downstream.start({})
+    return this.#forwardUntouched(next, opts, downstream, fwd, detail)
+  }
+
+  #forwardUntouched(next: Dispatch, opts: DispatchOptions, downstream: Downstream, fwd: 'bypass' | 'method', detail: string | undefined): boolean {
     const outcome = (status: number): CacheOutcome => ({ kind: 'forward', fwd, status, ...(detail !== undefined ? { detail } : {}) })
     const hooks: RecordHooks = {
       begin: (status, headers) => ({ headers: this.#withStatus(headers, outcome(status)), recorder: undefined }),
@@ -359,11 +456,14 @@ class CacheCore {
     }
   }
 
-  #send(x: Exchange, opts: DispatchOptions, handler: Handler): void {
+  /** Dispatches to the next layer; false when it threw (the caller has the error). */
+  #send(x: Exchange, opts: DispatchOptions, handler: Handler): boolean {
     try {
       x.next(opts, handler)
+      return true
     } catch (err) {
       x.downstream.error(err)
+      return false
     }
   }
 
@@ -391,6 +491,34 @@ class CacheCore {
   }
 }
 
+/** Counter deltas, allocated once. */
+const HIT: Partial<CacheCounters> = { hits: 1 }
+const STALE_HIT: Partial<CacheCounters> = { hits: 1, staleServed: 1 }
+const STALE_SERVED: Partial<CacheCounters> = { staleServed: 1 }
+const MISS: Partial<CacheCounters> = { misses: 1 }
+const REVALIDATION: Partial<CacheCounters> = { revalidations: 1 }
+const ERROR: Partial<CacheCounters> = { errors: 1 }
+
+/** One origin fetch that collapsed requests wait on; settles once, with the stored entry or undefined. */
+class Flight {
+  readonly done: Promise<StoredEntry | undefined>
+  #resolve!: (entry: StoredEntry | undefined) => void
+  #settled = false
+
+  constructor(onSettle: () => void) {
+    this.done = new Promise((resolve) => {
+      this.#resolve = resolve
+    })
+    void this.done.then(onSettle)
+  }
+
+  settle(entry: StoredEntry | undefined): void {
+    if (this.#settled) return
+    this.#settled = true
+    this.#resolve(entry)
+  }
+}
+
 interface StorePlan {
   readonly entry: Omit<StoredEntry, 'body'>
   readonly varyNames: readonly string[] | undefined
@@ -412,12 +540,46 @@ function hasBadHeader(headers: HeaderRecord): boolean {
   return false
 }
 
+/** A body that must be read before it can be keyed (a stream or async iterable). */
+const STREAM_BODY = Symbol('stream body')
+/** A body the cache does not key on (FormData: its multipart boundary differs per request). */
+const FORM_BODY = Symbol('form body')
+/** Largest streamed request body read to key on; a larger one is sent on untouched and not cached. */
+const MAX_KEYED_BODY = 1024 * 1024
+
 /** The request body bytes that become part of the key for cached non-GET methods. */
-function requestBody(method: string, body: DispatchOptions['body']): Uint8Array | undefined {
+function requestBody(method: string, body: DispatchOptions['body']): Uint8Array | undefined | typeof STREAM_BODY | typeof FORM_BODY {
   if (method === 'GET' || method === 'HEAD' || body == null) return undefined
   if (typeof body === 'string') return Buffer.from(body)
   if (body instanceof Uint8Array) return body
-  throw new CacheError('request body is a stream; only string and byte bodies can be part of a cache key')
+  if (typeof body === 'object' && Symbol.asyncIterator in body) return STREAM_BODY
+  return FORM_BODY
+}
+
+type ReadBody = { readonly kind: 'bytes'; readonly bytes: Buffer } | { readonly kind: 'too-large'; readonly rest: AsyncIterable<Uint8Array | string> }
+
+/**
+ * Reads a request body up to `limit` bytes. Past the limit it stops and returns a replacement body that
+ * yields what was read and then the rest, so the request still goes out whole.
+ */
+async function readBody(body: AsyncIterable<Uint8Array | string>, limit: number): Promise<ReadBody> {
+  const iterator = body[Symbol.asyncIterator]()
+  const chunks: Buffer[] = []
+  let size = 0
+  for (;;) {
+    const step = await iterator.next()
+    if (step.done === true) return { kind: 'bytes', bytes: Buffer.concat(chunks, size) }
+    const chunk = typeof step.value === 'string' ? Buffer.from(step.value) : Buffer.from(step.value.buffer, step.value.byteOffset, step.value.byteLength)
+    chunks.push(chunk)
+    size += chunk.byteLength
+    if (size > limit) {
+      const rest = async function* (): AsyncGenerator<Uint8Array | string> {
+        yield* chunks
+        for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value
+      }
+      return { kind: 'too-large', rest: rest() }
+    }
+  }
 }
 
 function plainHeaders(headers: HeaderRecord): Record<string, string | string[]> {

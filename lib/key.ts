@@ -12,7 +12,7 @@
  * The id is the first 128 bits of SHA-256 of that string, as 32 lowercase hex digits. Changing any part
  * of this file's output re-keys every shared store, so test/key.test.ts pins two hashes.
  */
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { KeyFunctionError } from './errors.js'
 import { HOP_BY_HOP, fieldValue, type HeaderRecord, type MutableHeaderRecord } from './headers.js'
 import type { VaryValues } from './entry.js'
@@ -26,6 +26,12 @@ export interface KeyOptions {
   readonly matchHeaders: boolean | ReadonlySet<string>
   /** User key function: its string replaces the canonical key (still hashed). */
   readonly keyFn: ((req: CacheRequest) => string) | undefined
+  /**
+   * Credential partition (the `credentials` option): returns an HMAC of the request's credentials, or
+   * undefined when it carries none. Appended as a last part only when present, so keys of requests
+   * without credentials are unchanged.
+   */
+  readonly partition: ((req: CacheRequest) => string | undefined) | undefined
 }
 
 export interface RequestKey {
@@ -63,6 +69,30 @@ export const NEVER_KEYED_HEADERS: ReadonlySet<string> = new Set([
  */
 const DIGESTED_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie'])
 
+/**
+ * The `credentials` partition: an HMAC-SHA256 under the user's secret of the request's Authorization and
+ * Cookie values, so each credential gets its own entries while storage only ever sees the digest (a
+ * plain hash of a weak password could be guessed; an HMAC cannot without the secret).
+ */
+export function credentialPartition(secret: string | Uint8Array): (req: CacheRequest) => string | undefined {
+  return (req) => {
+    const authorization = fieldValue(req.headers, 'authorization')
+    const cookie = fieldValue(req.headers, 'cookie')
+    if (authorization === undefined && cookie === undefined) return undefined
+    return `hmac:${createHmac('sha256', secret).update(JSON.stringify([authorization ?? null, cookie ?? null])).digest('hex')}`
+  }
+}
+
+/**
+ * How a secret request header value (an ignored parameter, or a credential) enters a stored Vary
+ * record: an HMAC under the `credentials` secret when there is one, else a plain SHA-256 (the best a
+ * cache without a configured secret can do while staying comparable across processes).
+ */
+export function secretDigest(secret: string | Uint8Array | undefined): (value: string) => string {
+  if (secret === undefined) return (value) => `sha256:${sha256Hex(value)}`
+  return (value) => `hmac:${createHmac('sha256', secret).update(value).digest('hex')}`
+}
+
 export function hashKey(canonical: string): string {
   return sha256Hex(canonical).slice(0, 32)
 }
@@ -76,12 +106,15 @@ export function requestKey(req: CacheRequest, opts: KeyOptions, body?: Uint8Arra
       throw new KeyFunctionError('it threw', { cause: error })
     }
     if (typeof custom !== 'string') throw new KeyFunctionError(`it returned ${typeof custom}, expected a string`)
-    const canonical = JSON.stringify([FORMAT_TAG, 'key-fn', custom])
+    const parts: unknown[] = [FORMAT_TAG, 'key-fn', custom]
+    const partition = opts.partition?.(req)
+    if (partition !== undefined) parts.push(partition)
+    const canonical = JSON.stringify(parts)
     return { id: hashKey(canonical), canonical }
   }
 
   const method = req.method.toUpperCase()
-  const canonical = JSON.stringify([
+  const parts: unknown[] = [
     FORMAT_TAG,
     // RFC 9110 §9.3.2: HEAD is GET without the content, so both read (and a GET fills) one entry.
     method === 'HEAD' ? 'GET' : method,
@@ -89,7 +122,10 @@ export function requestKey(req: CacheRequest, opts: KeyOptions, body?: Uint8Arra
     userinfoDigest(req.url),
     matchedHeaders(req.headers, opts),
     body === undefined ? null : bodyDigest(body, fieldValue(req.headers, 'content-type'), opts.ignoredParams),
-  ])
+  ]
+  const partition = opts.partition?.(req)
+  if (partition !== undefined) parts.push(partition)
+  const canonical = JSON.stringify(parts)
   return { id: hashKey(canonical), canonical }
 }
 

@@ -9,7 +9,7 @@ import { InvalidOptionError } from './errors.js'
 import { toExpiration, compileUrlRules, type Expiration, type UrlRule } from './policy/expire-after.js'
 import type { StorableOptions } from './policy/storable.js'
 import type { ReuseOptions } from './policy/reuse.js'
-import type { KeyOptions } from './key.js'
+import { credentialPartition, secretDigest, type KeyOptions } from './key.js'
 import { MemoryStore } from './stores/memory-store.js'
 import { RedisStore } from './stores/redis-store.js'
 
@@ -122,6 +122,15 @@ export interface CacheOptions {
   cacheStatus?: boolean | string
 
   /**
+   * Opt in to caching requests that carry `Authorization` or `Cookie`. Each credential gets its own
+   * entries: the key includes an HMAC-SHA256 of those header values under `secret`, never the values
+   * themselves. Without it such requests bypass the cache (one store serves every user of a process).
+   * Responses with `Set-Cookie` are never stored either way.
+   * @default undefined (bypass)
+   */
+  credentials?: { readonly secret: string | Uint8Array }
+
+  /**
    * Milliseconds any single store call may take before the request goes on without the cache.
    * @default 200
    */
@@ -149,7 +158,7 @@ const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'store', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
   'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize', 'cacheStatus',
-  'commandTimeout', 'onError',
+  'commandTimeout', 'onError', 'credentials',
 ] satisfies (keyof CacheOptions)[])
 
 /** Methods whose semantics a cache can never reuse (RFC 9110 §9.3.6, §9.3.8): refused in `methods`. */
@@ -164,6 +173,11 @@ export interface ResolvedOptions {
   readonly urlRules: readonly UrlRule[]
   readonly storable: StorableOptions
   readonly key: KeyOptions
+  /** The `credentials` option is set: Authorization / Cookie requests are cached per credential. */
+  readonly credentialsPartitioned: boolean
+  /** Request header names whose values are stored only digested, and the digest. */
+  readonly secretHeaders: ReadonlySet<string>
+  readonly secretDigest: (value: string) => string
   readonly reuse: ReuseOptions
   readonly filter: ((response: CacheResponse, request: CacheRequest) => boolean) | undefined
   readonly maxEntrySize: number
@@ -189,6 +203,8 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   const allowableCodes = new Set(list(options.allowableCodes ?? DEFAULT_ALLOWABLE_CODES, 'allowableCodes', isStatus, 'status codes 200-599'))
   const cacheControl = bool(options.cacheControl, 'cacheControl', true)
   const ignored = list(options.ignoredParameters ?? [], 'ignoredParameters', isNonEmptyString, 'non-empty strings')
+  const credentialsSecret = resolveCredentials(options.credentials)
+  const ignoredHeaders = new Set(ignored.map((name) => name.toLowerCase()))
 
   return {
     store: resolveStore(options.store),
@@ -196,13 +212,18 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     cacheControl,
     expireAfter: options.expireAfter === undefined ? undefined : toExpiration(options.expireAfter, 'expireAfter'),
     urlRules: compileUrlRules(plainObject(options.urlsExpireAfter ?? {}, 'urlsExpireAfter'), 'urlsExpireAfter'),
-    storable: { methods, allowableCodes, cacheControl },
+    storable: { methods, allowableCodes, cacheControl, credentialsPartitioned: credentialsSecret !== undefined },
+    credentialsPartitioned: credentialsSecret !== undefined,
     key: {
       ignoredParams: new Set(ignored),
-      ignoredHeaders: new Set(ignored.map((name) => name.toLowerCase())),
+      ignoredHeaders,
       matchHeaders: resolveMatchHeaders(options.matchHeaders),
       keyFn: fn(options.key, 'key'),
+      partition: credentialsSecret === undefined ? undefined : credentialPartition(credentialsSecret),
     },
+    // Values of these request headers may enter storage only as digests (in a stored Vary record).
+    secretHeaders: credentialsSecret === undefined ? ignoredHeaders : new Set([...ignoredHeaders, 'authorization', 'cookie']),
+    secretDigest: secretDigest(credentialsSecret),
     reuse: {
       staleIfError: window(options.staleIfError, 'staleIfError'),
       staleWhileRevalidate: window(options.staleWhileRevalidate, 'staleWhileRevalidate'),
@@ -227,6 +248,13 @@ function resolveStore(store: CacheOptions['store']): CacheStore {
     return store
   }
   throw new InvalidOptionError('store', "a CacheStore (get, set, remove), 'memory' or 'redis'", store)
+}
+
+function resolveCredentials(value: unknown): string | Uint8Array | undefined {
+  if (value === undefined) return undefined
+  const secret = typeof value === 'object' && value !== null ? (value as { secret?: unknown }).secret : undefined
+  if ((typeof secret === 'string' || secret instanceof Uint8Array) && secret.length >= 16) return secret
+  throw new InvalidOptionError('credentials', 'an object { secret } with a secret of at least 16 characters or bytes', value)
 }
 
 function resolveMatchHeaders(value: unknown): boolean | ReadonlySet<string> {

@@ -10,7 +10,7 @@ export type CacheOutcome =
   /** Served from the cache without contacting the origin (§2.1). `ttl` is negative for a stale hit. */
   | { readonly kind: 'hit'; readonly ttl: number; readonly detail?: string }
   /** Forwarded to the origin (§2.2); `status` is the origin's status when one arrived (§2.3). */
-  | { readonly kind: 'forward'; readonly fwd: ForwardReason; readonly status?: number; readonly stored?: boolean; readonly ttl?: number; readonly detail?: string }
+  | { readonly kind: 'forward'; readonly fwd: ForwardReason; readonly status?: number; readonly stored?: boolean; readonly collapsed?: boolean; readonly ttl?: number; readonly detail?: string }
   /** Answered by the cache itself without a stored response (a 504 for only-if-cached). */
   | { readonly kind: 'synthetic'; readonly detail: string }
 
@@ -19,13 +19,17 @@ export function formatCacheStatus(name: string, outcome: CacheOutcome): string {
   let out = name
   switch (outcome.kind) {
     case 'hit':
-      out += `; hit; ttl=${Math.trunc(outcome.ttl)}`
+      out += '; hit'
+      // §2.4: ttl is an integer; a response that never goes stale ('never') has none to give.
+      if (Number.isFinite(outcome.ttl)) out += `; ttl=${Math.trunc(outcome.ttl)}`
       break
     case 'forward':
       out += `; fwd=${outcome.fwd}`
       if (outcome.status !== undefined) out += `; fwd-status=${outcome.status}`
       if (outcome.stored === true) out += '; stored'
-      if (outcome.ttl !== undefined) out += `; ttl=${Math.trunc(outcome.ttl)}`
+      // §2.6: this request shared another one's trip to the origin.
+      if (outcome.collapsed === true) out += '; collapsed'
+      if (outcome.ttl !== undefined && Number.isFinite(outcome.ttl)) out += `; ttl=${Math.trunc(outcome.ttl)}`
       break
     case 'synthetic':
       break

@@ -14,7 +14,7 @@ import {
 } from '../lib/key.js'
 
 const none: ReadonlySet<string> = new Set()
-const defaults: KeyOptions = { ignoredParams: none, ignoredHeaders: none, matchHeaders: false, keyFn: undefined }
+const defaults: KeyOptions = { ignoredParams: none, ignoredHeaders: none, matchHeaders: false, keyFn: undefined, partition: undefined }
 
 function req(url: string, headers: HeaderRecord = {}, method = 'GET'): CacheRequest {
   return { method, url: new URL(url), headers }

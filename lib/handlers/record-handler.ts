@@ -19,7 +19,7 @@ export interface RecordHooks {
   begin(status: number, headers: Headers, statusText: string): { headers: Headers; recorder: Recorder | undefined; hold?: Promise<unknown> }
   /** After a clean end, with the whole body. Runs after the caller has the end. */
   commit(body: Uint8Array): void
-  /** A recorded response did not complete, or outgrew its bounds. */
+  /** The response was not stored after all: it did not complete, outgrew its bounds, or failed (even before it started). */
   discard(reason: string): void
 }
 
@@ -80,11 +80,9 @@ export class RecordHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#held !== undefined) return void this.#held.push(() => this.onResponseError(controller, error))
-    if (this.#recorder !== undefined) {
-      this.#recorder.abandon()
-      this.#recorder = undefined
-      this.#hooks.discard('error')
-    }
+    this.#recorder?.abandon()
+    this.#recorder = undefined
+    this.#hooks.discard('error')
     this.#downstream.controller.detach(controller)
     this.#downstream.error(error)
   }

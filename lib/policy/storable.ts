@@ -26,6 +26,11 @@ export interface StorableOptions {
   readonly methods: ReadonlySet<string>
   readonly allowableCodes: ReadonlySet<number>
   readonly cacheControl: boolean
+  /**
+   * True with the `credentials` option: requests carrying Authorization or Cookie are keyed on an HMAC
+   * of those values, so each credential's responses are stored apart and may be stored.
+   */
+  readonly credentialsPartitioned: boolean
 }
 
 const STORABLE: StorableVerdict = { storable: true }
@@ -52,9 +57,11 @@ export function storable(
   // §3: `private` only binds shared caches (§5.2.2.7); this is a private cache, so it stores.
   // §3 (shared caches, §3.5): Authorization. Stricter default: never stored, since one store serves
   // every user of the process.
-  if (req.headers['authorization'] !== undefined) return notStorable('authorization')
-  // Stricter default: a Cookie usually personalises the response the same way.
-  if (req.headers['cookie'] !== undefined) return notStorable('cookie')
+  if (!opts.credentialsPartitioned) {
+    if (req.headers['authorization'] !== undefined) return notStorable('authorization')
+    // Stricter default: a Cookie usually personalises the response the same way.
+    if (req.headers['cookie'] !== undefined) return notStorable('cookie')
+  }
   // Stricter default: replaying Set-Cookie would hand one user's session to another.
   if (res.headers['set-cookie'] !== undefined) return notStorable('set-cookie')
   // §4.1: a stored response with `Vary: *` never matches a later request, so storing it is pointless.

@@ -49,6 +49,7 @@ const DEFAULTS: StorableOptions = {
   methods: new Set(['GET', 'HEAD']),
   allowableCodes: new Set([200, 203, 300, 301, 308]),
   cacheControl: true,
+  credentialsPartitioned: false,
 }
 
 const OK: StorableVerdict = { storable: true }
@@ -83,6 +84,9 @@ describe('policy/storable storable', () => {
     { name: 'Authorization (§3.5, stricter: always)', req: req('GET', { authorization: 'Bearer t' }), expected: no('authorization') },
     { name: 'Authorization even with public', req: req('GET', { authorization: 'Bearer t' }), resD: resDir({ public: true }), expected: no('authorization') },
     { name: 'Cookie (stricter default)', req: req('GET', { cookie: 'sid=1' }), expected: no('cookie') },
+    { name: 'Authorization with the credentials partition: stored per credential', req: req('GET', { authorization: 'Bearer t' }), opts: { credentialsPartitioned: true }, expected: OK },
+    { name: 'Cookie with the credentials partition: stored per credential', req: req('GET', { cookie: 'sid=1' }), opts: { credentialsPartitioned: true }, expected: OK },
+    { name: 'Set-Cookie even with the credentials partition', res: res(200, { 'set-cookie': 'sid=1' }), opts: { credentialsPartitioned: true }, expected: no('set-cookie') },
     { name: 'Set-Cookie (stricter default)', res: res(200, { 'set-cookie': 'sid=1' }), expected: no('set-cookie') },
     { name: 'Vary: * (§4.1)', res: res(200, { vary: '*' }), expected: no('vary-star') },
     { name: 'Vary list containing * (§4.1)', res: res(200, { vary: 'Accept, *' }), expected: no('vary-star') },
