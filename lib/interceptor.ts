@@ -29,6 +29,7 @@ import { isErrorOutcome, mergeNotModified, notModifiedMatches, staleIfErrorAllow
 import { storable, worthStoring } from './policy/storable.js'
 import { headersToStore, replayHeaders } from './policy/stored-headers.js'
 import { parseVary } from './policy/vary.js'
+import { parseHttpDate } from './policy/http-date.js'
 import { contentLength, Recorder } from './recorder.js'
 import { EMPTY_SOURCE, inlineSource, Replay } from './replay.js'
 import { SingleFlight } from './single-flight.js'
@@ -38,6 +39,7 @@ import type { CacheCounters } from './stores/types.js'
 import { Downstream } from './handlers/downstream.js'
 import { RecordHandler, type RecordHooks } from './handlers/record-handler.js'
 import { RevalidateHandler } from './handlers/revalidate-handler.js'
+import { ContinueHandler } from './handlers/continue-handler.js'
 
 type Dispatch = Dispatcher.Dispatch
 type DispatchOptions = Dispatcher.DispatchOptions
@@ -237,7 +239,9 @@ class CacheCore {
         let recorder = plan === undefined ? undefined : new Recorder(this.#o.maxEntrySize, contentLength(headers['content-length']))
         if (recorder !== undefined && !recorder.recording) recorder = plan = undefined
         if (plan === undefined) flight?.settle(undefined)
-        const outcome: CacheOutcome = { kind: 'forward', fwd, status, stored: plan !== undefined, ...(detail !== undefined ? { detail } : {}) }
+        // While the breaker is open the write will be skipped: recorded only for collapsed requests.
+        const stored = plan !== undefined && this.#store.state !== 'open'
+        const outcome: CacheOutcome = { kind: 'forward', fwd, status, stored, ...(detail !== undefined ? { detail } : {}) }
         return { headers: this.#withStatus(headers, outcome), recorder }
       },
       commit: (body) => {
@@ -387,8 +391,21 @@ class CacheCore {
     void this.#entries.openBody(at.id, entry, withBody).then((source) => {
       if (x.downstream.controller.aborted) return x.downstream.error(x.downstream.controller.reason)
       if (source === undefined) return this.#forwardAndRecord(x, at.pointer, 'miss', 'body-unreadable', x.opts)
-      new Replay(x.downstream, source).start(entry.status, entry.statusText, headers)
+      new Replay(x.downstream, source, (sent) => this.#finishFromOrigin(x, entry, sent)).start(entry.status, entry.statusText, headers)
     })
+  }
+
+  /**
+   * A stored body broke after the response started: ask the origin for the rest of the same
+   * representation (Range + If-Range on a strong validator, RFC 9110 §14.2, §13.1.5). False when the
+   * entry has no strong validator to make that safe; the response is then aborted.
+   */
+  #finishFromOrigin(x: Exchange, entry: StoredEntry, sent: number): boolean {
+    const validator = ifRangeValidator(entry.headers)
+    if (validator === undefined) return false
+    const headers = { ...plainHeaders(x.req.headers), range: `bytes=${sent}-`, 'if-range': validator }
+    this.#send(x, { ...x.opts, method: 'GET', headers }, new ContinueHandler(x.downstream, sent, bodySize(entry)))
+    return true
   }
 
   /** RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored. */
@@ -523,6 +540,20 @@ interface StorePlan {
   readonly entry: Omit<StoredEntry, 'body'>
   readonly varyNames: readonly string[] | undefined
   readonly resD: ResponseDirectives
+}
+
+/**
+ * The validator If-Range may carry (RFC 9110 §13.1.5): a strong entity tag (weak ones are not
+ * allowed), else a Last-Modified date, but only one that is strong in the sense of §8.8.2.2: at least
+ * a second older than the response's Date.
+ */
+function ifRangeValidator(headers: HeaderRecord): string | undefined {
+  const etag = typeof headers['etag'] === 'string' ? headers['etag'] : undefined
+  if (etag !== undefined) return etag.startsWith('"') ? etag : undefined
+  const lastModified = typeof headers['last-modified'] === 'string' ? headers['last-modified'] : undefined
+  const modified = parseHttpDate(lastModified)
+  const date = parseHttpDate(typeof headers['date'] === 'string' ? headers['date'] : undefined)
+  return modified !== undefined && date !== undefined && date - modified >= 1000 ? lastModified : undefined
 }
 
 /** A Downstream with no caller: it only tells `settle` when the response it would have passed on ends. */

@@ -39,10 +39,18 @@ export function inlineSource(body: Uint8Array): BodySource {
 
 export const EMPTY_SOURCE: BodySource = { chunks: 0, readAhead: false, read: () => undefined }
 
+/**
+ * Called when a chunk cannot be read after the response started, with the bytes sent so far; returns
+ * true when it takes the response over (finishing it from elsewhere), false to abort it.
+ */
+export type BodyFailure = (sent: number) => boolean
+
 export class Replay implements ResponseSource {
   readonly #downstream: Downstream
   readonly #source: BodySource
+  readonly #onFailure: BodyFailure | undefined
   #index = 0
+  #sent = 0
   /** The read of chunk #index, started while the previous chunk was being delivered. */
   #ahead: Promise<Buffer | undefined> | undefined
   #paused = false
@@ -51,9 +59,10 @@ export class Replay implements ResponseSource {
   #finished = false
 
   /** `source` EMPTY_SOURCE sends no body (a HEAD request, RFC 9110 §9.3.2, or a synthetic 504). */
-  constructor(downstream: Downstream, source: BodySource) {
+  constructor(downstream: Downstream, source: BodySource, onFailure?: BodyFailure) {
     this.#downstream = downstream
     this.#source = source
+    this.#onFailure = onFailure
   }
 
   start(status: number, statusText: string, headers: Record<string, string | string[]>): void {
@@ -112,10 +121,15 @@ export class Replay implements ResponseSource {
   #deliver(chunk: Buffer | undefined): boolean {
     if (this.#finished) return false
     if (chunk === undefined) {
-      this.abort(new BodyReadError('undici-redis-cache: a stored body chunk could not be read; response aborted'))
+      this.#finished = true
+      this.#downstream.controller.detach(this)
+      if (this.#onFailure?.(this.#sent) !== true) {
+        this.#downstream.error(new BodyReadError('undici-redis-cache: a stored body chunk could not be read; response aborted'))
+      }
       return false
     }
     this.#index++
+    this.#sent += chunk.byteLength
     if (this.#source.readAhead && this.#index < this.#source.chunks) {
       const next = this.#source.read(this.#index)
       this.#ahead = next instanceof Promise ? next : Promise.resolve(next)

@@ -52,6 +52,8 @@ export class GuardedStore {
   #failures = 0
   #cooldown: number
   #retryAt = 0
+  /** The store reported itself disconnected when the breaker last opened. */
+  #openedDisconnected = false
 
   constructor(store: CacheStore, options: GuardOptions) {
     this.store = store
@@ -118,7 +120,10 @@ export class GuardedStore {
       case 'half-open':
         return 'skip'
       case 'open':
-        if (this.#now() < this.#retryAt) return 'skip'
+        // A store that was disconnected when the breaker opened and reports itself connected again
+        // (RedisStore after a restart) is probed at once rather than after the cooldown. A stalled
+        // store stays connected, so it still waits the cooldown out.
+        if (this.#now() < this.#retryAt && !(this.#openedDisconnected && this.#connected() === true)) return 'skip'
         this.#state = 'half-open'
         return 'probe'
     }
@@ -148,7 +153,14 @@ export class GuardedStore {
     this.#open()
   }
 
+  /** The wrapped store's own view of its connection, when it has one (RedisStore.isReady). */
+  #connected(): boolean | undefined {
+    const ready = (this.store as { readonly isReady?: unknown }).isReady
+    return typeof ready === 'boolean' ? ready : undefined
+  }
+
   #open(): void {
+    this.#openedDisconnected = this.#connected() === false
     this.#state = 'open'
     this.#retryAt = this.#now() + this.#cooldown
     this.#emit(new StoreUnavailableError(this.#retryAt))

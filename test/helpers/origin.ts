@@ -52,3 +52,19 @@ export function fixed(body: string | Buffer, headers: Record<string, string | st
     res.end(body)
   }
 }
+
+/**
+ * Sends `body` with `headers`, honouring `Range: bytes=N-` (RFC 9110 §14.2) when `If-Range` is absent
+ * or matches the response's ETag (§13.1.5): a 206 with Content-Range; otherwise the whole body.
+ */
+export function sendBytes(req: IncomingMessage, res: ServerResponse, body: Buffer, headers: Record<string, string>): void {
+  const range = /^bytes=(\d+)-$/.exec(req.headers['range'] ?? '')
+  const ifRange = req.headers['if-range']
+  if (range !== null && (ifRange === undefined || ifRange === headers['etag']) && Number(range[1]) < body.byteLength) {
+    const start = Number(range[1])
+    res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${body.byteLength - 1}/${body.byteLength}`, 'content-length': body.byteLength - start })
+    return void res.end(body.subarray(start))
+  }
+  res.writeHead(200, { ...headers, 'content-length': body.byteLength })
+  res.end(body)
+}

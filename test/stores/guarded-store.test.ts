@@ -26,6 +26,8 @@ const boom = (message = 'boom'): Behaviour => ({ kind: 'reject', error: new Erro
 class FakeStore implements CacheStore {
   behaviour: Behaviour = OK
   calls = 0
+  /** Like RedisStore.isReady; undefined for stores that do not say. */
+  isReady: boolean | undefined
 
   get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     return this.#act(() => ids.map((id) => text(id)))
@@ -237,6 +239,32 @@ describe('GuardedStore', () => {
     assert.equal(h.store.calls, calls + 1)
     assert.equal(h.guarded.state, 'closed')
     assert.equal(await h.guarded.set(write), true)
+  })
+
+  it('probes before the cooldown ends when a store that was disconnected reports itself connected again', async () => {
+    const h = harness({ failureThreshold: 2, cooldown: 10_000 })
+    h.store.isReady = false
+    await failGets(h, 2)
+    assert.equal(h.guarded.state, 'open')
+    h.time = 100
+    const calls = h.store.calls
+    assert.equal(await h.guarded.get(['ab']), undefined, 'still disconnected: skipped')
+    assert.equal(h.store.calls, calls)
+    h.store.isReady = true
+    h.store.behaviour = OK
+    assert.ok(await h.guarded.get(['ab']), 'reconnected: probed at once')
+    assert.equal(h.guarded.state, 'closed')
+  })
+
+  it('waits the cooldown out for a store that stayed connected (a stall, not a restart)', async () => {
+    const h = harness({ failureThreshold: 2, cooldown: 10_000 })
+    h.store.isReady = true
+    await failGets(h, 2)
+    h.store.behaviour = OK
+    h.time = 100
+    const calls = h.store.calls
+    assert.equal(await h.guarded.get(['ab']), undefined)
+    assert.equal(h.store.calls, calls)
   })
 
   it('skips other calls while the probe is in flight', async () => {
