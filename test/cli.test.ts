@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { RedisStore } from '../lib/stores/redis-store.js'
 import { cachedAgent, eventually, send } from './helpers/client.js'
 import { startOrigin, type Origin } from './helpers/origin.js'
-import type { RedisServer } from './helpers/redis-server.js'
+import { freePort, type RedisServer } from './helpers/redis-server.js'
 import { releaseRedis, useRedis } from './helpers/stores.js'
 import { collect } from './stores/store-contract.js'
 
@@ -178,22 +177,10 @@ describe('undici-redis-cache CLI', function () {
   }
 
   it('exits 1 with a clear message within seconds when Redis is unreachable', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const run = await cli('stats', '--url', `redis://127.0.0.1:${port}`)
     assert.equal(run.code, 1, run.stderr)
     assert.match(run.stderr, new RegExp(`stats on redis://127\\.0\\.0\\.1:${port} failed: .*ECONNREFUSED`))
     assert.ok(run.ms < 10_000, `took ${run.ms} ms`)
   })
 })
-
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 1))
-    })
-  })
-}

@@ -15,6 +15,7 @@ import {
 import { InvalidEntryError } from '../lib/errors.js'
 import { CacheError } from '../lib/errors.js'
 import type { StoredEntry, StoredRecord, VaryPointer } from '../lib/entry.js'
+import { V1_SAMPLES } from './fixtures/samples.js'
 
 /** An entry whose body is stored inline (format kind 1). */
 type InlineEntry = StoredEntry & { readonly body: Uint8Array }
@@ -197,73 +198,7 @@ describe('codec', () => {
 
   describe('released format fixtures (test/fixtures/entries)', () => {
     const dir = fileURLToPath(new URL('./fixtures/entries/', import.meta.url))
-    const bytesOf = (s: string): Uint8Array => new TextEncoder().encode(s)
-    const expected: Record<string, StoredRecord> = {
-      'v1-entry.cbor': {
-        kind: 'entry',
-        key: '["v1","GET","https://example.com/items?a=1&b=2",null,[],null]',
-        url: 'https://example.com/items?a=1&b=2',
-        method: 'GET',
-        status: 200,
-        statusText: 'OK',
-        headers: {
-          'content-type': 'text/plain; charset=utf-8',
-          'cache-control': 'max-age=60',
-          etag: '"v1-fixture"',
-          link: ['</a>; rel=preload', '</b>; rel=preload'],
-        },
-        vary: undefined,
-        requestTime: 1_700_000_000_000,
-        responseTime: 1_700_000_000_250,
-        initialAge: 3,
-        lifetime: 60,
-        body: bytesOf('hello, fixture\n'),
-      },
-      'v1-entry-vary.cbor': {
-        kind: 'entry',
-        key: '["v1","GET","https://example.com/negotiated",null,[],null]',
-        url: 'https://example.com/negotiated',
-        method: 'GET',
-        status: 203,
-        statusText: '',
-        headers: { vary: 'accept-encoding, accept-language', 'content-encoding': 'gzip' },
-        vary: { 'accept-encoding': 'gzip', 'accept-language': null },
-        requestTime: 1_700_000_100_000,
-        responseTime: 1_700_000_100_000,
-        initialAge: 0,
-        lifetime: Infinity,
-        body: new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00, 0x80]),
-      },
-      'v1-entry-empty-body.cbor': {
-        kind: 'entry',
-        key: '["v1","GET","http://localhost:8080/empty",null,[["accept","*/*"]],null]',
-        url: 'http://localhost:8080/empty',
-        method: 'GET',
-        status: 301,
-        statusText: 'Moved Permanently',
-        headers: { location: '/elsewhere' },
-        vary: {},
-        requestTime: 0,
-        responseTime: 0.5,
-        initialAge: 0,
-        lifetime: 0,
-        body: new Uint8Array(0),
-      },
-      'v1-pointer.cbor': {
-        kind: 'vary',
-        key: '["v1","GET","https://example.com/negotiated",null,[],null]',
-        names: ['accept-encoding', 'accept-language'],
-        variants: ['0123456789abcdef0123456789abcdef.0123456789abcdef', '0123456789abcdef0123456789abcdef.fedcba9876543210'],
-        deleteAt: 1_700_000_200_000,
-      },
-      'v1-pointer-no-expiry.cbor': {
-        kind: 'vary',
-        key: '["v1","key-fn","custom"]',
-        names: ['accept'],
-        variants: [],
-        deleteAt: null,
-      },
-    }
+    const expected = Object.fromEntries(Object.entries(V1_SAMPLES).map(([name, record]) => [`${name}.cbor`, record]))
 
     it('every v1 fixture file has an expectation here', () => {
       const files = readdirSync(dir).filter((name) => /^v1-.*\.cbor$/.test(name)).sort()

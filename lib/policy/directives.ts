@@ -115,6 +115,16 @@ function qualified(previous: boolean | readonly string[], value: string | undefi
 }
 
 /**
+ * Merges a valued directive that keeps its first valid occurrence: once one is seen, later ones are
+ * ignored; an invalid value (not delta-seconds, §1.2.2) counts as absent.
+ */
+function firstDelta(previous: number | undefined, value: string | undefined): number | undefined {
+  if (previous !== undefined) return previous
+  const seconds = parseDeltaSeconds(value)
+  return seconds === NOT_A_DELTA ? undefined : seconds
+}
+
+/**
  * Response Cache-Control (RFC 9111 §5.2.2). A freshness directive (`max-age`, `s-maxage`) with an invalid
  * value, or repeated with different values, marks the whole response `invalid` (§4.2.1), which freshness
  * reads as already stale. Other valued directives keep their first valid occurrence; unknown ones are
@@ -141,11 +151,6 @@ export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectiv
       return previous
     }
     return seconds
-  }
-  const optionalDelta = (previous: number | undefined, value: string | undefined): number | undefined => {
-    if (previous !== undefined) return previous
-    const seconds = parseDeltaSeconds(value)
-    return seconds === NOT_A_DELTA ? undefined : seconds
   }
 
   eachDirective(headers, (name, value) => {
@@ -178,10 +183,10 @@ export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectiv
         immutable = true
         break
       case 'stale-while-revalidate':
-        staleWhileRevalidate = optionalDelta(staleWhileRevalidate, value)
+        staleWhileRevalidate = firstDelta(staleWhileRevalidate, value)
         break
       case 'stale-if-error':
-        staleIfError = optionalDelta(staleIfError, value)
+        staleIfError = firstDelta(staleIfError, value)
         break
     }
   })
@@ -217,23 +222,17 @@ export function parseRequestDirectives(headers: HeaderRecord): RequestDirectives
   let onlyIfCached = false
   let staleIfError: number | undefined
 
-  const delta = (previous: number | undefined, value: string | undefined): number | undefined => {
-    if (previous !== undefined) return previous
-    const seconds = parseDeltaSeconds(value)
-    return seconds === NOT_A_DELTA ? undefined : seconds
-  }
-
   eachDirective(headers, (name, value) => {
     switch (name) {
       case 'max-age':
-        maxAge = delta(maxAge, value)
+        maxAge = firstDelta(maxAge, value)
         break
       case 'max-stale':
         // §5.2.1.2: without a value the client accepts a stale response of any age.
-        maxStale = value === undefined ? (maxStale ?? Infinity) : delta(maxStale, value)
+        maxStale = value === undefined ? (maxStale ?? Infinity) : firstDelta(maxStale, value)
         break
       case 'min-fresh':
-        minFresh = delta(minFresh, value)
+        minFresh = firstDelta(minFresh, value)
         break
       case 'no-cache':
         noCache = true
@@ -245,7 +244,7 @@ export function parseRequestDirectives(headers: HeaderRecord): RequestDirectives
         onlyIfCached = true
         break
       case 'stale-if-error':
-        staleIfError = delta(staleIfError, value)
+        staleIfError = firstDelta(staleIfError, value)
         break
     }
   })

@@ -209,7 +209,8 @@ function answersPing(port: number): Promise<boolean> {
   })
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on at the moment; never 6379, where a developer's own Redis may run. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()

@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { connect } from 'node:net'
-import { Agent, type Dispatcher } from 'undici'
-import { cache, type CacheOptions, type CacheStore, type RedisStore } from '../../lib/index.js'
-import { cachedAgent, send } from '../helpers/client.js'
+import type { CacheOptions, CacheStore, RedisStore } from '../../lib/index.js'
+import { cacheRunner, cachedAgent, pinnedAgent, send } from '../helpers/client.js'
+import { storedIds } from '../helpers/faults.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { releaseRedis, storeKinds, useRedis, type StoreKind } from '../helpers/stores.js'
 
@@ -50,29 +49,6 @@ function assertHit(reply: { cacheStatus: string | undefined }, lifetime: number,
   assert.ok(ttl <= lifetime && ttl >= lifetime - 2, `ttl ${ttl}, expected about ${lifetime} ${message ?? ''}`)
 }
 
-async function storedIds(store: CacheStore): Promise<string[]> {
-  const ids: string[] = []
-  for await (const id of store.ids()) ids.push(id)
-  return ids
-}
-
-/**
- * An Agent whose every connection goes to `origin`, whatever host and port the URL names, so tests can
- * use several host names against one loopback server.
- */
-function pinnedAgent(origin: Origin, options: CacheOptions): { dispatcher: Dispatcher; close: () => Promise<void> } {
-  const port = Number(new URL(origin.url).port)
-  const agent = new Agent({
-    keepAliveTimeout: 500,
-    connect: (_opts, callback) => {
-      const socket = connect({ host: '127.0.0.1', port })
-      socket.once('connect', () => callback(null, socket))
-      socket.once('error', (error) => callback(error, null))
-    },
-  })
-  return { dispatcher: agent.compose(cache(options)), close: () => agent.close() }
-}
-
 for (const kind of storeKinds) {
   describe(`expireAfter and urlsExpireAfter (${kind.name} store)`, () => {
     let origin: Origin
@@ -85,15 +61,7 @@ for (const kind of storeKinds) {
       if (kind.name === 'redis') await releaseRedis()
     })
 
-    async function withCache(options: CacheOptions, run: (dispatcher: Dispatcher, store: CacheStore) => Promise<void>): Promise<void> {
-      const store = await kind.make()
-      const { dispatcher, close } = cachedAgent({ store, ...options })
-      try {
-        await run(dispatcher, store)
-      } finally {
-        await close()
-      }
-    }
+    const withCache = cacheRunner(kind)
 
     it('expireAfter: 30 gives a response without freshness information a 30 s lifetime', () =>
       withCache({ expireAfter: 30 }, async (dispatcher) => {

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
-import type { CacheError, CacheOptions, CacheRequest, CacheResponse, CacheStore } from '../../lib/index.js'
-import { cachedAgent, send } from '../helpers/client.js'
+import type { CacheError, CacheRequest, CacheResponse, CacheStore } from '../../lib/index.js'
+import { cacheRunner, send } from '../helpers/client.js'
+import { storedIds } from '../helpers/faults.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
 
@@ -21,12 +22,6 @@ function handler(req: IncomingMessage, res: ServerResponse, index: number): void
   res.end(body)
 }
 
-async function storedIds(store: CacheStore): Promise<string[]> {
-  const ids: string[] = []
-  for await (const id of store.ids()) ids.push(id)
-  return ids
-}
-
 for (const kind of storeKinds) {
   describe(`filters: filter, allowableCodes, methods (${kind.name} store)`, () => {
     let origin: Origin
@@ -39,15 +34,7 @@ for (const kind of storeKinds) {
       if (kind.name === 'redis') await releaseRedis()
     })
 
-    async function withCache(options: CacheOptions, run: (dispatcher: Dispatcher, store: CacheStore) => Promise<void>): Promise<void> {
-      const store = await kind.make()
-      const { dispatcher, close } = cachedAgent({ store, ...options })
-      try {
-        await run(dispatcher, store)
-      } finally {
-        await close()
-      }
-    }
+    const withCache = cacheRunner(kind)
 
     /** Two requests to `path`: asserts both reached the origin and nothing was stored. */
     async function assertNotStored(dispatcher: Dispatcher, store: CacheStore, path: string, init: { method?: Dispatcher.HttpMethod } = {}): Promise<void> {

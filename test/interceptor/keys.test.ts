@@ -4,12 +4,11 @@
  */
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { connect } from 'node:net'
 import { Readable } from 'node:stream'
-import { Agent, fetch, request, type Dispatcher } from 'undici'
-import { cache, type CacheError, type CacheOptions, type CacheRequest } from '../../lib/index.js'
+import { fetch, request, type Dispatcher } from 'undici'
+import type { CacheError, CacheOptions, CacheRequest } from '../../lib/index.js'
 import { KeyFunctionError } from '../../lib/errors.js'
-import { cachedAgent, send } from '../helpers/client.js'
+import { cacheRunner, pinnedAgent, send } from '../helpers/client.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
 
@@ -22,20 +21,6 @@ function handler(req: IncomingMessage, res: ServerResponse, index: number): void
     res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   })
-}
-
-/** An Agent whose every connection goes to `origin`, whatever host and port the URL names. */
-function pinnedAgent(origin: Origin, options: CacheOptions): { dispatcher: Dispatcher; close: () => Promise<void> } {
-  const port = Number(new URL(origin.url).port)
-  const agent = new Agent({
-    keepAliveTimeout: 500,
-    connect: (_opts, callback) => {
-      const socket = connect({ host: '127.0.0.1', port })
-      socket.once('connect', () => callback(null, socket))
-      socket.once('error', (error) => callback(error, null))
-    },
-  })
-  return { dispatcher: agent.compose(cache(options)), close: () => agent.close() }
 }
 
 /** The serial number the origin gave the response: equal numbers mean one stored response. */
@@ -55,14 +40,7 @@ for (const kind of storeKinds) {
       if (kind.name === 'redis') await releaseRedis()
     })
 
-    async function withCache(options: CacheOptions, run: (dispatcher: Dispatcher) => Promise<void>): Promise<void> {
-      const { dispatcher, close } = cachedAgent({ store: await kind.make(), ...options })
-      try {
-        await run(dispatcher)
-      } finally {
-        await close()
-      }
-    }
+    const withCache = cacheRunner(kind)
 
     it('spellings of one URL share one entry: scheme and host case, default port, query order, %7E vs ~, hex case, fragment (RFC 3986 §6.2.2)', async () => {
       const { dispatcher, close } = pinnedAgent(origin, { store: await kind.make() })

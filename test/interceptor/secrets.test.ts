@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Dispatcher } from 'undici'
 import { createClient } from 'redis'
-import type { CacheOptions, CacheStore } from '../../lib/index.js'
-import { cachedAgent, send } from '../helpers/client.js'
+import type { CacheOptions } from '../../lib/index.js'
+import { cacheRunner, send } from '../helpers/client.js'
+import { storedIds } from '../helpers/faults.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import type { RedisServer } from '../helpers/redis-server.js'
 import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
@@ -44,12 +44,6 @@ function handler(req: IncomingMessage, res: ServerResponse, index: number): void
 
 function who(credential: string | string[]): string {
   return `user-${createHash('sha256').update(String(credential)).digest('hex').slice(0, 12)}`
-}
-
-async function storedIds(store: CacheStore): Promise<string[]> {
-  const ids: string[] = []
-  for await (const id of store.ids()) ids.push(id)
-  return ids
 }
 
 /**
@@ -120,15 +114,7 @@ for (const kind of storeKinds) {
       if (kind.name === 'redis') await releaseRedis()
     })
 
-    async function withCache(options: CacheOptions, run: (dispatcher: Dispatcher, store: CacheStore) => Promise<void>): Promise<void> {
-      const store = await kind.make()
-      const { dispatcher, close } = cachedAgent({ store, ...options })
-      try {
-        await run(dispatcher, store)
-      } finally {
-        await close()
-      }
-    }
+    const withCache = cacheRunner(kind)
 
     const ignored: CacheOptions = { ignoredParameters: ['api_key', 'X-Api-Key'], matchHeaders: true }
 

@@ -6,31 +6,7 @@ import {
   type RequestDirectives,
   type ResponseDirectives,
 } from '../../lib/policy/directives.js'
-
-const NO_RESPONSE_DIRECTIVES: ResponseDirectives = {
-  maxAge: undefined,
-  sMaxAge: undefined,
-  noCache: false,
-  noStore: false,
-  private: false,
-  public: false,
-  mustRevalidate: false,
-  proxyRevalidate: false,
-  immutable: false,
-  staleWhileRevalidate: undefined,
-  staleIfError: undefined,
-  invalid: false,
-}
-
-const NO_REQUEST_DIRECTIVES: RequestDirectives = {
-  maxAge: undefined,
-  maxStale: undefined,
-  minFresh: undefined,
-  noCache: false,
-  noStore: false,
-  onlyIfCached: false,
-  staleIfError: undefined,
-}
+import { reqDirectives, resDirectives } from '../helpers/directives.js'
 
 function cc(...lines: string[]): HeaderRecord {
   return { 'cache-control': lines.length === 1 ? lines[0] : lines }
@@ -82,7 +58,7 @@ describe('policy/directives parseResponseDirectives', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.deepEqual(parseResponseDirectives(row.headers), { ...NO_RESPONSE_DIRECTIVES, ...row.expected })
+      assert.deepEqual(parseResponseDirectives(row.headers), resDirectives(row.expected))
     })
   }
 })
@@ -112,7 +88,7 @@ describe('policy/directives parseRequestDirectives', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.deepEqual(parseRequestDirectives(row.headers), { ...NO_REQUEST_DIRECTIVES, ...row.expected })
+      assert.deepEqual(parseRequestDirectives(row.headers), reqDirectives(row.expected))
     })
   }
 })

@@ -13,6 +13,7 @@ import {
   heuristicLifetime,
   type Lifetime,
 } from '../../lib/policy/freshness.js'
+import { resDirectives } from '../helpers/directives.js'
 
 // T0 = Sun, 06 Nov 1994 08:49:37 GMT. Other dates below are written out by hand relative to it.
 const T0 = 784111777000
@@ -28,24 +29,6 @@ function res(status: number, headers: HeaderRecord): CacheResponse {
   return { status, statusText: '', headers }
 }
 
-function dir(overrides: Partial<ResponseDirectives> = {}): ResponseDirectives {
-  return {
-    maxAge: undefined,
-    sMaxAge: undefined,
-    noCache: false,
-    noStore: false,
-    private: false,
-    public: false,
-    mustRevalidate: false,
-    proxyRevalidate: false,
-    immutable: false,
-    staleWhileRevalidate: undefined,
-    staleIfError: undefined,
-    invalid: false,
-    ...overrides,
-  }
-}
-
 describe('policy/freshness constants', () => {
   it('heuristically cacheable statuses are those of RFC 9110 §15.1', () => {
     assert.deepEqual([...HEURISTICALLY_CACHEABLE].sort((a, b) => a - b), [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501])
@@ -57,21 +40,21 @@ describe('policy/freshness constants', () => {
 
 describe('policy/freshness explicitLifetime', () => {
   const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; responseTime?: number; expected: number | undefined }> = [
-    { name: 'max-age (§4.2.1)', res: res(200, { date: DATE_T0 }), d: dir({ maxAge: 60 }), expected: 60 },
-    { name: 'max-age=0', res: res(200, {}), d: dir({ maxAge: 0 }), expected: 0 },
-    { name: 'max-age wins over Expires (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: dir({ maxAge: 60 }), expected: 60 },
-    { name: 'invalid directives: stale (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: dir({ invalid: true }), expected: 0 },
-    { name: 'Expires minus Date (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: dir(), expected: 3600 },
-    { name: 'Expires minus Date, not minus response time', res: res(200, { date: DATE_T0, expires: T0_PLUS_1M }), d: dir(), responseTime: T0 + 30_000, expected: 60 },
-    { name: 'Date missing: Expires minus response time (RFC 9110 §6.6.1)', res: res(200, { expires: T0_PLUS_1M }), d: dir(), responseTime: T0 + 10_000, expected: 50 },
-    { name: 'Date invalid: Expires minus response time', res: res(200, { date: 'garbage', expires: T0_PLUS_1M }), d: dir(), expected: 60 },
-    { name: 'Expires in the past (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H }), d: dir(), expected: 0 },
-    { name: 'Expires: 0 is in the past (§5.3)', res: res(200, { date: DATE_T0, expires: '0' }), d: dir(), expected: 0 },
-    { name: 'Expires: -1 is in the past (§5.3)', res: res(200, { date: DATE_T0, expires: '-1' }), d: dir(), expected: 0 },
-    { name: 'several Expires lines: stale (§4.2.1)', res: res(200, { date: DATE_T0, expires: [T0_PLUS_1H, T0_PLUS_1H] }), d: dir(), expected: 0 },
-    { name: 'no max-age, no Expires', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir(), expected: undefined },
-    { name: 's-maxage alone is ignored by a private cache (§5.2.2.10)', res: res(200, { date: DATE_T0 }), d: dir({ sMaxAge: 300 }), expected: undefined },
-    { name: 's-maxage does not override max-age in a private cache', res: res(200, { date: DATE_T0 }), d: dir({ maxAge: 60, sMaxAge: 300 }), expected: 60 },
+    { name: 'max-age (§4.2.1)', res: res(200, { date: DATE_T0 }), d: resDirectives({ maxAge: 60 }), expected: 60 },
+    { name: 'max-age=0', res: res(200, {}), d: resDirectives({ maxAge: 0 }), expected: 0 },
+    { name: 'max-age wins over Expires (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: resDirectives({ maxAge: 60 }), expected: 60 },
+    { name: 'invalid directives: stale (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: resDirectives({ invalid: true }), expected: 0 },
+    { name: 'Expires minus Date (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: resDirectives(), expected: 3600 },
+    { name: 'Expires minus Date, not minus response time', res: res(200, { date: DATE_T0, expires: T0_PLUS_1M }), d: resDirectives(), responseTime: T0 + 30_000, expected: 60 },
+    { name: 'Date missing: Expires minus response time (RFC 9110 §6.6.1)', res: res(200, { expires: T0_PLUS_1M }), d: resDirectives(), responseTime: T0 + 10_000, expected: 50 },
+    { name: 'Date invalid: Expires minus response time', res: res(200, { date: 'garbage', expires: T0_PLUS_1M }), d: resDirectives(), expected: 60 },
+    { name: 'Expires in the past (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H }), d: resDirectives(), expected: 0 },
+    { name: 'Expires: 0 is in the past (§5.3)', res: res(200, { date: DATE_T0, expires: '0' }), d: resDirectives(), expected: 0 },
+    { name: 'Expires: -1 is in the past (§5.3)', res: res(200, { date: DATE_T0, expires: '-1' }), d: resDirectives(), expected: 0 },
+    { name: 'several Expires lines: stale (§4.2.1)', res: res(200, { date: DATE_T0, expires: [T0_PLUS_1H, T0_PLUS_1H] }), d: resDirectives(), expected: 0 },
+    { name: 'no max-age, no Expires', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: undefined },
+    { name: 's-maxage alone is ignored by a private cache (§5.2.2.10)', res: res(200, { date: DATE_T0 }), d: resDirectives({ sMaxAge: 300 }), expected: undefined },
+    { name: 's-maxage does not override max-age in a private cache', res: res(200, { date: DATE_T0 }), d: resDirectives({ maxAge: 60, sMaxAge: 300 }), expected: 60 },
   ]
   for (const row of rows) {
     it(row.name, () => {
@@ -82,20 +65,20 @@ describe('policy/freshness explicitLifetime', () => {
 
 describe('policy/freshness heuristicLifetime', () => {
   const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; responseTime?: number; expected: number | undefined }> = [
-    { name: '10% of Date minus Last-Modified (§4.2.2)', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir(), expected: 8640 },
-    { name: 'capped at a day', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_31D }), d: dir(), expected: 86400 },
-    { name: 'Date missing: response time stands in', res: res(200, { 'last-modified': T0_MINUS_1D }), d: dir(), expected: 8640 },
-    { name: 'no Last-Modified: none', res: res(200, { date: DATE_T0 }), d: dir(), expected: undefined },
-    { name: 'invalid Last-Modified: none', res: res(200, { date: DATE_T0, 'last-modified': 'yesterday' }), d: dir(), expected: undefined },
-    { name: 'Last-Modified after Date: none', res: res(200, { date: T0_MINUS_1D, 'last-modified': DATE_T0 }), d: dir(), expected: undefined },
-    { name: 'Last-Modified equal to Date: none', res: res(200, { date: DATE_T0, 'last-modified': DATE_T0 }), d: dir(), expected: undefined },
-    { name: '404 is heuristically cacheable (RFC 9110 §15.1)', res: res(404, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir(), expected: 8640 },
-    { name: '500 is not heuristically cacheable', res: res(500, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir(), expected: undefined },
-    { name: '500 marked public may use heuristics (§4.2.2)', res: res(500, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir({ public: true }), expected: 8640 },
-    { name: 'max-age present: MUST NOT use heuristics (§4.2.2)', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir({ maxAge: 5 }), expected: undefined },
-    { name: 'Expires present, even past: MUST NOT use heuristics', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H, 'last-modified': T0_MINUS_1D }), d: dir(), expected: undefined },
-    { name: 'invalid freshness directives: no heuristics', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir({ invalid: true }), expected: undefined },
-    { name: 's-maxage does not block heuristics in a private cache', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: dir({ sMaxAge: 5 }), expected: 8640 },
+    { name: '10% of Date minus Last-Modified (§4.2.2)', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: 8640 },
+    { name: 'capped at a day', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_31D }), d: resDirectives(), expected: 86400 },
+    { name: 'Date missing: response time stands in', res: res(200, { 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: 8640 },
+    { name: 'no Last-Modified: none', res: res(200, { date: DATE_T0 }), d: resDirectives(), expected: undefined },
+    { name: 'invalid Last-Modified: none', res: res(200, { date: DATE_T0, 'last-modified': 'yesterday' }), d: resDirectives(), expected: undefined },
+    { name: 'Last-Modified after Date: none', res: res(200, { date: T0_MINUS_1D, 'last-modified': DATE_T0 }), d: resDirectives(), expected: undefined },
+    { name: 'Last-Modified equal to Date: none', res: res(200, { date: DATE_T0, 'last-modified': DATE_T0 }), d: resDirectives(), expected: undefined },
+    { name: '404 is heuristically cacheable (RFC 9110 §15.1)', res: res(404, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: 8640 },
+    { name: '500 is not heuristically cacheable', res: res(500, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: undefined },
+    { name: '500 marked public may use heuristics (§4.2.2)', res: res(500, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives({ public: true }), expected: 8640 },
+    { name: 'max-age present: MUST NOT use heuristics (§4.2.2)', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives({ maxAge: 5 }), expected: undefined },
+    { name: 'Expires present, even past: MUST NOT use heuristics', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: undefined },
+    { name: 'invalid freshness directives: no heuristics', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives({ invalid: true }), expected: undefined },
+    { name: 's-maxage does not block heuristics in a private cache', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives({ sMaxAge: 5 }), expected: 8640 },
   ]
   for (const row of rows) {
     it(row.name, () => {
@@ -130,20 +113,20 @@ describe('policy/freshness decideLifetime', () => {
   const doNotCache: Expiration = { kind: 'do-not-cache' }
   const heuristic = res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D })
   const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; cacheControl: boolean; user: Expiration | undefined; expected: Lifetime }> = [
-    { name: 'user do-not-cache beats max-age', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: true, user: doNotCache, expected: { kind: 'do-not-cache' } },
-    { name: 'user do-not-cache without cacheControl', res: heuristic, d: dir(), cacheControl: false, user: doNotCache, expected: { kind: 'do-not-cache' } },
-    { name: 'explicit lifetime beats the user', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 60 } },
-    { name: 'Expires beats the user', res: res(200, { date: DATE_T0, expires: T0_PLUS_1M }), d: dir(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 60 } },
-    { name: 'Expires in the past beats the user', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H }), d: dir(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 0 } },
-    { name: 'invalid freshness is stale even with a user expiration', res: heuristic, d: dir({ invalid: true }), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 0 } },
-    { name: 'user expiration beats the heuristic', res: heuristic, d: dir(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 300 } },
-    { name: "user 'never' is Infinity", res: heuristic, d: dir(), cacheControl: true, user: never, expected: { kind: 'store', lifetime: Infinity } },
-    { name: 'heuristic when nothing else (§4.2.2)', res: heuristic, d: dir(), cacheControl: true, user: undefined, expected: { kind: 'store', lifetime: 8640 } },
-    { name: 'nothing at all: 0', res: res(200, { date: DATE_T0 }), d: dir(), cacheControl: true, user: undefined, expected: { kind: 'store', lifetime: 0 } },
-    { name: 'cacheControl false: user beats max-age', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: false, user: after(300), expected: { kind: 'store', lifetime: 300 } },
-    { name: 'cacheControl false: user 0', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: false, user: after(0), expected: { kind: 'store', lifetime: 0 } },
-    { name: "cacheControl false: user 'never'", res: heuristic, d: dir(), cacheControl: false, user: never, expected: { kind: 'store', lifetime: Infinity } },
-    { name: 'cacheControl false, no user: never expires', res: heuristic, d: dir({ maxAge: 60 }), cacheControl: false, user: undefined, expected: { kind: 'store', lifetime: Infinity } },
+    { name: 'user do-not-cache beats max-age', res: heuristic, d: resDirectives({ maxAge: 60 }), cacheControl: true, user: doNotCache, expected: { kind: 'do-not-cache' } },
+    { name: 'user do-not-cache without cacheControl', res: heuristic, d: resDirectives(), cacheControl: false, user: doNotCache, expected: { kind: 'do-not-cache' } },
+    { name: 'explicit lifetime beats the user', res: heuristic, d: resDirectives({ maxAge: 60 }), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 60 } },
+    { name: 'Expires beats the user', res: res(200, { date: DATE_T0, expires: T0_PLUS_1M }), d: resDirectives(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 60 } },
+    { name: 'Expires in the past beats the user', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H }), d: resDirectives(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 0 } },
+    { name: 'invalid freshness is stale even with a user expiration', res: heuristic, d: resDirectives({ invalid: true }), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 0 } },
+    { name: 'user expiration beats the heuristic', res: heuristic, d: resDirectives(), cacheControl: true, user: after(300), expected: { kind: 'store', lifetime: 300 } },
+    { name: "user 'never' is Infinity", res: heuristic, d: resDirectives(), cacheControl: true, user: never, expected: { kind: 'store', lifetime: Infinity } },
+    { name: 'heuristic when nothing else (§4.2.2)', res: heuristic, d: resDirectives(), cacheControl: true, user: undefined, expected: { kind: 'store', lifetime: 8640 } },
+    { name: 'nothing at all: 0', res: res(200, { date: DATE_T0 }), d: resDirectives(), cacheControl: true, user: undefined, expected: { kind: 'store', lifetime: 0 } },
+    { name: 'cacheControl false: user beats max-age', res: heuristic, d: resDirectives({ maxAge: 60 }), cacheControl: false, user: after(300), expected: { kind: 'store', lifetime: 300 } },
+    { name: 'cacheControl false: user 0', res: heuristic, d: resDirectives({ maxAge: 60 }), cacheControl: false, user: after(0), expected: { kind: 'store', lifetime: 0 } },
+    { name: "cacheControl false: user 'never'", res: heuristic, d: resDirectives(), cacheControl: false, user: never, expected: { kind: 'store', lifetime: Infinity } },
+    { name: 'cacheControl false, no user: never expires', res: heuristic, d: resDirectives({ maxAge: 60 }), cacheControl: false, user: undefined, expected: { kind: 'store', lifetime: Infinity } },
   ]
   for (const row of rows) {
     it(row.name, () => {

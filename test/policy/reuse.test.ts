@@ -1,39 +1,9 @@
 import assert from 'node:assert/strict'
 import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
 import { decide, decideWithoutEntry, staleWindow, type Decision, type ReuseOptions } from '../../lib/policy/reuse.js'
+import { reqDirectives, resDirectives } from '../helpers/directives.js'
 
 const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
-
-function resDirectives(partial: Partial<ResponseDirectives> = {}): ResponseDirectives {
-  return {
-    maxAge: undefined,
-    sMaxAge: undefined,
-    noCache: false,
-    noStore: false,
-    private: false,
-    public: false,
-    mustRevalidate: false,
-    proxyRevalidate: false,
-    immutable: false,
-    staleWhileRevalidate: undefined,
-    staleIfError: undefined,
-    invalid: false,
-    ...partial,
-  }
-}
-
-function reqDirectives(partial: Partial<RequestDirectives> = {}): RequestDirectives {
-  return {
-    maxAge: undefined,
-    maxStale: undefined,
-    minFresh: undefined,
-    noCache: false,
-    noStore: false,
-    onlyIfCached: false,
-    staleIfError: undefined,
-    ...partial,
-  }
-}
 
 function options(partial: Partial<ReuseOptions> = {}): ReuseOptions {
   return { staleWhileRevalidate: 0, staleIfError: 0, cacheControl: true, ...partial }

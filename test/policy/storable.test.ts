@@ -3,6 +3,7 @@ import type { HeaderRecord } from '../../lib/headers.js'
 import type { CacheRequest, CacheResponse } from '../../lib/message.js'
 import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
 import { storable, worthStoring, type StorableOptions, type StorableVerdict } from '../../lib/policy/storable.js'
+import { reqDirectives, resDirectives } from '../helpers/directives.js'
 
 const DATE = 'Sun, 06 Nov 1994 08:49:37 GMT'
 
@@ -12,37 +13,6 @@ function req(method: string, headers: HeaderRecord = {}): CacheRequest {
 
 function res(status: number, headers: HeaderRecord = {}): CacheResponse {
   return { status, statusText: '', headers: { date: DATE, ...headers } }
-}
-
-function resDir(overrides: Partial<ResponseDirectives> = {}): ResponseDirectives {
-  return {
-    maxAge: undefined,
-    sMaxAge: undefined,
-    noCache: false,
-    noStore: false,
-    private: false,
-    public: false,
-    mustRevalidate: false,
-    proxyRevalidate: false,
-    immutable: false,
-    staleWhileRevalidate: undefined,
-    staleIfError: undefined,
-    invalid: false,
-    ...overrides,
-  }
-}
-
-function reqDir(overrides: Partial<RequestDirectives> = {}): RequestDirectives {
-  return {
-    maxAge: undefined,
-    maxStale: undefined,
-    minFresh: undefined,
-    noCache: false,
-    noStore: false,
-    onlyIfCached: false,
-    staleIfError: undefined,
-    ...overrides,
-  }
 }
 
 const DEFAULTS: StorableOptions = {
@@ -67,22 +37,22 @@ describe('policy/storable storable', () => {
   }> = [
     { name: 'plain GET 200', expected: OK },
     { name: 'HEAD responses are never stored (§3 method)', req: req('HEAD'), expected: no('method') },
-    { name: 'method not in methods (§3)', req: req('POST'), resD: resDir({ maxAge: 60 }), expected: no('method') },
-    { name: 'POST when listed in methods', req: req('POST'), resD: resDir({ maxAge: 60 }), opts: { methods: new Set(['GET', 'POST']) }, expected: OK },
-    { name: 'clause order: method before no-store', req: req('HEAD'), resD: resDir({ noStore: true }), expected: no('method') },
+    { name: 'method not in methods (§3)', req: req('POST'), resD: resDirectives({ maxAge: 60 }), expected: no('method') },
+    { name: 'POST when listed in methods', req: req('POST'), resD: resDirectives({ maxAge: 60 }), opts: { methods: new Set(['GET', 'POST']) }, expected: OK },
+    { name: 'clause order: method before no-store', req: req('HEAD'), resD: resDirectives({ noStore: true }), expected: no('method') },
     { name: '1xx is not final (§3)', res: res(100), opts: { allowableCodes: new Set([100, 200]) }, expected: no('status') },
     { name: '304 is never stored as an entry', res: res(304), opts: { allowableCodes: new Set([200, 304]) }, expected: no('status') },
     { name: '206 is not combined (§3.3)', res: res(206), opts: { allowableCodes: new Set([200, 206]) }, expected: no('partial-content') },
     { name: '206 not in allowableCodes still says partial-content', res: res(206), expected: no('partial-content') },
     { name: 'status not in allowableCodes', res: res(404), expected: no('status') },
-    { name: 'response no-store (§5.2.2.5)', resD: resDir({ noStore: true, maxAge: 60 }), expected: no('no-store') },
-    { name: 'request no-store (§5.2.1.5)', reqD: reqDir({ noStore: true }), expected: no('no-store') },
-    { name: 'no-store honoured with cacheControl false', resD: resDir({ noStore: true }), opts: { cacheControl: false }, expected: no('no-store') },
-    { name: 'private is storable in a private cache (§5.2.2.7)', resD: resDir({ private: true }), expected: OK },
-    { name: 'qualified private is storable', resD: resDir({ private: ['x-user'] }), expected: OK },
-    { name: 's-maxage=0 is irrelevant to a private cache', resD: resDir({ sMaxAge: 0 }), expected: OK },
+    { name: 'response no-store (§5.2.2.5)', resD: resDirectives({ noStore: true, maxAge: 60 }), expected: no('no-store') },
+    { name: 'request no-store (§5.2.1.5)', reqD: reqDirectives({ noStore: true }), expected: no('no-store') },
+    { name: 'no-store honoured with cacheControl false', resD: resDirectives({ noStore: true }), opts: { cacheControl: false }, expected: no('no-store') },
+    { name: 'private is storable in a private cache (§5.2.2.7)', resD: resDirectives({ private: true }), expected: OK },
+    { name: 'qualified private is storable', resD: resDirectives({ private: ['x-user'] }), expected: OK },
+    { name: 's-maxage=0 is irrelevant to a private cache', resD: resDirectives({ sMaxAge: 0 }), expected: OK },
     { name: 'Authorization (§3.5, stricter: always)', req: req('GET', { authorization: 'Bearer t' }), expected: no('authorization') },
-    { name: 'Authorization even with public', req: req('GET', { authorization: 'Bearer t' }), resD: resDir({ public: true }), expected: no('authorization') },
+    { name: 'Authorization even with public', req: req('GET', { authorization: 'Bearer t' }), resD: resDirectives({ public: true }), expected: no('authorization') },
     { name: 'Cookie (stricter default)', req: req('GET', { cookie: 'sid=1' }), expected: no('cookie') },
     { name: 'Authorization with the credentials partition: stored per credential', req: req('GET', { authorization: 'Bearer t' }), opts: { credentialsPartitioned: true }, expected: OK },
     { name: 'Cookie with the credentials partition: stored per credential', req: req('GET', { cookie: 'sid=1' }), opts: { credentialsPartitioned: true }, expected: OK },
@@ -94,16 +64,16 @@ describe('policy/storable storable', () => {
     { name: 'ordinary Vary is storable', res: res(200, { vary: 'Accept-Encoding' }), expected: OK },
     { name: '404 added by the user is heuristically cacheable', res: res(404), opts: { allowableCodes: new Set([200, 404]) }, expected: OK },
     { name: '500 added by the user needs explicit freshness (§3)', res: res(500), opts: { allowableCodes: new Set([200, 500]) }, expected: no('no-lifetime') },
-    { name: '500 with max-age', res: res(500), resD: resDir({ maxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with max-age', res: res(500), resD: resDirectives({ maxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: OK },
     { name: '500 with Expires', res: res(500, { expires: DATE }), opts: { allowableCodes: new Set([500]) }, expected: OK },
-    { name: '500 with public', res: res(500), resD: resDir({ public: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
-    { name: '500 with private (a private cache may, §3)', res: res(500), resD: resDir({ private: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
-    { name: '500 with s-maxage only: not a signal for a private cache', res: res(500), resD: resDir({ sMaxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: no('no-lifetime') },
+    { name: '500 with public', res: res(500), resD: resDirectives({ public: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with private (a private cache may, §3)', res: res(500), resD: resDirectives({ private: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with s-maxage only: not a signal for a private cache', res: res(500), resD: resDirectives({ sMaxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: no('no-lifetime') },
     { name: '500 with cacheControl false: user lifetime suffices', res: res(500), opts: { allowableCodes: new Set([500]), cacheControl: false }, expected: OK },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      const verdict = storable(row.req ?? req('GET'), row.reqD ?? reqDir(), row.res ?? res(200), row.resD ?? resDir(), { ...DEFAULTS, ...row.opts })
+      const verdict = storable(row.req ?? req('GET'), row.reqD ?? reqDirectives(), row.res ?? res(200), row.resD ?? resDirectives(), { ...DEFAULTS, ...row.opts })
       assert.deepEqual(verdict, row.expected)
     })
   }
@@ -121,7 +91,7 @@ describe('policy/storable worthStoring', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(worthStoring(row.lifetime, { status: 200, statusText: '', headers: row.headers }, resDir(), row.staleWindow), row.expected)
+      assert.equal(worthStoring(row.lifetime, { status: 200, statusText: '', headers: row.headers }, resDirectives(), row.staleWindow), row.expected)
     })
   }
 })

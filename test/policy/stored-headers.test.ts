@@ -2,24 +2,7 @@ import assert from 'node:assert/strict'
 import type { HeaderRecord, MutableHeaderRecord } from '../../lib/headers.js'
 import type { ResponseDirectives } from '../../lib/policy/directives.js'
 import { headersToStore, replayHeaders } from '../../lib/policy/stored-headers.js'
-
-function dir(overrides: Partial<ResponseDirectives> = {}): ResponseDirectives {
-  return {
-    maxAge: undefined,
-    sMaxAge: undefined,
-    noCache: false,
-    noStore: false,
-    private: false,
-    public: false,
-    mustRevalidate: false,
-    proxyRevalidate: false,
-    immutable: false,
-    staleWhileRevalidate: undefined,
-    staleIfError: undefined,
-    invalid: false,
-    ...overrides,
-  }
-}
+import { resDirectives } from '../helpers/directives.js'
 
 describe('policy/stored-headers headersToStore', () => {
   const rows: ReadonlyArray<{ name: string; headers: HeaderRecord; d?: ResponseDirectives; redact?: ReadonlySet<string>; expected: MutableHeaderRecord }> = [
@@ -32,22 +15,22 @@ describe('policy/stored-headers headersToStore', () => {
     { name: 'fields named in Connection dropped (RFC 9110 §7.6.1)', headers: { connection: 'X-Trace, Close', 'x-trace': '1', etag: '"a"' }, expected: { etag: '"a"' } },
     { name: 'Connection on several lines', headers: { connection: ['x-a', 'X-B'], 'x-a': '1', 'x-b': '2', etag: '"a"' }, expected: { etag: '"a"' } },
     { name: 'Age dropped: recomputed on replay (§5.1)', headers: { age: '30', etag: '"a"' }, expected: { etag: '"a"' } },
-    { name: 'qualified no-cache fields dropped (§5.2.2.4)', headers: { 'x-secret': 's', etag: '"a"' }, d: dir({ noCache: ['x-secret'] }), expected: { etag: '"a"' } },
-    { name: 'qualified private fields dropped (§5.2.2.7)', headers: { 'x-user': 'u', etag: '"a"' }, d: dir({ private: ['x-user'] }), expected: { etag: '"a"' } },
-    { name: 'unqualified no-cache keeps every field', headers: { 'x-secret': 's' }, d: dir({ noCache: true, private: true }), expected: { 'x-secret': 's' } },
+    { name: 'qualified no-cache fields dropped (§5.2.2.4)', headers: { 'x-secret': 's', etag: '"a"' }, d: resDirectives({ noCache: ['x-secret'] }), expected: { etag: '"a"' } },
+    { name: 'qualified private fields dropped (§5.2.2.7)', headers: { 'x-user': 'u', etag: '"a"' }, d: resDirectives({ private: ['x-user'] }), expected: { etag: '"a"' } },
+    { name: 'unqualified no-cache keeps every field', headers: { 'x-secret': 's' }, d: resDirectives({ noCache: true, private: true }), expected: { 'x-secret': 's' } },
     { name: 'redacted names dropped, case-insensitively', headers: { 'x-api-key': 'k', etag: '"a"' }, redact: new Set(['X-Api-Key']), expected: { etag: '"a"' } },
     { name: 'several lines kept as a list', headers: { link: ['<a>', '<b>'] }, expected: { link: ['<a>', '<b>'] } },
     { name: 'undefined values skipped', headers: { etag: undefined, vary: 'Accept' }, expected: { vary: 'Accept' } },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.deepEqual(headersToStore(row.headers, row.d ?? dir(), row.redact ?? new Set()), row.expected)
+      assert.deepEqual(headersToStore(row.headers, row.d ?? resDirectives(), row.redact ?? new Set()), row.expected)
     })
   }
 
   it('copies lists, so the stored record does not share arrays with the response', () => {
     const link = ['<a>']
-    const stored = headersToStore({ link }, dir(), new Set())
+    const stored = headersToStore({ link }, resDirectives(), new Set())
     link.push('<b>')
     assert.deepEqual(stored, { link: ['<a>'] })
   })

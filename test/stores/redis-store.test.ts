@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { createClient } from 'redis'
 import { encodeRecord } from '../../lib/codec.js'
 import { InvalidOptionError, StoreError } from '../../lib/errors.js'
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis-store.js'
-import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { freePort, startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { collect, decode, sleep, storeContract, text } from './store-contract.js'
 
 let server: RedisServer
@@ -280,7 +279,7 @@ describe('RedisStore', () => {
     }
     process.on('uncaughtException', onUncaught)
     process.on('unhandledRejection', onUncaught)
-    const store = new RedisStore({ url: `redis://127.0.0.1:${await closedPort()}`, namespace: 'unreachable' })
+    const store = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, namespace: 'unreachable' })
     try {
       await assert.rejects(store.ready(300), StoreError)
       const started = Date.now()
@@ -367,15 +366,3 @@ describe('RedisStore', () => {
     })
   }
 })
-
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 1))
-    })
-  })
-}
