@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Agent, fetch, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { cache } from '../../lib/index.js'
-import { cachedAgent, send } from '../helpers/client.js'
+import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { fixed, startOrigin, type Origin } from '../helpers/origin.js'
 import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
 
@@ -164,7 +164,10 @@ describe('hit and miss: Redis layout', () => {
       await send(dispatcher, `${origin.url}/one`)
       const redis = kind.redis()
       const namespace = (store as unknown as { namespace: string }).namespace
-      const keys = (await redis.cli('--scan', '--pattern', `${namespace}:*`)).split('\n').filter(Boolean)
+      const scan = async () => (await redis.cli('--scan', '--pattern', `${namespace}:*`)).split('\n').filter(Boolean)
+      // Writes are committed after each response ends, off the caller's path.
+      await eventually(async () => (await scan()).length === 2)
+      const keys = await scan()
       assert.equal(keys.length, 2)
       for (const key of keys) {
         assert.match(key, new RegExp(`^${namespace}:\\{[0-9a-f]{32}\\}$`))

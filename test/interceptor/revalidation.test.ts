@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { cachedAgent, send } from '../helpers/client.js'
+import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
 
@@ -163,10 +163,12 @@ describe('revalidation: Redis TTL', () => {
   })
 
   const redisKind = () => storeKinds.find((k) => k.name === 'redis')!
+  /** TTLs of the namespace's keys, once the write (committed after the response ended) has landed. */
   const ttlsOf = async (namespace: string): Promise<number[]> => {
     const redis = redisKind().redis()
-    const keys = (await redis.cli('--scan', '--pattern', `${namespace}:*`)).split('\n').filter(Boolean)
-    return Promise.all(keys.map(async (key) => Number(await redis.cli('TTL', key))))
+    const scan = async () => (await redis.cli('--scan', '--pattern', `${namespace}:*`)).split('\n').filter(Boolean)
+    await eventually(async () => (await scan()).length > 0)
+    return Promise.all((await scan()).map(async (key) => Number(await redis.cli('TTL', key))))
   }
 
   it('ttl: true covers freshness, the stale-while-revalidate window and ttlOffset', async () => {
