@@ -47,6 +47,8 @@ export class EntryRepository {
   /** Request header names whose values are secrets: digested before they enter a stored Vary record. */
   readonly #secretHeaders: ReadonlySet<string>
   readonly #digest: (value: string) => string
+  /** The store keeps values in this process: bodies stay inline and unchecked (CacheStore.inProcess). */
+  readonly #inProcess: boolean
   readonly #varyMemo = new LRUCache<string, readonly string[]>({ max: VARY_MEMO_SIZE })
   /** Writes and invalidations under way, by primary id: a read in this process waits for them. */
   readonly #pending = new SingleFlight<unknown>()
@@ -56,6 +58,7 @@ export class EntryRepository {
     this.#report = report
     this.#secretHeaders = secretHeaders
     this.#digest = digest
+    this.#inProcess = store.store.inProcess === true
   }
 
   /** The values `Vary` selects from a request, with secret headers hashed (never stored in clear). */
@@ -117,7 +120,7 @@ export class EntryRepository {
   save(key: RequestKey, entry: StoredEntry, varyNames: readonly string[] | undefined, previous: VaryPointer | undefined, ttlMs: number | undefined, now: number, replaces?: StoredEntry): Promise<boolean> {
     let writes: StoreWrite[]
     try {
-      const { stored, body } = externalize(entry, key, varyNames)
+      const { stored, body } = this.#inProcess ? { stored: entry, body: undefined } : externalize(entry, key, varyNames)
       writes = this.#writesFor(key, stored, varyNames, previous, ttlMs, now)
       // The body goes first in the same atomic call; an external body kept by a 304 refresh gets its TTL reset.
       if (body !== undefined) writes.unshift(body.value === undefined ? { id: body.id, value: undefined, ttlMs } : { id: body.id, value: body.value, ttlMs })
@@ -213,7 +216,7 @@ export class EntryRepository {
       // The variants' external bodies too; a variant whose read fails leaves its body to expire.
       const variants = await this.#store.get(record.variants)
       for (const [i, bytes] of (variants ?? []).entries()) {
-        const variant = bytes === undefined ? undefined : decodeRecord(bytes)
+        const variant = bytes === undefined ? undefined : decodeRecord(bytes, { verifyBody: !this.#inProcess })
         if (variant?.kind === 'entry' && !isInline(variant.body)) ids.push(variant.body.id)
         else if (variant === undefined && bytes !== undefined) this.#report(new CorruptEntryError(record.variants[i]!, 'failed to decode or validate'))
       }
@@ -223,7 +226,7 @@ export class EntryRepository {
 
   #decode(id: string, bytes: Uint8Array | undefined): StoredRecord | undefined {
     if (bytes === undefined) return undefined
-    const record = decodeRecord(bytes)
+    const record = decodeRecord(bytes, { verifyBody: !this.#inProcess })
     if (record === undefined) {
       this.#report(new CorruptEntryError(id, 'failed to decode or validate'))
       void this.#store.remove([id])

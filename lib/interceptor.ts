@@ -16,7 +16,7 @@ import { bodySize, currentAge, isInline, staleAt, type StoredEntry, type VaryPoi
 import { CacheError } from './errors.js'
 import { hasInvalidHeaderChar, type HeaderRecord } from './headers.js'
 import { EntryRepository, type Lookup } from './entries.js'
-import { requestKey, redactUrl, type RequestKey } from './key.js'
+import { createKeyer, redactUrl, type RequestKey } from './key.js'
 import { toCacheRequest, toCacheResponse, type CacheRequest, type CacheResponse } from './message.js'
 import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.js'
 import { conditionalHeaders, isConditional } from './policy/conditional.js'
@@ -78,9 +78,11 @@ class CacheCore {
   /** Misses being fetched from the origin, by primary id: concurrent requests for one share the trip. */
   readonly #flights = new Map<string, Flight>()
   readonly #count: (delta: Partial<CacheCounters>) => void
+  readonly #key: (req: CacheRequest, body?: Uint8Array) => RequestKey
 
   constructor(o: ResolvedOptions) {
     this.#o = o
+    this.#key = createKeyer(o.key)
     const store = o.store
     this.#count = (delta) => {
       try {
@@ -143,7 +145,7 @@ class CacheCore {
   #begin(next: Dispatch, opts: DispatchOptions, req: CacheRequest, reqD: RequestDirectives, body: Uint8Array | undefined, downstream: Downstream): boolean {
     let key: RequestKey
     try {
-      key = requestKey(req, this.#o.key, body)
+      key = this.#key(req, body)
     } catch (err) {
       this.#report(asCacheError(err, 'key function failed'))
       return this.#forwardUntouched(next, opts, downstream, 'bypass', 'key-error')
@@ -382,7 +384,8 @@ class CacheCore {
    * checked, and if it cannot be, the request goes to the origin as a miss instead.
    */
   #replay(x: Exchange, at: { readonly id: string; readonly pointer: VaryPointer | undefined }, entry: StoredEntry, age: number, outcome: CacheOutcome): void {
-    const headers = this.#withStatus(replayHeaders(entry.headers, age), outcome) as Record<string, string | string[]>
+    // replayHeaders returns a fresh record, so Cache-Status is set on it in place.
+    const headers = this.#withStatus(replayHeaders(entry.headers, age), outcome, true) as Record<string, string | string[]>
     const withBody = x.req.method !== 'HEAD'
     if (!withBody || isInline(entry.body)) {
       const source = withBody && isInline(entry.body) ? inlineSource(entry.body) : EMPTY_SOURCE
@@ -442,7 +445,7 @@ class CacheCore {
     const ids: string[] = []
     for (const url of urls) {
       try {
-        ids.push(requestKey({ method: 'GET', url, headers: {} }, this.#o.key).id)
+        ids.push(this.#key({ method: 'GET', url, headers: {} }).id)
       } catch (err) {
         this.#report(asCacheError(err, 'key function failed during invalidation'))
       }
@@ -497,10 +500,14 @@ class CacheCore {
     this.#send(x, x.opts, new RecordHandler(downstream, hooks))
   }
 
-  #withStatus(headers: Headers, outcome: CacheOutcome): Headers {
+  /** Adds our Cache-Status member; to a copy of `headers` unless the caller `owns` them. */
+  #withStatus(headers: Headers, outcome: CacheOutcome, owns = false): Headers {
     const name = this.#o.cacheStatusName
     if (name === undefined) return headers
-    return { ...headers, 'cache-status': appendCacheStatus(headers['cache-status'], formatCacheStatus(name, outcome)) }
+    const value = appendCacheStatus(headers['cache-status'], formatCacheStatus(name, outcome))
+    if (!owns) return { ...headers, 'cache-status': value }
+    headers['cache-status'] = value
+    return headers
   }
 
   #publish(channel: typeof channels.hit, x: Exchange, id: string, reason: string | number): void {

@@ -13,6 +13,7 @@
  * of this file's output re-keys every shared store, so test/key.test.ts pins two hashes.
  */
 import { createHash, createHmac } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import { KeyFunctionError } from './errors.js'
 import { HOP_BY_HOP, fieldValue, type HeaderRecord, type MutableHeaderRecord } from './headers.js'
 import type { VaryValues } from './entry.js'
@@ -95,6 +96,27 @@ export function secretDigest(secret: string | Uint8Array | undefined): (value: s
 
 export function hashKey(canonical: string): string {
   return sha256Hex(canonical).slice(0, 32)
+}
+
+/** How many method + URL pairs a keyer remembers. */
+const KEY_MEMO_SIZE = 10_000
+
+/**
+ * requestKey with a bounded memo for the plain case, where the key depends on nothing but the method and
+ * the URL (no body, key function, matched headers or credential partition): a hit then does not pay
+ * again to normalise and hash a URL it has keyed before.
+ */
+export function createKeyer(opts: KeyOptions): (req: CacheRequest, body?: Uint8Array) => RequestKey {
+  if (opts.keyFn !== undefined || opts.matchHeaders !== false || opts.partition !== undefined) return (req, body) => requestKey(req, opts, body)
+  const memo = new LRUCache<string, RequestKey>({ max: KEY_MEMO_SIZE })
+  return (req, body) => {
+    if (body !== undefined) return requestKey(req, opts, body)
+    const method = req.method.toUpperCase()
+    const memoKey = `${method === 'HEAD' ? 'GET' : method} ${req.url.href}`
+    let key = memo.get(memoKey)
+    if (key === undefined) memo.set(memoKey, (key = requestKey(req, opts)))
+    return key
+  }
 }
 
 export function requestKey(req: CacheRequest, opts: KeyOptions, body?: Uint8Array): RequestKey {

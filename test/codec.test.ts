@@ -144,6 +144,15 @@ describe('codec', () => {
       assert.equal(decodeRecord(new Uint8Array([...good, 0])), undefined, 'bytes after the metadata')
     })
 
+    it('verifyBody: false skips the CRC (for bytes that never left the process), and only that', () => {
+      const bytes = encodeRecord(entry)
+      const damaged = new Uint8Array(bytes)
+      damaged[damaged.length - 1]! ^= 0xff
+      assert.equal(decodeRecord(damaged), undefined)
+      assert.ok(decodeRecord(damaged, { verifyBody: false })?.kind === 'entry')
+      assert.equal(decodeRecord(damaged.subarray(0, damaged.length - 1), { verifyBody: false }), undefined, 'the length is still checked')
+    })
+
     it('vary pointer', () => {
       assert.deepEqual(decodeRecord(encodeRecord(pointer)), pointer)
       const timed = { ...pointer, deleteAt: 1_712_345_679_000 }

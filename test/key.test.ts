@@ -3,6 +3,7 @@ import { CacheError, KeyFunctionError } from '../lib/errors.js'
 import type { HeaderRecord } from '../lib/headers.js'
 import type { CacheRequest } from '../lib/message.js'
 import {
+  createKeyer,
   NEVER_KEYED_HEADERS,
   hashKey,
   normalizeUrl,
@@ -295,5 +296,29 @@ describe('key', () => {
     it('no vary values differ from one', () => {
       assert.notEqual(variantId(primary, {}), variantId(primary, { a: null }))
     })
+  })
+})
+
+describe('createKeyer', () => {
+  it('memoises the plain case and returns exactly what requestKey returns', () => {
+    const keyer = createKeyer(defaults)
+    for (const url of ['http://x.test/a?b=2&a=1', 'http://x.test/a?a=1&b=2', 'http://u:p@x.test/a', 'HTTP://X.TEST:80/a']) {
+      for (const method of ['GET', 'HEAD', 'get']) {
+        const request = req(url, {}, method)
+        assert.deepEqual(keyer(request), requestKey(request, defaults))
+        assert.equal(keyer(request), keyer(request), 'the second call is served from the memo')
+      }
+    }
+  })
+
+  it('does not memoise what depends on more than method and URL (body, headers, key function)', () => {
+    const body = new TextEncoder().encode('{"q":1}')
+    const keyer = createKeyer(defaults)
+    assert.deepEqual(keyer(req('http://x.test/s', {}, 'POST'), body), requestKey(req('http://x.test/s', {}, 'POST'), defaults, body))
+    const byHeader = createKeyer({ ...defaults, matchHeaders: new Set(['x-tenant']) })
+    assert.notEqual(byHeader(req('http://x.test/', { 'x-tenant': 'a' })).id, byHeader(req('http://x.test/', { 'x-tenant': 'b' })).id)
+    let calls = 0
+    const byFn = createKeyer({ ...defaults, keyFn: () => String(++calls) })
+    assert.notEqual(byFn(req('http://x.test/')).id, byFn(req('http://x.test/')).id)
   })
 })

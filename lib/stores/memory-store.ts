@@ -56,6 +56,8 @@ const ADMIN_BATCH = 500
  * off), so the store never keeps the process alive.
  */
 export class MemoryStore implements CacheStore {
+  /** Values never leave this process: see CacheStore.inProcess. */
+  readonly inProcess = true
   readonly maxSize: number
   readonly maxEntrySize: number
   readonly #ttl: TtlSettings

@@ -61,6 +61,13 @@ export interface StoreStats extends CacheCounters {
 
 export interface CacheStore {
   /**
+   * True for a store whose values live in this process and change only through its own set()
+   * (MemoryStore). The cache then keeps bodies of any size inside their entry, since they are in
+   * memory already and reading them in ranges would only add work, and skips body checksums on read,
+   * since nothing outside the process can have altered them.
+   */
+  readonly inProcess?: boolean
+  /**
    * Reads the values at `ids`, in one round trip; a missing id gives undefined at its index.
    * Ids of one call share their primary part (one Redis Cluster hash slot). The caller must not
    * mutate what it gets (MemoryStore hands out its own bytes so that a hit copies nothing).

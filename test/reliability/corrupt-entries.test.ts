@@ -171,98 +171,101 @@ for (const kind of storeKinds) {
       })
     }
 
-    // A body over 256 KiB is read back in chunks; damage in the first chunk is seen before anything is
-    // sent, damage further on only once the caller has headers and part of the body.
-    const flip = (at: (length: number) => number) => (body: Buffer) => Buffer.from(body.map((byte, i) => (i === at(body.length) ? byte ^ 0xff : byte)))
-    const damageStoredBody = async (store: CacheStore, damage: (body: Buffer) => Buffer): Promise<void> => {
-      const bodyIds = (await storedIds(store)).filter((id) => id.includes('~'))
-      assert.equal(bodyIds.length, 1, 'the large body is stored under an id of its own')
-      const real = Buffer.from((await store.get(bodyIds))[0]!)
-      assert.ok(real.equals(LARGE))
-      await store.set([{ id: bodyIds[0]!, value: damage(real), ttlMs: undefined }])
-    }
-
-    for (const [name, damage] of [
-      ['truncated (its last chunk short)', (body: Buffer) => Buffer.from(body.subarray(0, body.length - 1000))],
-      ['with a byte flipped in its last chunk', flip((length) => length - 10)],
-    ] as const) {
-      it(`a large entry whose body is ${name}: the caller still gets every byte (the rest by Range + If-Range from the origin), the entry is dropped and refilled`, async () => {
-        const store = await kind.make()
-        const { errors, onError } = errorLog()
-        const watch = watchProcess()
-        const { dispatcher, close } = cachedAgent({ store, onError })
-        const url = `${origin.url}/large`
-        const ranged = () => origin.requests.filter((r) => r.url === '/large' && r.headers['range'] !== undefined).length
-        const rangedBefore = ranged()
-        try {
-          await send(dispatcher, url)
-          await damageStoredBody(store, damage)
-          const first = await send(dispatcher, url)
-          assert.equal(first.status, 200)
-          assert.ok(first.body.equals(LARGE), `got ${first.body.byteLength} bytes`)
-          assert.match(first.cacheStatus ?? '', /; hit;/, 'the headers were already sent from the cache')
-          assert.equal(ranged() - rangedBefore, 1)
-          assert.ok(errors.some((e) => e instanceof CorruptEntryError), `onError got ${errors.map((e) => e.code).join(', ') || 'nothing'}`)
-          const second = await send(dispatcher, url)
-          assert.ok(second.body.equals(LARGE))
-          assert.match(second.cacheStatus ?? '', /fwd=miss/, 'the broken entry was dropped')
-          assert.match((await send(dispatcher, url)).cacheStatus ?? '', /; hit;/)
-          assert.deepEqual(watch.events, [])
-        } finally {
-          watch.stop()
-          await close()
-        }
-      })
-    }
-
-    it('a large entry without a strong validator whose later chunk breaks: the response fails (never wrong bytes), then the next request refills it', async () => {
-      const store = await kind.make()
-      const { onError } = errorLog()
-      const { dispatcher, close } = cachedAgent({ store, onError })
-      const url = `${origin.url}/large-untagged`
-      try {
-        await send(dispatcher, url)
-        await damageStoredBody(store, flip((length) => length - 10))
-        await assert.rejects(send(dispatcher, url), /could not be read/)
-        const next = await send(dispatcher, url)
-        assert.ok(next.body.equals(LARGE))
-        assert.match(next.cacheStatus ?? '', /fwd=miss/)
-      } finally {
-        await close()
+    // RedisStore keeps a body over 256 KiB under its own key and reads it back in chunks; damage in the
+    // first chunk is seen before anything is sent, damage further on only once the caller has headers
+    // and part of the body. (MemoryStore keeps every body inline: CacheStore.inProcess.)
+    if (kind.name === 'redis') {
+      const flip = (at: (length: number) => number) => (body: Buffer) => Buffer.from(body.map((byte, i) => (i === at(body.length) ? byte ^ 0xff : byte)))
+      const damageStoredBody = async (store: CacheStore, damage: (body: Buffer) => Buffer): Promise<void> => {
+        const bodyIds = (await storedIds(store)).filter((id) => id.includes('~'))
+        assert.equal(bodyIds.length, 1, 'the large body is stored under an id of its own')
+        const real = Buffer.from((await store.get(bodyIds))[0]!)
+        assert.ok(real.equals(LARGE))
+        await store.set([{ id: bodyIds[0]!, value: damage(real), ttlMs: undefined }])
       }
-    })
 
-    for (const [name, damage, suffix] of [['with a byte flipped in its first chunk', flip(() => 10), '']] as const) {
-      it(`a large entry whose separately stored body is ${name}: a miss served from the origin, then a hit, reported as CorruptEntryError${suffix}`, async () => {
+      for (const [name, damage] of [
+        ['truncated (its last chunk short)', (body: Buffer) => Buffer.from(body.subarray(0, body.length - 1000))],
+        ['with a byte flipped in its last chunk', flip((length) => length - 10)],
+      ] as const) {
+        it(`a large entry whose body is ${name}: the caller still gets every byte (the rest by Range + If-Range from the origin), the entry is dropped and refilled`, async () => {
+          const store = await kind.make()
+          const { errors, onError } = errorLog()
+          const watch = watchProcess()
+          const { dispatcher, close } = cachedAgent({ store, onError })
+          const url = `${origin.url}/large`
+          const ranged = () => origin.requests.filter((r) => r.url === '/large' && r.headers['range'] !== undefined).length
+          const rangedBefore = ranged()
+          try {
+            await send(dispatcher, url)
+            await damageStoredBody(store, damage)
+            const first = await send(dispatcher, url)
+            assert.equal(first.status, 200)
+            assert.ok(first.body.equals(LARGE), `got ${first.body.byteLength} bytes`)
+            assert.match(first.cacheStatus ?? '', /; hit;/, 'the headers were already sent from the cache')
+            assert.equal(ranged() - rangedBefore, 1)
+            assert.ok(errors.some((e) => e instanceof CorruptEntryError), `onError got ${errors.map((e) => e.code).join(', ') || 'nothing'}`)
+            const second = await send(dispatcher, url)
+            assert.ok(second.body.equals(LARGE))
+            assert.match(second.cacheStatus ?? '', /fwd=miss/, 'the broken entry was dropped')
+            assert.match((await send(dispatcher, url)).cacheStatus ?? '', /; hit;/)
+            assert.deepEqual(watch.events, [])
+          } finally {
+            watch.stop()
+            await close()
+          }
+        })
+      }
+
+      it('a large entry without a strong validator whose later chunk breaks: the response fails (never wrong bytes), then the next request refills it', async () => {
         const store = await kind.make()
-        const { errors, onError } = errorLog()
-        const watch = watchProcess()
+        const { onError } = errorLog()
         const { dispatcher, close } = cachedAgent({ store, onError })
-        const url = `${origin.url}/large`
-        const before = origin.count('/large')
+        const url = `${origin.url}/large-untagged`
         try {
           await send(dispatcher, url)
-          const bodyIds = (await storedIds(store)).filter((id) => id.includes('~'))
-          assert.equal(bodyIds.length, 1, 'the large body is stored under an id of its own')
-          const real = Buffer.from((await store.get(bodyIds))[0]!)
-          assert.ok(real.equals(LARGE))
-          await store.set([{ id: bodyIds[0]!, value: damage(real), ttlMs: undefined }])
-
-          const first = await send(dispatcher, url)
-          assert.equal(first.status, 200)
-          assert.ok(first.body.equals(LARGE), `got ${first.body.byteLength} bytes`)
-          assert.match(first.cacheStatus ?? '', /; fwd=miss/)
-          const second = await send(dispatcher, url)
-          assert.ok(second.body.equals(LARGE))
-          assert.match(second.cacheStatus ?? '', /; hit;/)
-          assert.equal(origin.count('/large') - before, 2)
-          assert.ok(errors.some((e) => e instanceof CorruptEntryError), `onError got ${errors.map((e) => e.code).join(', ') || 'nothing'}`)
-          assert.deepEqual(watch.events, [])
+          await damageStoredBody(store, flip((length) => length - 10))
+          await assert.rejects(send(dispatcher, url), /could not be read/)
+          const next = await send(dispatcher, url)
+          assert.ok(next.body.equals(LARGE))
+          assert.match(next.cacheStatus ?? '', /fwd=miss/)
         } finally {
-          watch.stop()
           await close()
         }
       })
+
+      for (const [name, damage, suffix] of [['with a byte flipped in its first chunk', flip(() => 10), '']] as const) {
+        it(`a large entry whose separately stored body is ${name}: a miss served from the origin, then a hit, reported as CorruptEntryError${suffix}`, async () => {
+          const store = await kind.make()
+          const { errors, onError } = errorLog()
+          const watch = watchProcess()
+          const { dispatcher, close } = cachedAgent({ store, onError })
+          const url = `${origin.url}/large`
+          const before = origin.count('/large')
+          try {
+            await send(dispatcher, url)
+            const bodyIds = (await storedIds(store)).filter((id) => id.includes('~'))
+            assert.equal(bodyIds.length, 1, 'the large body is stored under an id of its own')
+            const real = Buffer.from((await store.get(bodyIds))[0]!)
+            assert.ok(real.equals(LARGE))
+            await store.set([{ id: bodyIds[0]!, value: damage(real), ttlMs: undefined }])
+
+            const first = await send(dispatcher, url)
+            assert.equal(first.status, 200)
+            assert.ok(first.body.equals(LARGE), `got ${first.body.byteLength} bytes`)
+            assert.match(first.cacheStatus ?? '', /; fwd=miss/)
+            const second = await send(dispatcher, url)
+            assert.ok(second.body.equals(LARGE))
+            assert.match(second.cacheStatus ?? '', /; hit;/)
+            assert.equal(origin.count('/large') - before, 2)
+            assert.ok(errors.some((e) => e instanceof CorruptEntryError), `onError got ${errors.map((e) => e.code).join(', ') || 'nothing'}`)
+            assert.deepEqual(watch.events, [])
+          } finally {
+            watch.stop()
+            await close()
+          }
+        })
+      }
     }
   })
 }
