@@ -367,7 +367,7 @@ class CacheCore {
       lifetime: lifetime.kind === 'store' ? lifetime.lifetime : 0,
     }
     const effective = o.cacheControl ? resD : NO_RESPONSE_DIRECTIVES
-    if (lifetime.kind === 'store' && !resD.noStore) this.#save(x.key, refreshed, found.pointer?.names, found.pointer, effective, entry)
+    if (lifetime.kind === 'store' && !(resD.noStore && !resD.mustUnderstand)) this.#save(x.key, refreshed, found.pointer?.names, found.pointer, effective, entry)
     else void this.#entries.remove(found.id)
     if (settle !== undefined) return settle()
     const age = currentAge(refreshed, Date.now())

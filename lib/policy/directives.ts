@@ -17,6 +17,11 @@ export interface ResponseDirectives {
   readonly mustRevalidate: boolean
   readonly proxyRevalidate: boolean
   readonly immutable: boolean
+  /**
+   * `must-understand` (§5.2.2.3): store only if the cache understands the status code's caching rules,
+   * and then ignore an accompanying `no-store`.
+   */
+  readonly mustUnderstand: boolean
   /** RFC 5861 §3, seconds. */
   readonly staleWhileRevalidate: number | undefined
   /** RFC 5861 §4, seconds. */
@@ -140,6 +145,7 @@ export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectiv
   let mustRevalidate = false
   let proxyRevalidate = false
   let immutable = false
+  let mustUnderstand = false
   let staleWhileRevalidate: number | undefined
   let staleIfError: number | undefined
   let invalid = false
@@ -182,6 +188,9 @@ export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectiv
       case 'immutable':
         immutable = true
         break
+      case 'must-understand':
+        mustUnderstand = true
+        break
       case 'stale-while-revalidate':
         staleWhileRevalidate = firstDelta(staleWhileRevalidate, value)
         break
@@ -201,6 +210,7 @@ export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectiv
     mustRevalidate,
     proxyRevalidate,
     immutable,
+    mustUnderstand,
     staleWhileRevalidate,
     staleIfError,
     invalid,

@@ -59,6 +59,7 @@ export const NO_RESPONSE_DIRECTIVES: ResponseDirectives = Object.freeze({
   mustRevalidate: false,
   proxyRevalidate: false,
   immutable: false,
+  mustUnderstand: false,
   staleWhileRevalidate: undefined,
   staleIfError: undefined,
   invalid: false,

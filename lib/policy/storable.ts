@@ -17,6 +17,7 @@ export type NotStorableReason =
   | 'cookie'
   | 'set-cookie'
   | 'vary-star'
+  | 'must-understand'
   | 'no-lifetime'
 
 export type StorableVerdict = { readonly storable: true } | { readonly storable: false; readonly reason: NotStorableReason }
@@ -32,6 +33,16 @@ export interface StorableOptions {
    */
   readonly credentialsPartitioned: boolean
 }
+
+/**
+ * Final status codes whose caching rules this cache implements (RFC 9110 §15; 206 excluded: partial
+ * content is not combined), for `must-understand` (RFC 9111 §5.2.2.3).
+ */
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 300, 301, 302, 303, 304, 305, 307, 308,
+  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426,
+  500, 501, 502, 503, 504, 505,
+])
 
 const STORABLE: StorableVerdict = { storable: true }
 
@@ -51,9 +62,12 @@ export function storable(
   // §3, §3.3: we do not combine partial content, and an incomplete response must not look complete.
   if (res.status === 206) return notStorable('partial-content')
   if (!opts.allowableCodes.has(res.status)) return notStorable('status')
+  // §5.2.2.3: must-understand stores only what the cache understands the status code of; a cache that
+  // does ignores an accompanying no-store (the directive's purpose: no-store for older caches only).
+  if (resD.mustUnderstand && !UNDERSTOOD_STATUSES.has(res.status)) return notStorable('must-understand')
   // §3: no-store absent from the response (§5.2.2.5); §5.2.1.5: nor in the request. Honoured even with
   // cacheControl off: it is a privacy request, not a freshness hint.
-  if (resD.noStore || reqD.noStore) return notStorable('no-store')
+  if ((resD.noStore && !resD.mustUnderstand) || reqD.noStore) return notStorable('no-store')
   // §3: `private` only binds shared caches (§5.2.2.7); this is a private cache, so it stores.
   // §3 (shared caches, §3.5): Authorization. Stricter default: never stored, since one store serves
   // every user of the process.

@@ -23,6 +23,10 @@ for (const kind of storeKinds) {
           res.writeHead(200, { 'cache-control': 'no-store', 'content-length': 2 })
           return res.end('ns')
         }
+        if (url.pathname === '/must-understand') {
+          res.writeHead(200, { 'cache-control': 'max-age=60, must-understand, no-store', 'content-length': 2 })
+          return res.end('mu')
+        }
         if (url.pathname === '/big') {
           res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': body.byteLength })
           return res.end(body)
@@ -104,6 +108,20 @@ for (const kind of storeKinds) {
         const ids: string[] = []
         for await (const id of store.ids()) ids.push(id)
         assert.deepEqual(ids, [])
+      } finally {
+        await close()
+      }
+    })
+
+    it('stores a 200 marked must-understand despite its no-store: this cache knows 200 (RFC 9111 §5.2.2.3)', async () => {
+      const store = await kind.make()
+      const { dispatcher, close } = cachedAgent({ store })
+      try {
+        await send(dispatcher, `${origin.url}/must-understand`)
+        const second = await send(dispatcher, `${origin.url}/must-understand`)
+        assert.equal(second.text, 'mu')
+        assert.match(second.cacheStatus ?? '', /; hit; /)
+        assert.equal(origin.count('/must-understand'), 1)
       } finally {
         await close()
       }

@@ -50,6 +50,11 @@ describe('policy/directives parseResponseDirectives', () => {
       headers: cc('public, must-revalidate, proxy-revalidate, immutable, no-store'),
       expected: { public: true, mustRevalidate: true, proxyRevalidate: true, immutable: true, noStore: true },
     },
+    {
+      name: 'must-understand with no-store (§5.2.2.3)',
+      headers: cc('must-understand, no-store'),
+      expected: { mustUnderstand: true, noStore: true },
+    },
     { name: 'stale-while-revalidate and stale-if-error (RFC 5861)', headers: cc('stale-while-revalidate=30, stale-if-error=600'), expected: { staleWhileRevalidate: 30, staleIfError: 600 } },
     { name: 'invalid stale-while-revalidate is ignored, not invalid', headers: cc('stale-while-revalidate=soon'), expected: {} },
     { name: 'unknown directives ignored (§5.2.3)', headers: cc('foo=bar, max-age=5, x-ext'), expected: { maxAge: 5 } },
