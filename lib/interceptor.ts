@@ -25,7 +25,7 @@ import { correctedInitialAge, decideLifetime } from './policy/freshness.js'
 import { userExpiration } from './policy/expire-after.js'
 import { invalidationTargets, SAFE_METHODS } from './policy/invalidation.js'
 import { decide, decideWithoutEntry, NO_REQUEST_DIRECTIVES, NO_RESPONSE_DIRECTIVES, staleWindow } from './policy/reuse.js'
-import { isErrorOutcome, mergeNotModified, notModifiedMatches, staleIfErrorAllowed } from './policy/revalidation.js'
+import { headResponseMatches, isErrorOutcome, mergeNotModified, notModifiedMatches, staleIfErrorAllowed } from './policy/revalidation.js'
 import { storable, worthStoring } from './policy/storable.js'
 import { headersToStore, replayHeaders } from './policy/stored-headers.js'
 import { parseVary } from './policy/vary.js'
@@ -329,7 +329,9 @@ class CacheCore {
     const { downstream } = exchange
     const handler = new RevalidateHandler(downstream, {
       staleAllowed: (outcome) => isErrorOutcome(outcome) && staleIfErrorAllowed(entry, resD, x.reqD, this.#o.reuse, Date.now()),
-      notModified: (raw) => this.#onNotModified(exchange, found, raw, requestTime, fwd, settle),
+      // RFC 9111 §4.3.5: a 200 to HEAD that describes the stored representation freshens it like a 304.
+      freshens: (status, raw) => x.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers),
+      notModified: (raw, status) => this.#onNotModified(exchange, found, raw, status, requestTime, fwd, settle),
       serveStale: (outcome) => {
         if (settle !== undefined) return settle()
         this.#count(STALE_SERVED)
@@ -337,17 +339,22 @@ class CacheCore {
         const status = outcome === 'error' ? {} : { status: outcome }
         this.#replay(x, found, entry, currentAge(entry, Date.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
       },
-      forward: () => new RecordHandler(downstream, this.#recordHooks(exchange, found.pointer, fwd, undefined, requestTime, undefined, entry)),
+      forward: () => {
+        // §4.3.5: any other answer to HEAD says the stored GET responses are not current: drop them
+        // (tracked, so this process's next read waits for it).
+        if (x.req.method === 'HEAD') void this.#entries.invalidate([x.key.id])
+        return new RecordHandler(downstream, this.#recordHooks(exchange, found.pointer, fwd, undefined, requestTime, undefined, entry))
+      },
     })
     this.#send(exchange, opts, handler)
   }
 
   /** A 304 answered our conditional request: merge, refresh, store, serve the stored body (§4.3.4). */
-  #onNotModified(x: Exchange, found: Extract<Lookup, { kind: 'entry' }>, raw: Headers, requestTime: number, fwd: 'stale' | 'request', settle: (() => void) | undefined): void {
+  #onNotModified(x: Exchange, found: Extract<Lookup, { kind: 'entry' }>, raw: Headers, status: number, requestTime: number, fwd: 'stale' | 'request', settle: (() => void) | undefined): void {
     const { entry } = found
     const o = this.#o
     const res304 = toCacheResponse(304, raw, '')
-    this.#publish(channels.revalidate, x, found.id, 304)
+    this.#publish(channels.revalidate, x, found.id, status)
     if (!notModifiedMatches(entry.headers, res304.headers)) {
       // The 304 describes a representation we do not hold: ask again without conditions.
       if (settle !== undefined) return settle()
@@ -371,7 +378,7 @@ class CacheCore {
     else void this.#entries.remove(found.id)
     if (settle !== undefined) return settle()
     const age = currentAge(refreshed, Date.now())
-    this.#replay(x, found, refreshed, age, { kind: 'forward', fwd, status: 304, ttl: refreshed.lifetime - age })
+    this.#replay(x, found, refreshed, age, { kind: 'forward', fwd, status, ttl: refreshed.lifetime - age })
   }
 
   /** RFC 5861 §3: one background revalidation per entry at a time, never tied to the caller. */

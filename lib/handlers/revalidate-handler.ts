@@ -12,8 +12,10 @@ type Headers = Record<string, string | string[] | undefined>
 export interface RevalidateHooks {
   /** True when this status (or 'error' for a network failure) lets the stale entry be served. */
   staleAllowed(outcome: number | 'error'): boolean
-  /** The origin answered 304; its headers. */
-  notModified(headers: Headers): void
+  /** True when a non-304 response still only freshens the stored one (a 200 to HEAD, RFC 9111 §4.3.5). */
+  freshens(status: number, headers: Headers): boolean
+  /** The origin answered 304 (or a response that freshens); its status and headers. */
+  notModified(headers: Headers, status: number): void
   /** The origin failed and the stale entry may be served instead. */
   serveStale(outcome: number | 'error'): void
   /** Any other response: the handler that records it and passes it on. */
@@ -26,6 +28,7 @@ export class RevalidateHandler implements Dispatcher.DispatchHandler {
   #mode: 'waiting' | 'not-modified' | 'stale' | 'forward' = 'waiting'
   #delegate: Dispatcher.DispatchHandler | undefined
   #notModifiedHeaders: Headers = {}
+  #notModifiedStatus = 304
   #staleOutcome: number | 'error' = 'error'
   #controller: Dispatcher.DispatchController | undefined
 
@@ -42,9 +45,10 @@ export class RevalidateHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
-    if (status === 304) {
+    if (status === 304 || this.#hooks.freshens(status, headers)) {
       this.#mode = 'not-modified'
       this.#notModifiedHeaders = headers
+      this.#notModifiedStatus = status
       return
     }
     if (this.#hooks.staleAllowed(status)) {
@@ -67,7 +71,7 @@ export class RevalidateHandler implements Dispatcher.DispatchHandler {
     this.#release(controller)
     switch (this.#mode) {
       case 'not-modified':
-        return this.#hooks.notModified(this.#notModifiedHeaders)
+        return this.#hooks.notModified(this.#notModifiedHeaders, this.#notModifiedStatus)
       case 'stale':
         return this.#hooks.serveStale(this.#staleOutcome)
       case 'forward':

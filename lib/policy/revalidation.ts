@@ -67,6 +67,24 @@ export function notModifiedMatches(stored: HeaderRecord, notModified: HeaderReco
 }
 
 /**
+ * RFC 9111 §4.3.5: a 200 to a HEAD request freshens the stored GET response when it describes the same
+ * representation, and should invalidate it otherwise. Same means a matching strong ETag, or without
+ * tags a matching Last-Modified, and no different Content-Length; with no validator to compare, it is
+ * not the same (invalidating is the safe side).
+ */
+export function headResponseMatches(stored: HeaderRecord, head: HeaderRecord): boolean {
+  const headLength = singleValue(head, 'content-length')
+  if (headLength !== undefined && headLength !== singleValue(stored, 'content-length')) return false
+  const headTag = singleValue(head, 'etag')
+  const storedTag = singleValue(stored, 'etag')
+  if (headTag !== undefined || storedTag !== undefined) {
+    return headTag !== undefined && storedTag !== undefined && !isWeak(headTag) && headTag === storedTag
+  }
+  const headModified = singleValue(head, 'last-modified')
+  return headModified !== undefined && sameDate(headModified, singleValue(stored, 'last-modified'))
+}
+
+/**
  * Fields a 304 never updates in the stored response (RFC 9111 §3.2 lists the exceptions), each with its
  * reason. Hop-by-hop fields and those the 304's Connection lists are added at merge time.
  */

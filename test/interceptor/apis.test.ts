@@ -103,6 +103,35 @@ describe('undici APIs and composition', () => {
     assert.equal(origin.count('/head'), 1)
   })
 
+  it('a HEAD 200 with the stored validator freshens the stale GET entry; another validator drops it (RFC 9111 §4.3.5)', async () => {
+    let version = 'a'
+    const head = await startOrigin((req, res) => {
+      const body = `version ${version}`
+      // Stale on arrival (Age over max-age), so the HEAD below goes to the origin.
+      const stale = req.method === 'GET' ? { age: '100' } : {}
+      res.writeHead(200, { etag: `"${version}"`, 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body), ...stale })
+      res.end(req.method === 'HEAD' ? undefined : body)
+    })
+    const dispatcher = composed(cache({ store: new MemoryStore({ ttl: false }) }))
+    try {
+      await send(dispatcher, `${head.url}/r`)
+      const freshened = await send(dispatcher, `${head.url}/r`, { method: 'HEAD' })
+      assert.match(freshened.cacheStatus ?? '', /fwd=stale; fwd-status=200; ttl=(59|60)$/)
+      const hit = await send(dispatcher, `${head.url}/r`)
+      assert.equal(hit.text, 'version a')
+      assert.match(hit.cacheStatus ?? '', /; hit; /, 'the HEAD made the stored GET fresh')
+
+      await send(dispatcher, `${head.url}/s`)
+      version = 'b'
+      await send(dispatcher, `${head.url}/s`, { method: 'HEAD' })
+      const refetched = await send(dispatcher, `${head.url}/s`)
+      assert.equal(refetched.text, 'version b')
+      assert.match(refetched.cacheStatus ?? '', /fwd=miss/, 'the HEAD showed a new representation: the entry was dropped')
+    } finally {
+      await head.close()
+    }
+  })
+
   it('HEAD without a stored GET goes to the origin and stores nothing', async () => {
     const dispatcher = composed(cache({ store: new MemoryStore() }))
     const head = await send(dispatcher, `${origin.url}/head-only`, { method: 'HEAD' })

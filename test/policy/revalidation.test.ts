@@ -5,6 +5,7 @@ import type { ReuseOptions } from '../../lib/policy/reuse.js'
 import {
   isErrorOutcome,
   mergeNotModified,
+  headResponseMatches,
   notModifiedMatches,
   staleIfErrorAllowed,
   type ValidationOutcome,
@@ -187,4 +188,24 @@ describe('policy/revalidation mergeNotModified', () => {
     assert.notEqual(merged['link'], stored.link)
     assert.deepEqual(merged['link'], ['<a>'])
   })
+})
+
+describe('policy/revalidation headResponseMatches (RFC 9111 §4.3.5)', () => {
+  const LM = 'Tue, 01 Oct 2024 10:00:00 GMT'
+  const rows: { name: string; stored: HeaderRecord; head: HeaderRecord; expected: boolean }[] = [
+    { name: 'same strong ETag', stored: { etag: '"a"' }, head: { etag: '"a"' }, expected: true },
+    { name: 'different strong ETag', stored: { etag: '"a"' }, head: { etag: '"b"' }, expected: false },
+    { name: 'weak ETag from the HEAD cannot confirm the stored body', stored: { etag: 'W/"a"' }, head: { etag: 'W/"a"' }, expected: false },
+    { name: 'ETag on one side only', stored: { etag: '"a"' }, head: {}, expected: false },
+    { name: 'same Last-Modified, no tags', stored: { 'last-modified': LM }, head: { 'last-modified': LM }, expected: true },
+    { name: 'different Last-Modified', stored: { 'last-modified': LM }, head: { 'last-modified': 'Wed, 02 Oct 2024 10:00:00 GMT' }, expected: false },
+    { name: 'no validator at all: not known to be the same', stored: {}, head: {}, expected: false },
+    { name: 'same ETag but a different Content-Length', stored: { etag: '"a"', 'content-length': '10' }, head: { etag: '"a"', 'content-length': '11' }, expected: false },
+    { name: 'same ETag and Content-Length', stored: { etag: '"a"', 'content-length': '10' }, head: { etag: '"a"', 'content-length': '10' }, expected: true },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.equal(headResponseMatches(row.stored, row.head), row.expected)
+    })
+  }
 })
