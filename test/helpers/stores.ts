@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { MemoryStore, RedisStore, type CacheStore } from '../../lib/index.js'
+import { startOrigin, type Origin, type OriginHandler, type OriginRequest } from './origin.js'
 import { startRedis, type RedisServer } from './redis-server.js'
 
 export interface StoreKind {
@@ -32,6 +33,36 @@ export async function releaseRedis(): Promise<void> {
     const s = server
     server = undefined
     await s.stop()
+  }
+}
+
+/**
+ * Registers before/after hooks in the current describe: the kind's Redis (redis kind only) and an
+ * origin running `handler`. The returned Origin delegates to the one started in before().
+ */
+export function suiteOrigin(kind: StoreKind, handler: OriginHandler): Origin {
+  let started: Origin | undefined
+  const current = (): Origin => {
+    if (started === undefined) throw new Error('the suite origin starts in before()')
+    return started
+  }
+  before(async () => {
+    if (kind.name === 'redis') await useRedis()
+    started = await startOrigin(handler)
+  })
+  after(async () => {
+    await current().close()
+    if (kind.name === 'redis') await releaseRedis()
+  })
+  return {
+    get url(): string {
+      return current().url
+    },
+    get requests(): OriginRequest[] {
+      return current().requests
+    },
+    count: (path) => current().count(path),
+    close: () => current().close(),
   }
 }
 

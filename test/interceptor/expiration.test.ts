@@ -8,8 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { CacheOptions, CacheStore, RedisStore } from '../../lib/index.js'
 import { cacheRunner, cachedAgent, pinnedAgent, send } from '../helpers/client.js'
 import { storedIds } from '../helpers/faults.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis, type StoreKind } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin, type StoreKind } from '../helpers/stores.js'
 
 const ETAG = '"e1"'
 
@@ -51,15 +50,7 @@ function assertHit(reply: { cacheStatus: string | undefined }, lifetime: number,
 
 for (const kind of storeKinds) {
   describe(`expireAfter and urlsExpireAfter (${kind.name} store)`, () => {
-    let origin: Origin
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin(handler)
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
-    })
+    const origin = suiteOrigin(kind, handler)
 
     const withCache = cacheRunner(kind)
 
@@ -189,15 +180,7 @@ for (const kind of storeKinds) {
 
 describe('user lifetimes: Redis TTL follows the chosen lifetime', () => {
   const kind: StoreKind = storeKinds.find((k) => k.name === 'redis')!
-  let origin: Origin
-  before(async () => {
-    await useRedis()
-    origin = await startOrigin(handler)
-  })
-  after(async () => {
-    await origin.close()
-    await releaseRedis()
-  })
+  const origin = suiteOrigin(kind, handler)
 
   /** Seconds of native TTL on the one entry key the request left behind (-1: no TTL). */
   async function ttlOf(store: CacheStore, path: string, options: CacheOptions): Promise<number> {

@@ -7,8 +7,7 @@ import type { Dispatcher } from 'undici'
 import type { CacheError, CacheRequest, CacheResponse, CacheStore } from '../../lib/index.js'
 import { cacheRunner, send } from '../helpers/client.js'
 import { storedIds } from '../helpers/faults.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 /** `/status/<code>/…` answers that status; `/cookie/…` sets a cookie; everything carries max-age=60. */
 function handler(req: IncomingMessage, res: ServerResponse, index: number): void {
@@ -24,15 +23,7 @@ function handler(req: IncomingMessage, res: ServerResponse, index: number): void
 
 for (const kind of storeKinds) {
   describe(`filters: filter, allowableCodes, methods (${kind.name} store)`, () => {
-    let origin: Origin
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin(handler)
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
-    })
+    const origin = suiteOrigin(kind, handler)
 
     const withCache = cacheRunner(kind)
 

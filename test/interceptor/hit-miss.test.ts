@@ -7,43 +7,35 @@ import { randomBytes } from 'node:crypto'
 import { Agent, fetch, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { cache } from '../../lib/index.js'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
-import { fixed, startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { fixed } from '../helpers/origin.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 for (const kind of storeKinds) {
   describe(`hit and miss (${kind.name} store)`, () => {
-    let origin: Origin
     const body = randomBytes(3 * 1024 * 1024)
 
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin((req, res) => {
-        const url = new URL(req.url ?? '/', 'http://x')
-        if (url.pathname === '/no-store') {
-          res.writeHead(200, { 'cache-control': 'no-store', 'content-length': 2 })
-          return res.end('ns')
-        }
-        if (url.pathname === '/must-understand') {
-          res.writeHead(200, { 'cache-control': 'max-age=60, must-understand, no-store', 'content-length': 2 })
-          return res.end('mu')
-        }
-        if (url.pathname === '/big') {
-          res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': body.byteLength })
-          return res.end(body)
-        }
-        if (url.pathname === '/chunked') {
-          res.writeHead(200, { 'cache-control': 'max-age=60' })
-          res.write('part one, ')
-          return setTimeout(() => res.end('part two'), 5)
-        }
-        const text = `hello ${url.pathname}${url.search}`
-        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text), etag: '"v1"' })
-        res.end(text)
-      })
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
+    const origin = suiteOrigin(kind, (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      if (url.pathname === '/no-store') {
+        res.writeHead(200, { 'cache-control': 'no-store', 'content-length': 2 })
+        return res.end('ns')
+      }
+      if (url.pathname === '/must-understand') {
+        res.writeHead(200, { 'cache-control': 'max-age=60, must-understand, no-store', 'content-length': 2 })
+        return res.end('mu')
+      }
+      if (url.pathname === '/big') {
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': body.byteLength })
+        return res.end(body)
+      }
+      if (url.pathname === '/chunked') {
+        res.writeHead(200, { 'cache-control': 'max-age=60' })
+        res.write('part one, ')
+        return setTimeout(() => res.end('part two'), 5)
+      }
+      const text = `hello ${url.pathname}${url.search}`
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text), etag: '"v1"' })
+      res.end(text)
     })
 
     it('serves the second fetch from the cache: one origin request, identical body, Age and Cache-Status hit', async () => {
@@ -162,15 +154,7 @@ for (const kind of storeKinds) {
 }
 
 describe('hit and miss: Redis layout', () => {
-  let origin: Origin
-  before(async () => {
-    await useRedis()
-    origin = await startOrigin(fixed('layout', { 'cache-control': 'max-age=120' }))
-  })
-  after(async () => {
-    await origin.close()
-    await releaseRedis()
-  })
+  const origin = suiteOrigin(storeKinds.find((k) => k.name === 'redis')!, fixed('layout', { 'cache-control': 'max-age=120' }))
 
   it('writes only keys under the namespace, each with a TTL from the freshness lifetime', async () => {
     const kind = storeKinds.find((k) => k.name === 'redis')!

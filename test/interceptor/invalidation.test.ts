@@ -3,36 +3,27 @@
  */
 import assert from 'node:assert/strict'
 import { cachedAgent, send } from '../helpers/client.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 for (const kind of storeKinds) {
   describe(`invalidation (${kind.name} store)`, () => {
-    let origin: Origin
     let n = 0
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin((req, res) => {
-        const url = new URL(req.url ?? '/', 'http://x')
-        if (req.method !== 'GET') {
-          const status = Number(url.searchParams.get('status') ?? 200)
-          const headers: Record<string, string> = { 'content-length': '0' }
-          const location = url.searchParams.get('location')
-          if (location !== null) headers['location'] = location
-          const contentLocation = url.searchParams.get('content-location')
-          if (contentLocation !== null) headers['content-location'] = contentLocation
-          res.writeHead(status, headers)
-          return res.end()
-        }
-        const body = `${url.pathname} #${++n}`
-        const vary = url.pathname.startsWith('/varying') ? { vary: 'accept-language' } : {}
-        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body), ...vary })
-        res.end(body)
-      })
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
+    const origin = suiteOrigin(kind, (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      if (req.method !== 'GET') {
+        const status = Number(url.searchParams.get('status') ?? 200)
+        const headers: Record<string, string> = { 'content-length': '0' }
+        const location = url.searchParams.get('location')
+        if (location !== null) headers['location'] = location
+        const contentLocation = url.searchParams.get('content-location')
+        if (contentLocation !== null) headers['content-location'] = contentLocation
+        res.writeHead(status, headers)
+        return res.end()
+      }
+      const body = `${url.pathname} #${++n}`
+      const vary = url.pathname.startsWith('/varying') ? { vary: 'accept-language' } : {}
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body), ...vary })
+      res.end(body)
     })
 
     const isHit = async (dispatcher: Parameters<typeof send>[0], path: string, headers: Record<string, string> = {}) =>

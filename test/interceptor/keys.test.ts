@@ -9,8 +9,7 @@ import { fetch, request, type Dispatcher } from 'undici'
 import type { CacheError, CacheOptions, CacheRequest } from '../../lib/index.js'
 import { KeyFunctionError } from '../../lib/errors.js'
 import { cacheRunner, pinnedAgent, send } from '../helpers/client.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 /** Answers with a serial number, so a hit is recognisable by the number of an earlier response. */
 function handler(req: IncomingMessage, res: ServerResponse, index: number): void {
@@ -30,15 +29,7 @@ function serial(text: string): number {
 
 for (const kind of storeKinds) {
   describe(`request keys (${kind.name} store)`, () => {
-    let origin: Origin
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin(handler)
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
-    })
+    const origin = suiteOrigin(kind, handler)
 
     const withCache = cacheRunner(kind)
 

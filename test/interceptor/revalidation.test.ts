@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 const LAST_MODIFIED = 'Tue, 01 Oct 2024 10:00:00 GMT'
 
@@ -50,15 +49,7 @@ function handler(req: IncomingMessage, res: ServerResponse): unknown {
 
 for (const kind of storeKinds) {
   describe(`revalidation (${kind.name} store, ttl: false)`, () => {
-    let origin: Origin
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin(handler)
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
-    })
+    const origin = suiteOrigin(kind, handler)
 
     const conditionalRequests = (path: string) => origin.requests.filter((r) => r.url === path && (r.headers['if-none-match'] !== undefined || r.headers['if-modified-since'] !== undefined))
 
@@ -149,20 +140,12 @@ for (const kind of storeKinds) {
 }
 
 describe('revalidation: Redis TTL', () => {
-  let origin: Origin
-  before(async () => {
-    await useRedis()
-    origin = await startOrigin((_req, res) => {
-      res.writeHead(200, { 'cache-control': 'max-age=30, stale-while-revalidate=60', etag: '"t"', 'content-length': 2 })
-      res.end('ok')
-    })
-  })
-  after(async () => {
-    await origin.close()
-    await releaseRedis()
+  const redisKind = () => storeKinds.find((k) => k.name === 'redis')!
+  const origin = suiteOrigin(redisKind(), (_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=30, stale-while-revalidate=60', etag: '"t"', 'content-length': 2 })
+    res.end('ok')
   })
 
-  const redisKind = () => storeKinds.find((k) => k.name === 'redis')!
   /** TTLs of the namespace's keys, once the write (committed after the response ended) has landed. */
   const ttlsOf = async (namespace: string): Promise<number[]> => {
     const redis = redisKind().redis()

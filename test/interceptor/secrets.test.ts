@@ -11,9 +11,8 @@ import { createClient } from 'redis'
 import type { CacheOptions } from '../../lib/index.js'
 import { cacheRunner, send } from '../helpers/client.js'
 import { storedIds } from '../helpers/faults.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
 import type { RedisServer } from '../helpers/redis-server.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 /** A secret no other test or fixture can contain by chance. */
 function secret(label: string): string {
@@ -104,15 +103,7 @@ async function assertNowhereInRedis(redis: RedisServer, control: string, secrets
 
 for (const kind of storeKinds) {
   describe(`secrets (${kind.name} store)`, () => {
-    let origin: Origin
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin(handler)
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
-    })
+    const origin = suiteOrigin(kind, handler)
 
     const withCache = cacheRunner(kind)
 

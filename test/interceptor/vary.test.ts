@@ -3,29 +3,20 @@
  */
 import assert from 'node:assert/strict'
 import { cachedAgent, send } from '../helpers/client.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 for (const kind of storeKinds) {
   describe(`Vary (${kind.name} store)`, () => {
-    let origin: Origin
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin((req, res) => {
-        const path = new URL(req.url ?? '/', 'http://x').pathname
-        if (path === '/star') {
-          res.writeHead(200, { 'cache-control': 'max-age=60', vary: '*', 'content-length': 4 })
-          return res.end('star')
-        }
-        const lang = req.headers['accept-language'] ?? 'none'
-        const body = `${path} in ${lang}`
-        res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': Buffer.byteLength(body) })
-        res.end(body)
-      })
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
+    const origin = suiteOrigin(kind, (req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname
+      if (path === '/star') {
+        res.writeHead(200, { 'cache-control': 'max-age=60', vary: '*', 'content-length': 4 })
+        return res.end('star')
+      }
+      const lang = req.headers['accept-language'] ?? 'none'
+      const body = `${path} in ${lang}`
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': Buffer.byteLength(body) })
+      res.end(body)
     })
 
     it('keeps two Accept-Language variants of one URL side by side', async () => {

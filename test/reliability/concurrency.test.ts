@@ -9,8 +9,7 @@ import { decodeRecord } from '../../lib/codec.js'
 import { RedisStore, type CacheStore } from '../../lib/index.js'
 import { cachedAgent, send } from '../helpers/client.js'
 import { freshNamespace, sleep, storedIds, untilReady, watchProcess } from '../helpers/faults.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 const COLD_CALLERS = 20
 const ORIGIN_DELAY_MS = 50
@@ -20,40 +19,32 @@ const contested = [Buffer.alloc(1000, 'a'), Buffer.alloc(70_000, 'b'), Buffer.al
 
 for (const kind of storeKinds) {
   describe(`concurrency (${kind.name} store)`, () => {
-    let origin: Origin
     const coldBody = randomBytes(256 * 1024)
 
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin((req, res, index) => {
-        const url = new URL(req.url ?? '/', 'http://x')
-        if (url.pathname.startsWith('/cold')) {
-          return void setTimeout(() => {
-            res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': coldBody.byteLength })
-            res.end(coldBody)
-          }, ORIGIN_DELAY_MS)
-        }
-        if (url.pathname.startsWith('/vary')) {
-          const text = `language=${String(req.headers['accept-language'])};`.repeat(500)
-          return void setTimeout(() => {
-            res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'accept-language', 'content-length': Buffer.byteLength(text) })
-            res.end(text)
-          }, ORIGIN_DELAY_MS)
-        }
-        if (url.pathname === '/contested') {
-          const body = contested[index % contested.length]!
-          return void setTimeout(() => {
-            res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': body.byteLength })
-            res.end(body)
-          }, index % 7)
-        }
-        res.writeHead(404, { 'content-length': 0 })
-        res.end()
-      })
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
+    const origin = suiteOrigin(kind, (req, res, index) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      if (url.pathname.startsWith('/cold')) {
+        return void setTimeout(() => {
+          res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': coldBody.byteLength })
+          res.end(coldBody)
+        }, ORIGIN_DELAY_MS)
+      }
+      if (url.pathname.startsWith('/vary')) {
+        const text = `language=${String(req.headers['accept-language'])};`.repeat(500)
+        return void setTimeout(() => {
+          res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'accept-language', 'content-length': Buffer.byteLength(text) })
+          res.end(text)
+        }, ORIGIN_DELAY_MS)
+      }
+      if (url.pathname === '/contested') {
+        const body = contested[index % contested.length]!
+        return void setTimeout(() => {
+          res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': body.byteLength })
+          res.end(body)
+        }, index % 7)
+      }
+      res.writeHead(404, { 'content-length': 0 })
+      res.end()
     })
 
     it(`${COLD_CALLERS} concurrent requests for a cold URL reach the origin once, and every caller gets the whole body`, async () => {

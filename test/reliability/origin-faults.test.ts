@@ -9,8 +9,7 @@ import type { Socket } from 'node:net'
 import { Agent } from 'undici'
 import { cachedAgent } from '../helpers/client.js'
 import { comparable, see, sleep, storedIds, watchProcess, type SeeOptions } from '../helpers/faults.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 const MAX_ENTRY_SIZE = 4096
 
@@ -47,53 +46,44 @@ const rows: readonly Row[] = [
 
 for (const kind of storeKinds) {
   describe(`origin faults (${kind.name} store)`, () => {
-    let origin: Origin
-
-    before(async () => {
-      if (kind.name === 'redis') await useRedis()
-      origin = await startOrigin((req, res) => {
-        const socket = req.socket
-        switch (req.url) {
-          case '/cut':
-            rawHead(socket, 'content-length: 2000\r\n')
-            socket.write(fill(1000, 'c'))
-            setTimeout(() => socket.destroy(), 30)
-            return
-          case '/reset':
-            socket.destroy()
-            return
-          case '/short':
-            rawHead(socket, 'content-length: 2000\r\n')
-            socket.end(fill(600, 's'))
-            return
-          case '/big-length':
-            res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': MAX_ENTRY_SIZE * 3 })
-            res.end(fill(MAX_ENTRY_SIZE * 3, 'L'))
-            return
-          case '/big-chunked': {
-            res.writeHead(200, { 'cache-control': 'max-age=60' })
-            let sent = 0
-            const next = (): void => {
-              if (sent === 6) return void res.end()
-              res.write(fill(1024, String(sent++)))
-              setImmediate(next)
-            }
-            return next()
+    const origin = suiteOrigin(kind, (req, res) => {
+      const socket = req.socket
+      switch (req.url) {
+        case '/cut':
+          rawHead(socket, 'content-length: 2000\r\n')
+          socket.write(fill(1000, 'c'))
+          setTimeout(() => socket.destroy(), 30)
+          return
+        case '/reset':
+          socket.destroy()
+          return
+        case '/short':
+          rawHead(socket, 'content-length: 2000\r\n')
+          socket.end(fill(600, 's'))
+          return
+        case '/big-length':
+          res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': MAX_ENTRY_SIZE * 3 })
+          res.end(fill(MAX_ENTRY_SIZE * 3, 'L'))
+          return
+        case '/big-chunked': {
+          res.writeHead(200, { 'cache-control': 'max-age=60' })
+          let sent = 0
+          const next = (): void => {
+            if (sent === 6) return void res.end()
+            res.write(fill(1024, String(sent++)))
+            setImmediate(next)
           }
-          case '/slow':
-            res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 20_000 })
-            res.write(fill(1000, 'a'))
-            setTimeout(() => res.end(fill(19_000, 'b')), 100)
-            return
-          default:
-            res.writeHead(404, { 'content-length': 0 })
-            res.end()
+          return next()
         }
-      })
-    })
-    after(async () => {
-      await origin.close()
-      if (kind.name === 'redis') await releaseRedis()
+        case '/slow':
+          res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 20_000 })
+          res.write(fill(1000, 'a'))
+          setTimeout(() => res.end(fill(19_000, 'b')), 100)
+          return
+        default:
+          res.writeHead(404, { 'content-length': 0 })
+          res.end()
+      }
     })
 
     for (const row of rows) {
