@@ -81,3 +81,19 @@ export function normalizeHeaders(headers: Readonly<Record<string, unknown>> | un
 export function hasInvalidHeaderChar(value: string): boolean {
   return /[\r\n\0]/.test(value)
 }
+
+/**
+ * A header record as undici's raw form: [name, value, name, value, ...] as latin1 Buffers, one pair per
+ * field line. undici's controllers carry this as `rawHeaders` / `rawTrailers`, and undici 8's fetch
+ * reads the response's headers from it alone (not from the record passed to onResponseStart).
+ */
+export function toRawHeaders(headers: Readonly<Record<string, string | readonly string[] | undefined>>): Buffer[] {
+  const raw: Buffer[] = []
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    const key = Buffer.from(name, 'latin1')
+    if (typeof value === 'string') raw.push(key, Buffer.from(value, 'latin1'))
+    else for (const line of value) raw.push(key, Buffer.from(line, 'latin1'))
+  }
+  return raw
+}

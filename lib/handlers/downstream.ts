@@ -4,6 +4,7 @@
  * to stale), and never a callback after its response ended or failed.
  */
 import type { Dispatcher } from 'undici'
+import { toRawHeaders } from '../headers.js'
 
 /** Whatever currently produces the response: the origin's controller or a replay. */
 export interface ResponseSource {
@@ -15,14 +16,49 @@ export interface ResponseSource {
 type Handler = Dispatcher.DispatchHandler
 type Headers = Record<string, string | string[] | undefined>
 
-/** The controller the caller holds; forwards to the current source and remembers state for the next one. */
+/**
+ * The controller the caller holds; forwards to the current source and remembers state for the next one.
+ * Like undici's own controllers it carries the response's `rawHeaders` and `rawTrailers`: undici 8's
+ * fetch builds its Headers from `rawHeaders` alone, so without them a response reaches fetch with no
+ * headers at all. They are built from what the caller was handed (Cache-Status and Age included), on
+ * first read, so callers that never look pay nothing.
+ */
 export class CallerController implements Dispatcher.DispatchController {
   #source: ResponseSource | undefined
   #paused = false
   #aborted = false
   #reason: Error | null = null
-  rawHeaders?: Buffer[] | string[] | null
-  rawTrailers?: Buffer[] | string[] | null
+  #headers: Headers | undefined
+  #trailers: Headers | undefined
+  #rawHeaders: Buffer[] | string[] | null | undefined
+  #rawTrailers: Buffer[] | string[] | null | undefined
+
+  get rawHeaders(): Buffer[] | string[] | null {
+    if (this.#rawHeaders === undefined && this.#headers !== undefined) this.#rawHeaders = toRawHeaders(this.#headers)
+    return this.#rawHeaders ?? null
+  }
+  set rawHeaders(value: Buffer[] | string[] | null) {
+    this.#rawHeaders = value
+  }
+  get rawTrailers(): Buffer[] | string[] | null {
+    if (this.#rawTrailers === undefined && this.#trailers !== undefined) this.#rawTrailers = toRawHeaders(this.#trailers)
+    return this.#rawTrailers ?? null
+  }
+  set rawTrailers(value: Buffer[] | string[] | null) {
+    this.#rawTrailers = value
+  }
+
+  /** The headers the caller is about to receive; `rawHeaders` is derived from them. */
+  headersSent(headers: Headers): void {
+    this.#headers = headers
+    this.#rawHeaders = undefined
+  }
+
+  /** The trailers the caller is about to receive; `rawTrailers` is derived from them. */
+  trailersSent(trailers: Headers): void {
+    this.#trailers = trailers
+    this.#rawTrailers = undefined
+  }
 
   get aborted(): boolean {
     return this.#aborted
@@ -94,6 +130,7 @@ export class Downstream {
   responseStart(status: number, headers: Headers, statusText: string): void {
     if (this.#state !== 'started') return
     this.#state = 'responding'
+    this.controller.headersSent(headers)
     try {
       this.#handler.onResponseStart?.(this.controller, status, headers, statusText)
     } catch (err) {
@@ -113,6 +150,7 @@ export class Downstream {
   end(trailers: Headers): void {
     if (this.#state !== 'responding') return
     this.#state = 'done'
+    this.controller.trailersSent(trailers)
     try {
       this.#handler.onResponseEnd?.(this.controller, trailers)
     } catch (err) {

@@ -3,7 +3,7 @@
  * interceptor tests read as requests and assertions.
  */
 import { connect } from 'node:net'
-import { Agent, request, type Dispatcher } from 'undici'
+import { Agent, request, type Dispatcher } from './undici.js'
 import { cache, type CacheOptions, type CacheStore } from '../../lib/index.js'
 import type { Origin } from './origin.js'
 import type { StoreKind } from './stores.js'

@@ -4,7 +4,7 @@
  * can be compared, and list what a store holds.
  */
 import { randomBytes } from 'node:crypto'
-import { request, type Dispatcher } from 'undici'
+import { request, type Dispatcher } from './undici.js'
 import type { CacheError, CacheStore } from '../../lib/index.js'
 
 export interface ProcessWatch {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { PassThrough, Writable } from 'node:stream'
 import { pipeline as pipelineAsync } from 'node:stream/promises'
-import { Agent, interceptors, pipeline, request, stream, type Dispatcher } from 'undici'
+import { Agent, interceptors, pipeline, request, stream, type Dispatcher } from '../helpers/undici.js'
 import { cache, MemoryStore } from '../../lib/index.js'
 import { send } from '../helpers/client.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Dispatcher } from 'undici'
+import type { Dispatcher } from '../helpers/undici.js'
 import type { CacheError, CacheRequest, CacheResponse, CacheStore } from '../../lib/index.js'
 import { cacheRunner, send } from '../helpers/client.js'
 import { storedIds } from '../helpers/faults.js'

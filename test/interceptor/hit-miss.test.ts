@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Agent, fetch, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
+import { Agent, fetch, getGlobalDispatcher, setGlobalDispatcher } from '../helpers/undici.js'
 import { cache } from '../../lib/index.js'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { fixed } from '../helpers/origin.js'

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
-import { fetch, request, type Dispatcher } from 'undici'
+import { fetch, request, type Dispatcher } from '../helpers/undici.js'
 import type { CacheError, CacheOptions, CacheRequest } from '../../lib/index.js'
 import { KeyFunctionError } from '../../lib/errors.js'
 import { cacheRunner, pinnedAgent, send } from '../helpers/client.js'

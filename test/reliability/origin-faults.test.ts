@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
-import { Agent } from 'undici'
+import { Agent } from '../helpers/undici.js'
 import { cachedAgent } from '../helpers/client.js'
 import { comparable, see, sleep, storedIds, watchProcess, type SeeOptions } from '../helpers/faults.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { request } from 'undici'
+import { request } from '../helpers/undici.js'
 import { CacheError, RedisStore, StoreError, type CacheError as CacheErrorType } from '../../lib/index.js'
 import { cachedAgent, eventually, send, type Reply } from '../helpers/client.js'
 import { errorLog, freshNamespace, sleep, timed, untilReady, watchProcess, type ProcessWatch } from '../helpers/faults.js'
