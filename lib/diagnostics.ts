@@ -2,7 +2,7 @@
  * Every diagnostics_channel name this package publishes on, declared once, and the rate-limited
  * error reporter behind the `onError` option.
  */
-import diagnostics from 'node:diagnostics_channel'
+import * as diagnostics from 'node:diagnostics_channel'
 import { debuglog } from 'node:util'
 import type { CacheError } from './errors.js'
 

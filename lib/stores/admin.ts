@@ -1,7 +1,7 @@
 /**
  * The admin API both stores expose (DESIGN.md "Public contract": keys, entries, delete by URL,
- * deleteExpired), written once over an AdminSource so the SCAN walk, the metadata reads and the
- * deletion rules are not repeated per store. Each store supplies its source: RedisStore reads value
+ * deleteExpired, and what stats() counts of the values held), written once over an AdminSource so the
+ * SCAN walk, the metadata reads and the deletion rules are not repeated per store. Each store supplies its source: RedisStore reads value
  * prefixes with pipelined STRLEN + GETRANGE per SCAN batch, MemoryStore takes views of its own bytes.
  *
  * Admin calls are never on the request path. They read only each value's metadata (codec.ts
@@ -10,7 +10,6 @@
 import { decodeMeta, decodeRecord, metadataEnd, type RecordMeta } from '../codec.js'
 import { bodySize, isInline, staleAt, type VaryPointer } from '../entry.js'
 import { normalizeUrl } from '../key.js'
-import type { CacheCounters } from './types.js'
 
 /** One stored response as the admin listing shows it. */
 export interface EntryInfo {
@@ -49,7 +48,7 @@ export interface ValueHead {
   readonly bytes: Uint8Array
 }
 
-/** A read of the first `length` bytes of the value at `id`. */
+/** A read of the first `length` bytes of the value at `id`; a length of 0 reads only its size. */
 export interface HeadRead {
   readonly id: string
   readonly length: number
@@ -102,6 +101,25 @@ export async function* listEntries(source: AdminSource, now: () => number): Asyn
       if (value.meta?.kind === 'entry') yield entryInfo(value.id, value.size, value.meta, at)
     }
   }
+}
+
+/**
+ * What stats() reports of the values held. `entries` counts what listEntries lists (stored responses),
+ * so the CLI's `stats` and `list` agree; `bytes` counts every value, pointers, bodies stored apart
+ * and undecodable values included, since they all take room.
+ */
+export async function countHeld(source: AdminSource): Promise<{ entries: number; bytes: number }> {
+  let entries = 0
+  let bytes = 0
+  for await (const { records, bodies } of scanned(source)) {
+    for (const { size, meta } of records) {
+      bytes += size
+      if (meta?.kind === 'entry') entries++
+    }
+    // A body is raw bytes: only its size is read (length 0, no bytes).
+    if (bodies.length > 0) for (const head of await source.heads(bodies.map((id) => ({ id, length: 0 })))) bytes += head?.size ?? 0
+  }
+  return { entries, bytes }
 }
 
 /**
@@ -266,32 +284,4 @@ function isBodyId(id: string): boolean {
 
 function ownerOf(bodyId: string): string {
   return bodyId.slice(0, bodyId.indexOf('~'))
-}
-
-// ---- counters (stats) -------------------------------------------------------------------------------
-
-/** The CacheCounters fields, in the order stats tables print them; also the Redis stats hash fields. */
-export const COUNTER_NAMES = ['hits', 'misses', 'revalidations', 'staleServed', 'errors'] as const satisfies readonly (keyof CacheCounters)[]
-
-export type MutableCounters = { -readonly [K in keyof CacheCounters]: number }
-
-export function zeroCounters(): MutableCounters {
-  return { hits: 0, misses: 0, revalidations: 0, staleServed: 0, errors: 0 }
-}
-
-/**
- * Adds `delta` into `target` and tells whether anything changed. Only safe integers count; anything
- * else (a fraction, NaN, a string, a non-object delta) is ignored, since count() must never throw.
- */
-export function addCounters(target: MutableCounters, delta: Partial<CacheCounters>): boolean {
-  if (typeof delta !== 'object' || delta === null) return false
-  let changed = false
-  for (const name of COUNTER_NAMES) {
-    const value = delta[name]
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value !== 0) {
-      target[name] += value
-      changed = true
-    }
-  }
-  return changed
 }

@@ -1,17 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import { InvalidOptionError, StoreError } from '../errors.js'
-import {
-  addCounters,
-  deleteByUrl,
-  deleteExpired,
-  entryIds,
-  listEntries,
-  zeroCounters,
-  type AdminSource,
-  type DeleteOptions,
-  type EntryInfo,
-  type MutableCounters,
-} from './admin.js'
+import { countHeld, deleteByUrl, deleteExpired, entryIds, listEntries, type AdminSource, type DeleteOptions, type EntryInfo } from './admin.js'
+import { addCounters, COUNTER_NAMES, zeroCounters, type MutableCounters } from './counters.js'
 import type { CacheCounters, CacheStore, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
 import { planWrite, resolveTtlSettings, type TtlSettings } from './ttl.js'
 
@@ -63,9 +53,8 @@ export class MemoryStore implements CacheStore {
   readonly #ttl: TtlSettings
   readonly #cache: LRUCache<string, Uint8Array>
   #closed = false
+  /** count()'s events plus this store's writes and deletes (it is the only process that sees them). */
   #counters: MutableCounters = zeroCounters()
-  #writes = 0
-  #deletes = 0
   readonly #admin: AdminSource = {
     idBatches: () => this.#idBatches(),
     heads: async (reads) =>
@@ -143,14 +132,14 @@ export class MemoryStore implements CacheStore {
         return
       }
       this.#cache.set(write.id, write.value.slice(), { ttl })
-      this.#writes++
+      this.#counters.writes++
     })
   }
 
   async remove(ids: readonly string[]): Promise<void> {
     this.#assertOpen('remove')
     for (const id of ids) {
-      if (this.#cache.delete(id)) this.#deletes++
+      if (this.#cache.delete(id)) this.#counters.deletes++
     }
   }
 
@@ -168,10 +157,9 @@ export class MemoryStore implements CacheStore {
     }
   }
 
-  /** Drops every value and resets the cache counters (count()); `writes` and `deletes` keep counting. */
+  /** Drops every value and resets the counters, as RedisStore's clear() removes its stats hash. */
   async clear(): Promise<void> {
     this.#assertOpen('clear')
-    this.#deletes += this.#cache.size
     this.#cache.clear()
     this.#counters = zeroCounters()
   }
@@ -209,22 +197,17 @@ export class MemoryStore implements CacheStore {
 
   /** Adds cache-level events to this store's counters; never throws (see CacheStore.count). */
   count(delta: Partial<CacheCounters>): void {
-    if (!this.#closed) addCounters(this.#counters, delta)
+    if (!this.#closed) addCounters(this.#counters, delta, COUNTER_NAMES)
   }
 
-  /** The counters reported with count(), this store's writes and deletes, and the values and bytes held. */
+  /**
+   * The counters reported with count(), this store's writes and deletes, the stored responses (as
+   * entries() lists them) and the bytes of every value held.
+   */
   async stats(): Promise<StoreStats> {
     this.#assertOpen('stats')
     this.#cache.purgeStale()
-    let bytes = 0
-    for (const value of this.#cache.values()) bytes += value.byteLength
-    return {
-      ...this.#counters,
-      writes: this.#writes,
-      deletes: this.#deletes,
-      entries: this.#cache.size,
-      bytes,
-    }
+    return { ...this.#counters, ...(await countHeld(this.#admin)) }
   }
 
   /** Drops every value and refuses later calls, as a closed RedisStore does. Idempotent. */

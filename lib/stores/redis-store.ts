@@ -1,26 +1,23 @@
-import { commandOptions, createClient, type RedisClientOptions, type RedisClientType } from 'redis'
-import { InvalidOptionError, StoreError } from '../errors.js'
+import type { RedisClientOptions } from '@redis/client'
+import { InvalidOptionError } from '../errors.js'
 import {
-  addCounters,
-  COUNTER_NAMES,
+  countHeld,
   deleteByUrl,
   deleteExpired,
   entryIds,
   listEntries,
-  zeroCounters,
   type AdminSource,
   type DeleteOptions,
   type EntryInfo,
   type HeadRead,
-  type MutableCounters,
   type ValueHead,
 } from './admin.js'
+import { COUNTER_NAMES, CounterBuffer, storedCounters, type MutableCounters } from './counters.js'
+import { redisCommands, SUPPORTED_CLIENTS, type NodeRedisClient, type RedisCommands } from './redis-commands.js'
+import { ownClient, RedisConnection } from './redis-connection.js'
 import { idFromKey, redisKey, scanPattern, validateNamespace } from './redis-layout.js'
 import { planWrite, resolveTtlSettings, type TtlSettings } from './ttl.js'
-import type { CacheCounters, CacheStore, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
-
-// A user's client may be built with any modules, functions and scripts; the store uses core commands only.
-type AnyRedisClient = RedisClientType<any, any, any>
+import type { CacheCounters, CacheStore, StoreCounters, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
 
 interface RedisStoreCommonOptions {
   /**
@@ -53,76 +50,48 @@ interface RedisStoreCommonOptions {
 /**
  * Either node-redis `createClient` options (`url`, `socket`, `username`, `password`, TLS via
  * `rediss://`), and the store creates, connects and closes its own client; or `client`, an existing
- * node-redis v4 client that the store uses but never closes.
+ * client from node-redis 4, 5 or 6 (`createClient`) that the store uses, connects if needed, but never
+ * closes. A v6 client's `keyPrefix` goes before the namespace.
  */
 export type RedisStoreOptions = RedisStoreCommonOptions &
-  ((RedisClientOptions & { readonly client?: never }) | { readonly client: AnyRedisClient })
+  ((RedisClientOptions & { readonly client?: never }) | { readonly client: NodeRedisClient })
 
 const OWN_OPTIONS = new Set(['namespace', 'ttl', 'ttlOffset', 'client', 'unref'])
 const SCAN_COUNT = 500
-/** Bound on commands waiting in an own client's queue (a stalled server otherwise piles them up). */
-const QUEUE_MAX_LENGTH = 1000
-/** How long close() lets the store's own commands finish before it drops the connection. */
-const CLOSE_GRACE_MS = 1000
-/** How long count() buffers before one HINCRBY round trip adds the counts to the stats hash. */
+/** How long counts are buffered before one MULTI of HINCRBY adds them to the stats hash. */
 const FLUSH_INTERVAL_MS = 1000
-const RETURN_BUFFERS = commandOptions({ returnBuffers: true })
 
 /**
- * The hash holding the counters every process reports with count(), one field per CacheCounters name.
- * It lives inside the namespace, so clear() removes it, but has no `{`, so the entry SCAN pattern
+ * The hash holding the counters of every process, one field per STORE_COUNTER_NAMES name. It lives
+ * inside the namespace, so clear() removes it, but has no `{`, so the entry SCAN pattern
  * (`<namespace>:{*`) never lists it as an entry and idFromKey() would refuse it anyway.
  */
 function statsKey(namespace: string): string {
   return `${namespace}:stats`
 }
 
-/** Reconnect quickly at first, then every 2 s at most, forever: the guard skips the store meanwhile. */
-function reconnectDelay(retries: number): number {
-  return Math.min(retries * 100, 2000)
-}
-
 /**
- * A CacheStore on Redis through node-redis v4. Each entry id is one string key (redis-layout.ts);
- * writes of one call go in one MULTI, reads of one call in one GET or MGET.
+ * A CacheStore on Redis through node-redis 4, 5 or 6 (redis-commands.ts). Each entry id is one string
+ * key (redis-layout.ts); writes of one call go in one MULTI, reads of one call in one GET or MGET.
  *
- * The store never waits for Redis to come up: commands fail fast with StoreError while the client is
- * not ready, and node-redis v4 has no command timeout, so callers bound each call themselves
- * (guarded-store.ts). Admin reads (ids, scan, keys, entries, delete, deleteExpired, stats, clear) walk
- * the namespace with SCAN, which may repeat an id when Redis resizes its table mid-walk.
+ * The store never waits for Redis to come up (redis-connection.ts): commands fail fast with StoreError
+ * while the client is not ready. Admin reads (ids, scan, keys, entries, delete, deleteExpired, stats,
+ * clear) walk the namespace with SCAN, which may repeat an id when Redis resizes its table mid-walk.
  *
- * count() adds to an in-process buffer that one MULTI of HINCRBY flushes to `<namespace>:stats` about
- * once a second and on close(), so stats() adds up every process sharing the namespace. Counts still
- * buffered when the process exits without close() are lost.
+ * count(), and the store's own writes and deletes, add to an in-process buffer that one MULTI of
+ * HINCRBY flushes to `<namespace>:stats` about once a second and on close(), so stats() adds up every
+ * process sharing the namespace. Counts still buffered when the process exits without close() are lost.
  */
 export class RedisStore implements CacheStore {
   readonly namespace: string
-  readonly #client: AnyRedisClient
-  /** The store created the client, so it closes it; a borrowed one is left open. */
-  readonly #owned: boolean
+  readonly #connection: RedisConnection
   readonly #ttl: TtlSettings
   readonly #pattern: string
-  readonly #inFlight = new Set<Promise<unknown>>()
-  #lastError: unknown
-  #closing: Promise<void> | undefined
-  #writes = 0
-  #deletes = 0
-  /** Counts reported since the last flush (or put back by a failed one). */
-  #buffer: MutableCounters = zeroCounters()
-  /** Armed by the first count() after a flush; unref'd, so it never keeps the process alive. */
-  #flushTimer: NodeJS.Timeout | undefined
+  readonly #counters = new CounterBuffer((counts, names) => this.#sendCounters(counts, names), FLUSH_INTERVAL_MS)
   readonly #admin: AdminSource = {
     idBatches: () => this.#idBatches(),
     heads: (reads) => this.#heads(reads),
     remove: (ids) => this.remove(ids),
-  }
-
-  // Kept as fields so close() can detach them from a borrowed client.
-  readonly #onError = (error: unknown): void => {
-    this.#lastError = error
-  }
-  readonly #onReady = (): void => {
-    this.#lastError = undefined
   }
 
   constructor(options: RedisStoreOptions = {}) {
@@ -133,50 +102,27 @@ export class RedisStore implements CacheStore {
     this.namespace = validateNamespace(raw['namespace'] ?? 'http_cache')
     this.#pattern = scanPattern(this.namespace)
     this.#ttl = resolveTtlSettings({ ttl: raw['ttl'], ttlOffset: raw['ttlOffset'] })
+    const unref = raw['unref'] ?? false
+    if (typeof unref !== 'boolean') throw new InvalidOptionError('unref', 'a boolean', unref)
     const clientOptions = Object.fromEntries(Object.entries(raw).filter(([name]) => !OWN_OPTIONS.has(name)))
 
     if (raw['client'] !== undefined) {
-      const client = raw['client']
-      if (!isRedisClient(client)) {
-        throw new InvalidOptionError('client', 'a node-redis v4 client (from createClient, not legacyMode)', client)
-      }
+      // Refused here rather than accepted and failing on every call (issue: a redis 6 client once
+      // passed this check, then nothing was ever cached and stats() threw a TypeError).
+      const redis = redisCommands(raw['client'])
+      if (redis === undefined) throw new InvalidOptionError('client', SUPPORTED_CLIENTS, raw['client'])
       for (const [name, value] of Object.entries(clientOptions)) {
         throw new InvalidOptionError(name, 'absent when `client` is given', value)
       }
-      this.#client = client
-      this.#owned = false
+      this.#connection = new RedisConnection(redis, { owned: false, unref })
     } else {
-      const { socket, ...rest } = clientOptions as RedisClientOptions
-      try {
-        this.#client = createClient({
-          disableOfflineQueue: true,
-          commandsQueueMaxLength: QUEUE_MAX_LENGTH,
-          ...rest,
-          socket: { reconnectStrategy: reconnectDelay, ...socket },
-        })
-      } catch (error) {
-        // node-redis parses `url` here and throws a bare TypeError ("Invalid protocol").
-        const reason = error instanceof Error ? ` (${error.message})` : ''
-        if (raw['url'] !== undefined) throw new InvalidOptionError('url', `a redis:// or rediss:// URL${reason}`, raw['url'])
-        throw new InvalidOptionError('options', `node-redis client options${reason}`, options)
-      }
-      this.#owned = true
+      this.#connection = new RedisConnection(ownClient(clientOptions as RedisClientOptions, raw['url']), { owned: true, unref })
     }
-
-    // Without an 'error' listener node-redis crashes the process when Redis goes away; attach it
-    // before connecting. connect() can stay pending forever (wrong password, TLS mismatch), so it is
-    // never awaited: commands fail fast until the client is ready.
-    this.#client.on('error', this.#onError)
-    this.#client.on('ready', this.#onReady)
-    const unref = raw['unref'] ?? false
-    if (typeof unref !== 'boolean') throw new InvalidOptionError('unref', 'a boolean', unref)
-    if (unref) this.#client.unref()
-    if (!this.#client.isOpen) this.#client.connect().catch(this.#onError)
   }
 
   /** Whether the client can take commands now; while false, every call fails fast with StoreError. */
   get isReady(): boolean {
-    return this.#closing === undefined && this.#client.isReady
+    return this.#connection.isReady
   }
 
   /**
@@ -184,43 +130,27 @@ export class RedisStore implements CacheStore {
    * StoreError after `timeoutMs` (the connection attempt goes on) or if the store is closed.
    */
   ready(timeoutMs = 5000): Promise<void> {
-    if (this.#closing !== undefined) {
-      return Promise.reject(new StoreError('connect', { cause: new Error('the store is closed') }))
-    }
-    if (this.#client.isReady) return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      const onReady = (): void => {
-        clearTimeout(timer)
-        resolve()
-      }
-      const timer = setTimeout(() => {
-        this.#client.off('ready', onReady)
-        const cause = this.#lastError ?? new Error(`the Redis client was not ready within ${timeoutMs} ms`)
-        reject(new StoreError('connect', { cause }))
-      }, timeoutMs)
-      timer.unref()
-      this.#client.once('ready', onReady)
-    })
+    return this.#connection.ready(timeoutMs)
   }
 
   async get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     if (ids.length === 0) return []
-    const values = await this.#run('get', async (client) => {
+    const values = await this.#run('get', async (redis) => {
       const keys = ids.map((id) => redisKey(this.namespace, id))
-      if (keys.length === 1) return [await client.get(RETURN_BUFFERS, keys[0] as string)]
-      return client.mGet(RETURN_BUFFERS, keys)
+      if (keys.length === 1) return [await redis.get(keys[0] as string)]
+      return redis.mGet(keys)
     })
-    return values.map((value: Buffer | null) => value ?? undefined)
+    return values.map((value) => value ?? undefined)
   }
 
   async getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
-    return this.#run('getRange', async (client) => {
+    return this.#run('getRange', async (redis) => {
       const key = redisKey(this.namespace, id)
       // GETRANGE answers "" for a missing key and past the end alike; STRLEN in the same round trip tells
       // them apart. An end of -1 would mean "to the end" to Redis, so length 0 sends no GETRANGE.
       const [size, bytes] = await Promise.all([
-        client.strLen(key),
-        length > 0 ? client.getRange(RETURN_BUFFERS, key, offset, offset + length - 1) : Buffer.alloc(0),
+        redis.strLen(key),
+        length > 0 ? redis.getRange(key, offset, offset + length - 1) : Buffer.alloc(0),
       ])
       return size === 0 ? undefined : bytes
     })
@@ -228,38 +158,36 @@ export class RedisStore implements CacheStore {
 
   async set(writes: readonly StoreWrite[]): Promise<void> {
     if (writes.length === 0) return
-    const written = await this.#run('set', async (client) => {
-      const multi = client.multi()
+    const written = await this.#run('set', async (redis) => {
+      const batch = redis.batch()
       let count = 0
       for (const write of writes) {
         const key = redisKey(this.namespace, write.id)
         const plan = planWrite(this.#ttl, write.ttlMs)
         if (plan.kind === 'drop') {
-          multi.unlink(key)
+          batch.unlink(key)
           continue
         }
         if (write.value === undefined) {
           // Only the expiry changes; both commands do nothing on a missing key.
-          if (plan.kind === 'expire') multi.pExpire(key, plan.ms)
-          else multi.persist(key)
+          if (plan.kind === 'expire') batch.pExpire(key, plan.ms)
+          else batch.persist(key)
           continue
         }
         // Buffer.from copies, so a caller reusing its buffer cannot change what is sent.
         // SET without PX also clears a TTL the key had, which `keep` wants.
-        const value = Buffer.from(write.value)
-        if (plan.kind === 'expire') multi.set(key, value, { PX: plan.ms })
-        else multi.set(key, value)
+        batch.set(key, Buffer.from(write.value), plan.kind === 'expire' ? plan.ms : undefined)
         count++
       }
-      await multi.exec()
+      await batch.exec()
       return count
     })
-    this.#writes += written
+    this.#counters.add({ writes: written }, ['writes'])
   }
 
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
-    const removed = await this.#run('remove', async (client) => {
+    const removed = await this.#run('remove', async (redis) => {
       // One UNLINK per primary keeps each command in one cluster slot; node-redis pipelines them.
       const byPrimary = new Map<string, string[]>()
       for (const id of ids) {
@@ -269,38 +197,24 @@ export class RedisStore implements CacheStore {
         if (group === undefined) byPrimary.set(primary, [key])
         else group.push(key)
       }
-      const counts = await Promise.all([...byPrimary.values()].map((keys) => client.unlink(keys)))
+      const counts = await Promise.all([...byPrimary.values()].map((keys) => redis.unlink(keys)))
       return counts.reduce((sum, count) => sum + count, 0)
     })
-    this.#deletes += removed
+    this.#counters.add({ deletes: removed }, ['deletes'])
   }
 
   async *ids(): AsyncIterable<string> {
-    for await (const batch of this.#scanBatches('ids')) {
-      for (const key of batch) {
-        const id = idFromKey(this.namespace, key)
-        if (id !== undefined) yield id
-      }
-    }
+    for await (const batch of this.#idBatches('ids')) yield* batch
   }
 
   async *scan(): AsyncIterable<StoreEntryInfo> {
-    for await (const batch of this.#scanBatches('scan')) {
-      const entries = batch.flatMap((key) => {
-        const id = idFromKey(this.namespace, key)
-        return id === undefined ? [] : [{ id, key }]
-      })
-      if (entries.length === 0) continue
-      const values = await this.#run('scan', (client) =>
-        client.mGet(
-          RETURN_BUFFERS,
-          entries.map((entry) => entry.key),
-        ),
-      )
-      for (const [index, entry] of entries.entries()) {
+    for await (const ids of this.#idBatches('scan')) {
+      if (ids.length === 0) continue
+      const values = await this.#run('scan', (redis) => redis.mGet(ids.map((id) => redisKey(this.namespace, id))))
+      for (const [index, id] of ids.entries()) {
         const value = values[index]
         // null: the key expired or was deleted between SCAN and MGET.
-        if (value !== null && value !== undefined) yield { id: entry.id, size: value.byteLength, value }
+        if (value !== null && value !== undefined) yield { id, size: value.byteLength, value }
       }
     }
   }
@@ -311,11 +225,10 @@ export class RedisStore implements CacheStore {
    */
   async clear(): Promise<void> {
     for await (const batch of this.#scanBatches('clear')) {
-      const removed = await this.#run('clear', (client) => client.unlink(batch))
-      this.#deletes += removed
+      await this.#run('clear', (redis) => redis.unlink(batch))
     }
-    this.#buffer = zeroCounters()
-    await this.#run('clear', (client) => client.unlink(statsKey(this.namespace)))
+    this.#counters.reset()
+    await this.#run('clear', (redis) => redis.unlink([statsKey(this.namespace)]))
   }
 
   /**
@@ -356,145 +269,65 @@ export class RedisStore implements CacheStore {
    * No I/O here, and never throws; ignored once the store is closing.
    */
   count(delta: Partial<CacheCounters>): void {
-    if (this.#closing !== undefined || !addCounters(this.#buffer, delta)) return
-    this.#armFlush()
+    if (!this.#connection.closed) this.#counters.add(delta, COUNTER_NAMES)
   }
 
   /**
-   * Counters from the stats hash (every process) plus this instance's unflushed counts, this
-   * instance's writes and deletes, and the values and bytes under the namespace (SCAN + STRLEN).
+   * Counters from the stats hash (every process) plus this instance's unflushed counts, and the
+   * responses and bytes under the namespace (admin.ts countHeld: SCAN, then STRLEN and a metadata
+   * GETRANGE per value).
    */
   async stats(): Promise<StoreStats> {
-    const stored = await this.#run('stats', (client) => client.hGetAll(statsKey(this.namespace)))
-    const counters = zeroCounters()
-    for (const name of COUNTER_NAMES) {
-      const value = Number(stored[name] ?? 0)
-      counters[name] = (Number.isSafeInteger(value) ? value : 0) + this.#buffer[name]
-    }
-    let entries = 0
-    let bytes = 0
-    for await (const batch of this.#scanBatches('stats')) {
-      const keys = batch.filter((key) => idFromKey(this.namespace, key) !== undefined)
-      // Issued together, so node-redis pipelines them; a key of another type under the namespace
-      // (WRONGTYPE) is not one of ours and is left out.
-      const sizes = await this.#run('stats', (client) => Promise.allSettled(keys.map((key) => client.strLen(key))))
-      for (const size of sizes) {
-        if (size.status === 'fulfilled') {
-          entries++
-          bytes += size.value
-        }
-      }
-    }
-    return { ...counters, writes: this.#writes, deletes: this.#deletes, entries, bytes }
+    const stored = await this.#run('stats', (redis) => redis.hGetAll(statsKey(this.namespace)))
+    const counters = storedCounters(stored, this.#counters.pending)
+    return { ...counters, ...(await countHeld(this.#admin)) }
   }
 
   /**
    * Flushes the buffered counts, refuses new calls, lets the store's own pending commands (the flush
    * included) finish for up to 1 s, then drops an own client's connection; a borrowed client only
    * loses the store's listeners. Idempotent.
-   *
-   * Not QUIT: in node-redis v4 a QUIT that gets no reply (paused server) cannot be abandoned, since
-   * quit() marks the socket closed first and a later disconnect() then throws ClientClosedError and
-   * leaves the socket open.
    */
   close(): Promise<void> {
-    if (this.#closing === undefined) {
-      // Started before #closing is set, since #run refuses commands once it is.
-      const flushed = this.#flush()
-      this.#closing = this.#shutdown(flushed)
-    }
-    return this.#closing
+    // The flush starts before the connection refuses commands.
+    return this.#connection.close(this.#connection.closed ? undefined : this.#counters.flush(true))
   }
 
-  async #shutdown(flushed: Promise<void>): Promise<void> {
-    await settleWithin([...this.#inFlight, flushed], CLOSE_GRACE_MS)
-    if (!this.#owned) {
-      this.#client.off('error', this.#onError)
-      this.#client.off('ready', this.#onReady)
-      return
-    }
-    if (this.#client.isOpen) {
-      try {
-        await this.#client.disconnect()
-      } catch {
-        // Already closed by node-redis itself (reconnect strategy gave up): nothing left to release.
-      }
-    }
+  /** One MULTI of HINCRBY: all or nothing, as CounterBuffer needs. */
+  async #sendCounters(counts: Readonly<MutableCounters>, names: readonly (keyof StoreCounters)[]): Promise<void> {
+    await this.#run('count', async (redis) => {
+      const batch = redis.batch()
+      for (const name of names) batch.hIncrBy(statsKey(this.namespace), name, counts[name])
+      await batch.exec()
+    })
   }
 
-  #armFlush(): void {
-    if (this.#flushTimer !== undefined) return
-    this.#flushTimer = setTimeout(() => void this.#flush(), FLUSH_INTERVAL_MS)
-    this.#flushTimer.unref()
-  }
-
-  /**
-   * Sends the buffer in one MULTI of HINCRBY (one round trip). MULTI makes it all or nothing, so a
-   * failed flush puts every count back for the next one without counting any twice; the buffer stays
-   * five numbers however long Redis is away. Never rejects.
-   */
-  async #flush(): Promise<void> {
-    clearTimeout(this.#flushTimer)
-    this.#flushTimer = undefined
-    const taken = this.#buffer
-    const fields = COUNTER_NAMES.filter((name) => taken[name] !== 0)
-    if (fields.length === 0) return
-    this.#buffer = zeroCounters()
-    try {
-      await this.#run('count', async (client) => {
-        const multi = client.multi()
-        for (const name of fields) multi.hIncrBy(statsKey(this.namespace), name, taken[name])
-        await multi.exec()
-      })
-    } catch {
-      addCounters(this.#buffer, taken)
-      if (this.#closing === undefined) this.#armFlush()
-    }
-  }
-
-  /** Runs one command batch, failing fast when the client cannot take commands now. */
-  async #run<T>(operation: string, command: (client: AnyRedisClient) => Promise<T>): Promise<T> {
-    if (this.#closing !== undefined) {
-      throw new StoreError(operation, { cause: new Error('the store is closed') })
-    }
-    if (!this.#client.isReady) {
-      throw new StoreError(operation, { cause: this.#lastError ?? new Error('the Redis client is not connected') })
-    }
-    let promise: Promise<T>
-    try {
-      promise = command(this.#client)
-    } catch (error) {
-      promise = Promise.reject(error)
-    }
-    this.#inFlight.add(promise)
-    try {
-      return await promise
-    } catch (error) {
-      throw new StoreError(operation, { cause: error })
-    } finally {
-      this.#inFlight.delete(promise)
-    }
+  #run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
+    return this.#connection.run(operation, command)
   }
 
   /** Ids of the namespace's entries, one batch per #scanBatches batch (the admin walk). */
-  async *#idBatches(): AsyncIterable<readonly string[]> {
-    for await (const batch of this.#scanBatches('scan')) {
+  async *#idBatches(operation = 'scan'): AsyncIterable<readonly string[]> {
+    for await (const batch of this.#scanBatches(operation)) {
       yield batch.flatMap((key) => idFromKey(this.namespace, key) ?? [])
     }
   }
 
   /**
    * Each value's size and first bytes, with STRLEN and GETRANGE for every read issued together (one
-   * pipelined round trip). A key gone since SCAN reads as size 0; a key of another type fails with
-   * WRONGTYPE: both are left out.
+   * pipelined round trip); a read of length 0 sends STRLEN only. A key gone since SCAN reads as size 0;
+   * a key of another type fails with WRONGTYPE: both are left out.
    */
   async #heads(reads: readonly HeadRead[]): Promise<(ValueHead | undefined)[]> {
     if (reads.length === 0) return []
-    return this.#run('scan', async (client) => {
+    return this.#run('scan', async (redis) => {
       const keys = reads.map((read) => redisKey(this.namespace, read.id))
       const [sizes, prefixes] = await Promise.all([
-        Promise.allSettled(keys.map((key) => client.strLen(key))),
-        Promise.allSettled(keys.map((key, index) => client.getRange(RETURN_BUFFERS, key, 0, (reads[index] as HeadRead).length - 1))),
+        Promise.allSettled(keys.map((key) => redis.strLen(key))),
+        Promise.allSettled(keys.map((key, index) => {
+          const length = (reads[index] as HeadRead).length
+          return length > 0 ? redis.getRange(key, 0, length - 1) : Promise.resolve(Buffer.alloc(0))
+        })),
       ])
       return keys.map((_, index) => {
         const size = sizes[index]
@@ -505,48 +338,13 @@ export class RedisStore implements CacheStore {
     })
   }
 
-  /** Keys of the namespace in batches of about SCAN_COUNT, for commands that take many keys. */
+  /** Keys of the namespace in batches of about SCAN_COUNT, each step failing fast like any command. */
   async *#scanBatches(operation: string): AsyncIterable<string[]> {
-    const iterator = await this.#run(operation, async (client) =>
-      client.scanIterator({ MATCH: this.#pattern, COUNT: SCAN_COUNT })[Symbol.asyncIterator](),
-    )
-    let batch: string[] = []
+    const iterator = await this.#run(operation, async (redis) => redis.scan(this.#pattern, SCAN_COUNT)[Symbol.asyncIterator]())
     while (true) {
       const next = await this.#run(operation, () => iterator.next())
-      if (next.done === true) break
-      batch.push(next.value)
-      if (batch.length >= SCAN_COUNT) {
-        yield batch
-        batch = []
-      }
+      if (next.done === true) return
+      yield next.value
     }
-    if (batch.length > 0) yield batch
   }
-}
-
-function isRedisClient(value: unknown): value is AnyRedisClient {
-  if (typeof value !== 'object' || value === null) return false
-  const client = value as Partial<Record<'connect' | 'multi' | 'on', unknown>> & {
-    options?: { legacyMode?: unknown }
-    isOpen?: unknown
-  }
-  return (
-    typeof client.connect === 'function' &&
-    typeof client.multi === 'function' &&
-    typeof client.on === 'function' &&
-    typeof client.isOpen === 'boolean' &&
-    client.options?.legacyMode !== true
-  )
-}
-
-/** Waits for every promise to settle, or for `ms`, whichever comes first; never rejects. */
-async function settleWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
-  if (promises.length === 0) return
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms)
-    timer.unref()
-  })
-  await Promise.race([Promise.allSettled(promises), deadline])
-  clearTimeout(timer)
 }

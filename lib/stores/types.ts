@@ -48,14 +48,26 @@ export interface CacheCounters {
   readonly errors: number
 }
 
-export interface StoreStats extends CacheCounters {
-  /** Values written by this store instance. */
+/**
+ * What a store counts itself, next to the cache's events. Values, not responses: a response with
+ * `Vary` writes its variant and the pointer, a body over 256 KiB its own value, so one stored
+ * response may count two or three.
+ */
+export interface StoreCounters extends CacheCounters {
+  /** Values written by set() (a write that only resets an expiry is not counted). */
   readonly writes: number
-  /** Values deleted by this store instance. */
+  /** Values deleted by remove() and the admin deletes; clear() resets the counters instead. */
   readonly deletes: number
-  /** Values held (for Redis: keys under the namespace, counted by SCAN). */
+}
+
+/**
+ * Counters and holdings. RedisStore keeps the counters in `<namespace>:stats`, shared by every process
+ * using the namespace, so a fresh process (the CLI) sees what the others counted.
+ */
+export interface StoreStats extends StoreCounters {
+  /** Stored responses: what `entries()` lists (vary pointers, bodies stored apart and undecodable values left out). */
   readonly entries: number
-  /** Bytes held (for Redis: sum of value sizes, counted by SCAN and STRLEN). */
+  /** Bytes of every value held (for Redis: every key under the namespace, by SCAN and STRLEN), pointers and bodies included. */
   readonly bytes: number
 }
 
@@ -80,7 +92,7 @@ export interface CacheStore {
   getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined>
   /** Writes every value atomically: a reader sees all of them or none. */
   set(writes: readonly StoreWrite[]): Promise<void>
-  /** Deletes these ids; unknown ids are ignored. (The public `delete(url)` is admin API, in admin-store.ts.) */
+  /** Deletes these ids; unknown ids are ignored. (The public `delete(url)` is admin API, in admin.ts.) */
   remove(ids: readonly string[]): Promise<void>
   /** Every id held, streamed (SCAN for Redis, never KEYS). */
   ids(): AsyncIterable<string>

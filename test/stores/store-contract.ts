@@ -3,6 +3,7 @@
  * `makeStore` must give an empty store with the default expiry settings (`ttl: true`, `ttlOffset: 0`).
  */
 import assert from 'node:assert/strict'
+import { encodeRecord } from '../../lib/codec.js'
 import { StoreError } from '../../lib/errors.js'
 import type { CacheStore, StoreStats } from '../../lib/stores/types.js'
 
@@ -139,19 +140,24 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       assert.deepEqual(await store.get(['a7', 'a7.b8']), [undefined, undefined])
     })
 
-    it('counts writes, deletes, entries and bytes, and adds up the counters reported with count()', async () => {
+    it('counts writes, deletes, stored responses and bytes, and adds up the counters reported with count()', async () => {
+      const response = storedResponse('https://example.com/counted')
       await store.set([
         { id: 'a8', value: text('12345'), ttlMs: undefined },
-        { id: 'a9', value: text('123'), ttlMs: 60_000 },
+        { id: 'a9', value: response, ttlMs: 60_000 },
+        { id: 'a9.b1', value: text('123'), ttlMs: 60_000 },
       ])
+      // Only the expiry changes: not a write.
+      await store.set([{ id: 'a9', value: undefined, ttlMs: 30_000 }])
       // Reads are not counted by the store: hits and misses are the cache's verdicts, sent with count().
       await store.get(['a8', 'aa'])
       await store.remove(['a8', 'ab'])
       store.count({ hits: 2, misses: 1 })
       store.count({ hits: 1, revalidations: 1, staleServed: 1, errors: 1 })
       const stats = await store.stats()
+      // `entries` counts what entries() lists: the response, not the value that does not decode.
       assert.deepEqual(pick(stats), {
-        hits: 3, misses: 1, revalidations: 1, staleServed: 1, errors: 1, writes: 2, deletes: 1, entries: 1, bytes: 3,
+        hits: 3, misses: 1, revalidations: 1, staleServed: 1, errors: 1, writes: 3, deletes: 1, entries: 1, bytes: response.length + 3,
       })
     })
 
@@ -166,10 +172,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     })
 
     it('resets the counters on clear', async () => {
+      await store.set([{ id: 'a1', value: text('x'), ttlMs: undefined }])
+      await store.remove(['a1'])
       store.count({ hits: 4, errors: 2 })
       await store.clear()
       const stats = await store.stats()
-      assert.deepEqual([stats.hits, stats.errors], [0, 0])
+      assert.deepEqual([stats.hits, stats.errors, stats.writes, stats.deletes], [0, 0, 0, 0])
     })
 
     it('reads a range of a value, shorter at its end, and undefined for a missing id', async () => {
@@ -206,6 +214,15 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       await assert.rejects(store.set([{ id: 'ad', value: text('late'), ttlMs: undefined }]), StoreError)
       await assert.rejects(store.remove(['ad']), StoreError)
     })
+  })
+}
+
+/** An encoded response record, as the cache stores one at `url`. */
+export function storedResponse(url: string): Uint8Array {
+  const now = Date.now()
+  return encodeRecord({
+    kind: 'entry', key: url, url, method: 'GET', status: 200, statusText: 'OK', headers: {},
+    vary: undefined, requestTime: now, responseTime: now, initialAge: 0, lifetime: 60, body: text('body'),
   })
 }
 

@@ -1,0 +1,91 @@
+/**
+ * The CLI's command line: the usage text, and argv parsed into one command or a UsageError. No I/O,
+ * so every rule is tested without Redis.
+ */
+import { parseArgs } from 'node:util'
+
+export const USAGE = `usage: undici-redis-cache <command> [--url redis://host:port] [--namespace http_cache] [--json]
+commands:
+  stats                                         counters (all processes) and what the namespace holds
+  list [--limit N]                              one line per stored response
+  purge --all | --expired | --url-match <url> [--method GET]
+                                                delete the whole namespace, the stale entries, or the
+                                                entries of one URL (exact, absolute http(s); no wildcards)
+--url defaults to REDIS_URL, else redis://127.0.0.1:6379
+  -h, --help       print this and exit
+  -v, --version    print the version and exit`
+
+const OPTIONS = {
+  url: { type: 'string' },
+  namespace: { type: 'string', default: 'http_cache' },
+  json: { type: 'boolean', default: false },
+  limit: { type: 'string' },
+  'url-match': { type: 'string' },
+  method: { type: 'string' },
+  expired: { type: 'boolean', default: false },
+  all: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'v', default: false },
+} as const
+
+/** Options each command accepts besides url, namespace and json. */
+const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  stats: [],
+  list: ['limit'],
+  purge: ['all', 'expired', 'url-match', 'method'],
+}
+
+export type Command = 'stats' | 'list' | 'purge'
+
+export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values']
+
+/** What argv asks for: a command to run, or the usage or version to print. */
+export type Parsed = { readonly kind: 'help' } | { readonly kind: 'version' } | { readonly kind: 'run'; readonly command: Command; readonly values: Values }
+
+/** Bad usage: the CLI prints the message and the usage to stderr and exits 2. */
+export class UsageError extends Error {}
+
+/** Throws UsageError for argv the CLI cannot run; `--help` and `--version` win over everything else. */
+export function parseCommand(argv: readonly string[]): Parsed {
+  let parsed
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true })
+  } catch (error) {
+    // parseArgs throws a TypeError with a code (ERR_PARSE_ARGS_UNKNOWN_OPTION and the like).
+    throw new UsageError(error instanceof Error ? error.message : String(error))
+  }
+  const { values, positionals } = parsed
+  if (values.help) return { kind: 'help' }
+  if (values.version) return { kind: 'version' }
+  const [command, ...extra] = positionals
+  if (command === undefined || !Object.hasOwn(COMMAND_OPTIONS, command)) {
+    throw new UsageError(command === undefined ? 'missing command' : `unknown command ${JSON.stringify(command)}`)
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
+  const allowed = COMMAND_OPTIONS[command] ?? []
+  for (const name of ['limit', 'all', 'expired', 'url-match', 'method'] as const) {
+    const given = values[name] !== undefined && values[name] !== false
+    if (given && !allowed.includes(name)) throw new UsageError(`--${name} does not apply to ${command}`)
+  }
+  if (values.limit !== undefined && !/^[1-9][0-9]*$/.test(values.limit)) throw new UsageError('--limit takes a positive integer')
+  if (command === 'purge') {
+    const chosen = [values.all, values.expired, values['url-match'] !== undefined].filter(Boolean).length
+    if (chosen !== 1) throw new UsageError('purge takes exactly one of --all, --expired, --url-match <url>')
+    if (values.method !== undefined && values['url-match'] === undefined) throw new UsageError('--method goes with --url-match')
+    if (values['url-match'] !== undefined) checkUrlMatch(values['url-match'])
+  }
+  return { kind: 'run', command: command as Command, values }
+}
+
+/**
+ * delete(url) matches one URL exactly, normalized as the cache keys it (admin.ts deleteByUrl), and the
+ * cache only stores http(s) responses. A pattern it cannot honour would delete nothing and say
+ * "deleted 0", which reads as "nothing was cached": refuse it instead.
+ */
+function checkUrlMatch(value: string): void {
+  const takes = '--url-match takes one absolute http:// or https:// URL, matched exactly as the cache keys it'
+  if (value.includes('*')) throw new UsageError(`${takes}; wildcards (*) are not supported: use purge --all, or one --url-match per URL`)
+  if (!URL.canParse(value)) throw new UsageError(`${takes}; got ${JSON.stringify(value)}`)
+  const { protocol } = new URL(value)
+  if (protocol !== 'http:' && protocol !== 'https:') throw new UsageError(`${takes}; got a ${protocol} URL`)
+}

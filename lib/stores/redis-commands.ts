@@ -1,0 +1,275 @@
+/**
+ * The commands RedisStore sends, over whichever node-redis major the user's client comes from. This is
+ * the only file that knows the majors apart; the store sees one small interface, RedisCommands.
+ *
+ * Differences measured against a real redis-server with redis 4.7.1, 5.12.1 and 6.3.1:
+ * - Buffer replies: v4 takes `client.commandOptions({ returnBuffers: true })` as a first argument;
+ *   v5 and v6 have no commandOptions but `client.withTypeMapping({ [BLOB_STRING]: Buffer })`, a view
+ *   of the client whose bulk-string replies are Buffers.
+ * - SCAN: v4's scanIterator yields one key at a time, v5's and v6's one array per SCAN page.
+ * - v5 and v6 apply `createClient({ commandOptions: { typeMapping } })` to every reply, and v6 speaks
+ *   RESP3 by default, so HGETALL may come back as a Map of Buffers: string replies are read through
+ *   `withTypeMapping({})` (the default mapping) and hashes are normalised anyway.
+ * - v6 prefixes every key argument with `keyPrefix`, but neither the SCAN pattern nor the keys SCAN
+ *   returns: the driver adds it to the pattern and strips it from the keys.
+ * - SET with PX, PEXPIRE, PERSIST, UNLINK, HINCRBY, STRLEN, MULTI/EXEC, isReady, isOpen, connect(),
+ *   unref() and the 'error' and 'ready' events behave alike in all three.
+ *
+ * Recognised by capability, not by version string: `withTypeMapping` means the v5+ API, a
+ * `commandOptions` function outside legacyMode the v4 one. What neither drives is refused (the store
+ * throws InvalidOptionError): v4 `legacyMode` and v5+ `.legacy()` clients (callback API), pools (no
+ * isReady) and cluster clients (no scanIterator: their keys span nodes, so they need a driver of
+ * their own), and other libraries' clients (ioredis).
+ */
+
+/** The clients `{ client }` accepts, as error messages name them. */
+export const SUPPORTED_CLIENTS = 'a node-redis client of major 4, 5 or 6 (from createClient, connected or not; not legacyMode, .legacy(), a pool or a cluster)'
+
+/**
+ * The shape node-redis 4, 5 and 6 clients share, so `RedisStoreOptions['client']` accepts each of
+ * them without this package's types importing redis 5 or 6. Structural only: the constructor checks
+ * the client at run time (a `legacyMode` v4 client has this shape and is still refused).
+ */
+export interface NodeRedisClient {
+  readonly isOpen: boolean
+  readonly isReady: boolean
+  connect(): Promise<unknown>
+  multi(): unknown
+  scanIterator(...args: never[]): AsyncIterable<unknown>
+  on(event: 'error', listener: (error: Error) => void): unknown
+}
+
+/** Writes queued into one MULTI; exec() sends them in one round trip and applies them all or none. */
+export interface WriteBatch {
+  /** SET, with PX when `px` is given; without it SET also clears a TTL the key had. */
+  set(key: string, value: Buffer, px: number | undefined): void
+  pExpire(key: string, ms: number): void
+  persist(key: string): void
+  unlink(key: string): void
+  hIncrBy(key: string, field: string, by: number): void
+  exec(): Promise<unknown>
+}
+
+/** What RedisStore needs of a client. Keys are given and returned without a v6 `keyPrefix`. */
+export interface RedisCommands {
+  readonly isOpen: boolean
+  readonly isReady: boolean
+  connect(): Promise<unknown>
+  /** Drops the connection at once; only for clients the store created (a borrowed one is never closed). */
+  disconnect(): Promise<unknown>
+  on(event: 'error' | 'ready', listener: (error?: unknown) => void): void
+  off(event: 'error' | 'ready', listener: (error?: unknown) => void): void
+  unref(): void
+  get(key: string): Promise<Buffer | null>
+  mGet(keys: readonly string[]): Promise<(Buffer | null)[]>
+  /** GETRANGE with an inclusive `end`, as Redis takes it. */
+  getRange(key: string, start: number, end: number): Promise<Buffer>
+  strLen(key: string): Promise<number>
+  unlink(keys: readonly string[]): Promise<number>
+  /** HGETALL as field → string, whatever the client's RESP version and type mapping. */
+  hGetAll(key: string): Promise<Record<string, string>>
+  batch(): WriteBatch
+  /** SCAN MATCH `match` (a glob over keys as given to the other commands), in batches of about `count` keys. */
+  scan(match: string, count: number): AsyncIterable<string[]>
+}
+
+/**
+ * The driver for `client`, or undefined when the store cannot drive it. Every node-redis client the
+ * store creates itself (v4 API, through @redis/client) goes through here too.
+ */
+export function redisCommands(client: unknown): RedisCommands | undefined {
+  if (typeof client !== 'object' || client === null) return undefined
+  const candidate = client as Partial<Record<string, unknown>> & { readonly options?: { readonly legacyMode?: unknown } }
+  if (typeof candidate['isOpen'] !== 'boolean' || typeof candidate['isReady'] !== 'boolean') return undefined
+  if (REQUIRED.some((name) => typeof candidate[name] !== 'function')) return undefined
+  if (typeof candidate['withTypeMapping'] === 'function') return new ModernCommands(client as Client)
+  if (typeof candidate['commandOptions'] === 'function' && candidate.options?.legacyMode !== true) return new V4Commands(client as Client)
+  return undefined
+}
+
+const REQUIRED = ['connect', 'on', 'off', 'unref', 'multi', 'scanIterator', 'get', 'mGet', 'getRange', 'strLen', 'unlink', 'hGetAll'] as const
+
+/** RESP_TYPES.BLOB_STRING ('$') in node-redis 5 and 6. */
+const BLOB_STRING = 36
+/** Redis glob syntax (util.c stringmatchlen), as redis-layout.ts escapes the namespace. */
+const GLOB_META = /[*?[\]\\]/g
+
+type Reply = Promise<unknown>
+type Listener = (...args: never[]) => void
+
+/** The client methods both APIs share, typed loosely: each driver below knows what it passes and gets. */
+interface Client {
+  readonly isOpen: boolean
+  readonly isReady: boolean
+  readonly options?: { readonly keyPrefix?: unknown } | undefined
+  connect(): Promise<unknown>
+  disconnect(): Promise<unknown>
+  destroy?(): unknown
+  on(event: string, listener: Listener): unknown
+  off(event: string, listener: Listener): unknown
+  unref(): void
+  multi(): Multi
+  scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<unknown>
+  get(...args: unknown[]): Reply
+  mGet(...args: unknown[]): Reply
+  getRange(...args: unknown[]): Reply
+  strLen(key: string): Reply
+  unlink(keys: string[]): Reply
+  hGetAll(key: string): Reply
+  commandOptions(options: { returnBuffers: true }): unknown
+  withTypeMapping(mapping: Readonly<Record<number, unknown>>): Client
+}
+
+interface Multi {
+  set(key: string, value: Buffer, options?: { PX: number }): unknown
+  pExpire(key: string, ms: number): unknown
+  persist(key: string): unknown
+  unlink(key: string): unknown
+  hIncrBy(key: string, field: string, by: number): unknown
+  exec(): Promise<unknown>
+}
+
+/** What both APIs do alike; `commands` is the client the string-reply commands go through. */
+abstract class SharedCommands implements RedisCommands {
+  constructor(
+    protected readonly client: Client,
+    protected readonly commands: Client,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.client.isOpen
+  }
+
+  get isReady(): boolean {
+    return this.client.isReady
+  }
+
+  connect(): Promise<unknown> {
+    return this.client.connect()
+  }
+
+  disconnect(): Promise<unknown> {
+    return this.client.disconnect()
+  }
+
+  on(event: 'error' | 'ready', listener: (error?: unknown) => void): void {
+    this.client.on(event, listener)
+  }
+
+  off(event: 'error' | 'ready', listener: (error?: unknown) => void): void {
+    this.client.off(event, listener)
+  }
+
+  unref(): void {
+    this.client.unref()
+  }
+
+  async strLen(key: string): Promise<number> {
+    return Number(await this.commands.strLen(key))
+  }
+
+  async unlink(keys: readonly string[]): Promise<number> {
+    return Number(await this.commands.unlink([...keys]))
+  }
+
+  async hGetAll(key: string): Promise<Record<string, string>> {
+    const reply = await this.commands.hGetAll(key)
+    const pairs = reply instanceof Map ? [...reply] : Object.entries(reply ?? {})
+    // String() of a Buffer decodes it as UTF-8, which is how the counters were written.
+    return Object.fromEntries(pairs.map(([field, value]: [unknown, unknown]) => [String(field), String(value)]))
+  }
+
+  batch(): WriteBatch {
+    const multi = this.commands.multi()
+    return {
+      set: (key, value, px) => void (px === undefined ? multi.set(key, value) : multi.set(key, value, { PX: px })),
+      pExpire: (key, ms) => void multi.pExpire(key, ms),
+      persist: (key) => void multi.persist(key),
+      unlink: (key) => void multi.unlink(key),
+      hIncrBy: (key, field, by) => void multi.hIncrBy(key, field, by),
+      exec: () => multi.exec(),
+    }
+  }
+
+  abstract get(key: string): Promise<Buffer | null>
+  abstract mGet(keys: readonly string[]): Promise<(Buffer | null)[]>
+  abstract getRange(key: string, start: number, end: number): Promise<Buffer>
+  abstract scan(match: string, count: number): AsyncIterable<string[]>
+}
+
+/** node-redis 4 (@redis/client 1.x). */
+class V4Commands extends SharedCommands {
+  /**
+   * The client's own commandOptions(), not the one @redis/client exports: v4 marks the options with a
+   * module-local Symbol, so a user's client from another copy of @redis/client would not see ours.
+   */
+  readonly #buffers: unknown
+
+  constructor(client: Client) {
+    super(client, client)
+    this.#buffers = client.commandOptions({ returnBuffers: true })
+  }
+
+  get(key: string): Promise<Buffer | null> {
+    return this.client.get(this.#buffers, key) as Promise<Buffer | null>
+  }
+
+  mGet(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    return this.client.mGet(this.#buffers, [...keys]) as Promise<(Buffer | null)[]>
+  }
+
+  getRange(key: string, start: number, end: number): Promise<Buffer> {
+    return this.client.getRange(this.#buffers, key, start, end) as Promise<Buffer>
+  }
+
+  async *scan(match: string, count: number): AsyncIterable<string[]> {
+    let batch: string[] = []
+    for await (const key of this.client.scanIterator({ MATCH: match, COUNT: count })) {
+      batch.push(String(key))
+      if (batch.length >= count) {
+        yield batch
+        batch = []
+      }
+    }
+    if (batch.length > 0) yield batch
+  }
+}
+
+/** node-redis 5 and 6 (@redis/client 5.x, 6.x). */
+class ModernCommands extends SharedCommands {
+  readonly #buffers: Client
+  /** v6 `keyPrefix` (none in v5): added to key arguments by node-redis, but not to SCAN's. */
+  readonly #prefix: string
+
+  constructor(client: Client) {
+    super(client, client.withTypeMapping({}))
+    this.#buffers = client.withTypeMapping({ [BLOB_STRING]: Buffer })
+    const prefix = client.options?.keyPrefix
+    this.#prefix = typeof prefix === 'string' || Buffer.isBuffer(prefix) ? String(prefix) : ''
+  }
+
+  override disconnect(): Promise<unknown> {
+    // disconnect() is deprecated since v5 in favour of destroy(), which drops pending commands alike.
+    return this.client.destroy === undefined ? this.client.disconnect() : Promise.resolve(this.client.destroy())
+  }
+
+  get(key: string): Promise<Buffer | null> {
+    return this.#buffers.get(key) as Promise<Buffer | null>
+  }
+
+  mGet(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    return this.#buffers.mGet([...keys]) as Promise<(Buffer | null)[]>
+  }
+
+  getRange(key: string, start: number, end: number): Promise<Buffer> {
+    return this.#buffers.getRange(key, start, end) as Promise<Buffer>
+  }
+
+  async *scan(match: string, count: number): AsyncIterable<string[]> {
+    const pattern = this.#prefix.replace(GLOB_META, (char) => `\\${char}`) + match
+    for await (const page of this.commands.scanIterator({ MATCH: pattern, COUNT: count })) {
+      const keys = (page as unknown[]).map((key) => String(key).slice(this.#prefix.length))
+      if (keys.length > 0) yield keys
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The life of RedisStore's connection: its own client's bounds, listeners attached before connecting,
+ * readiness, commands that fail fast instead of queueing, and a bounded close. The commands
+ * themselves, and the node-redis majors, are redis-commands.ts's.
+ *
+ * DESIGN.md "Failure model": without an 'error' listener node-redis crashes the process when Redis
+ * goes away, so ours is attached before connect(), also to a borrowed client. connect() can stay
+ * pending forever (wrong password, TLS mismatch), so it is never awaited: commands fail fast with
+ * StoreError until the client is ready, and node-redis v4 has no command timeout, so callers bound
+ * each call themselves (guarded-store.ts).
+ */
+import { createClient, type RedisClientOptions } from '@redis/client'
+import { InvalidOptionError, StoreError } from '../errors.js'
+import { redisCommands, type RedisCommands } from './redis-commands.js'
+
+/** Bound on commands waiting in an own client's queue (a stalled server otherwise piles them up). */
+const QUEUE_MAX_LENGTH = 1000
+/** How long close() lets the store's own commands finish before it drops the connection. */
+const CLOSE_GRACE_MS = 1000
+
+export class RedisConnection {
+  readonly #redis: RedisCommands
+  /** The store created the client, so it closes it; a borrowed one is left open. */
+  readonly #owned: boolean
+  readonly #inFlight = new Set<Promise<unknown>>()
+  #lastError: unknown
+  #closing: Promise<void> | undefined
+
+  // Kept as fields so close() can detach them from a borrowed client.
+  readonly #onError = (error: unknown): void => {
+    this.#lastError = error
+  }
+  readonly #onReady = (): void => {
+    this.#lastError = undefined
+  }
+
+  constructor(redis: RedisCommands, options: { readonly owned: boolean; readonly unref: boolean }) {
+    this.#redis = redis
+    this.#owned = options.owned
+    redis.on('error', this.#onError)
+    redis.on('ready', this.#onReady)
+    if (options.unref) redis.unref()
+    if (!redis.isOpen) redis.connect().catch(this.#onError)
+  }
+
+  /** Whether commands can go out now; while false, run() fails fast with StoreError. */
+  get isReady(): boolean {
+    return this.#closing === undefined && this.#redis.isReady
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined
+  }
+
+  /** Resolves once the client is ready; rejects with StoreError after `timeoutMs` or once closed. */
+  ready(timeoutMs: number): Promise<void> {
+    if (this.#closing !== undefined) {
+      return Promise.reject(new StoreError('connect', { cause: new Error('the store is closed') }))
+    }
+    if (this.#redis.isReady) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const onReady = (): void => {
+        clearTimeout(timer)
+        this.#redis.off('ready', onReady)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.#redis.off('ready', onReady)
+        const cause = this.#lastError ?? new Error(`the Redis client was not ready within ${timeoutMs} ms`)
+        reject(new StoreError('connect', { cause }))
+      }, timeoutMs)
+      timer.unref()
+      this.#redis.on('ready', onReady)
+    })
+  }
+
+  /** Runs one command batch, failing fast when the client cannot take commands now. */
+  async run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) {
+      throw new StoreError(operation, { cause: new Error('the store is closed') })
+    }
+    if (!this.#redis.isReady) {
+      throw new StoreError(operation, { cause: this.#lastError ?? new Error('the Redis client is not connected') })
+    }
+    let promise: Promise<T>
+    try {
+      promise = command(this.#redis)
+    } catch (error) {
+      promise = Promise.reject(error)
+    }
+    this.#inFlight.add(promise)
+    try {
+      return await promise
+    } catch (error) {
+      throw new StoreError(operation, { cause: error })
+    } finally {
+      this.#inFlight.delete(promise)
+    }
+  }
+
+  /**
+   * Refuses new commands, lets pending ones (`last` included: the store's final flush, started before
+   * this call) finish for up to 1 s, then drops an own client's connection; a borrowed client only
+   * loses our listeners. Idempotent.
+   *
+   * Not QUIT: in node-redis v4 a QUIT that gets no reply (paused server) cannot be abandoned, since
+   * quit() marks the socket closed first and a later disconnect() then throws ClientClosedError and
+   * leaves the socket open.
+   */
+  close(last: Promise<void> = Promise.resolve()): Promise<void> {
+    this.#closing ??= this.#shutdown(last)
+    return this.#closing
+  }
+
+  async #shutdown(last: Promise<void>): Promise<void> {
+    await settleWithin([...this.#inFlight, last], CLOSE_GRACE_MS)
+    if (!this.#owned) {
+      this.#redis.off('error', this.#onError)
+      this.#redis.off('ready', this.#onReady)
+      return
+    }
+    if (this.#redis.isOpen) {
+      try {
+        await this.#redis.disconnect()
+      } catch {
+        // Already closed by node-redis itself (reconnect strategy gave up): nothing left to release.
+      }
+    }
+  }
+}
+
+/**
+ * The store's own client: node-redis v4 API (@redis/client 1.x), with the bounds DESIGN.md asks for:
+ * no offline queue, a bounded command queue, endless capped reconnects. It keeps the v4 API whatever
+ * `redis` major the application installs.
+ */
+export function ownClient(options: RedisClientOptions, url: unknown): RedisCommands {
+  const { socket, ...rest } = options
+  let client
+  try {
+    client = createClient({
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: QUEUE_MAX_LENGTH,
+      ...rest,
+      socket: { reconnectStrategy: reconnectDelay, ...socket },
+    })
+  } catch (error) {
+    // node-redis parses `url` here and throws a bare TypeError ("Invalid protocol").
+    const reason = error instanceof Error ? ` (${error.message})` : ''
+    if (url !== undefined) throw new InvalidOptionError('url', `a redis:// or rediss:// URL${reason}`, url)
+    throw new InvalidOptionError('options', `node-redis client options${reason}`, options)
+  }
+  const redis = redisCommands(client)
+  // `legacyMode: true` gives the callback API, which the store cannot drive.
+  if (redis === undefined) throw new InvalidOptionError('legacyMode', 'absent or false', options.legacyMode)
+  return redis
+}
+
+/** Reconnect quickly at first, then every 2 s at most, forever: the guard skips the store meanwhile. */
+function reconnectDelay(retries: number): number {
+  return Math.min(retries * 100, 2000)
+}
+
+/** Waits for every promise to settle, or for `ms`, whichever comes first; never rejects. */
+async function settleWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+    timer.unref()
+  })
+  await Promise.race([Promise.allSettled(promises), deadline])
+  clearTimeout(timer)
+}
