@@ -4,6 +4,7 @@
  */
 import * as diagnostics from 'node:diagnostics_channel'
 import { debuglog } from 'node:util'
+import { systemClock, type Clock } from './clock.js'
 import type { CacheError } from './errors.js'
 
 export const channels = {
@@ -28,15 +29,16 @@ const REPORT_INTERVAL_MS = 1000
 
 /**
  * Builds the reporter: a change of error code is reported at once, repeats of the same code at most
- * once a second, so a dead Redis under load does not flood logs. `onError` must not throw; if it does,
- * the throw is swallowed after a debuglog line, since a reporting bug must not fail a request.
+ * once a second of `clock` time, so a dead Redis under load does not flood logs. `onError` must not
+ * throw; if it does, the throw is swallowed after a debuglog line, since a reporting bug must not
+ * fail a request.
  */
-export function createReporter(onError: ((error: CacheError) => void) | undefined, now: () => number = Date.now): (error: CacheError) => void {
+export function createReporter(onError: ((error: CacheError) => void) | undefined, clock: Clock = systemClock): (error: CacheError) => void {
   let lastCode: string | undefined
   let lastAt = -Infinity
   let suppressed = 0
   return (error) => {
-    const t = now()
+    const t = clock.now()
     if (error.code === lastCode && t - lastAt < REPORT_INTERVAL_MS) {
       suppressed++
       return

@@ -91,16 +91,6 @@ export class CorruptEntryError extends CacheError {
   }
 }
 
-/** A request header holds CR, LF or NUL; undici would refuse it too. */
-export class InvalidRequestError extends CacheError {
-  static override readonly code = 'URC_ERR_INVALID_REQUEST'
-  override name = 'InvalidRequestError' as const
-  override readonly code = 'URC_ERR_INVALID_REQUEST' as const
-  constructor(reason: string) {
-    super(`invalid request: ${reason}`)
-  }
-}
-
 /** The user's `key` function threw or returned something other than a string; callers bypass the cache. */
 export class KeyFunctionError extends CacheError {
   static override readonly code = 'URC_ERR_KEY_FUNCTION'
@@ -118,6 +108,52 @@ export class InvalidEntryError extends CacheError {
   override readonly code = 'URC_ERR_INVALID_ENTRY' as const
   constructor(readonly reason: string) {
     super(`cannot encode entry: ${reason}`)
+  }
+}
+
+/**
+ * A stored body could not be read after its response started (Redis went away, a chunk failed its
+ * checksum) and the origin could not supply the rest: the caller's response ends with this error, never
+ * with spliced or missing bytes.
+ */
+export class BodyReadError extends CacheError {
+  static override readonly code = 'URC_ERR_BODY_READ'
+  override name = 'BodyReadError' as const
+  override readonly code = 'URC_ERR_BODY_READ' as const
+  constructor(
+    /** Bytes of the body the caller had received. */
+    readonly offset: number,
+    /** The status the origin answered the request for the rest with, when one was sent. */
+    readonly originStatus?: number,
+  ) {
+    super(
+      originStatus === undefined
+        ? `a stored body chunk could not be read at byte ${offset}; response aborted`
+        : `the stored body broke at byte ${offset} and the origin could not supply the rest (status ${originStatus})`,
+    )
+  }
+}
+
+/**
+ * A write held a value larger than the store accepts (MemoryStore: over `maxEntrySize`, or one call
+ * over `maxSize`), so the store wrote nothing of it. The cache had already decided to store the
+ * response (`Cache-Status: stored`); this is how the failed commit reaches `onError`.
+ */
+export class ValueTooLargeError extends CacheError {
+  static override readonly code = 'URC_ERR_VALUE_TOO_LARGE'
+  override name = 'ValueTooLargeError' as const
+  override readonly code = 'URC_ERR_VALUE_TOO_LARGE' as const
+  constructor(
+    /** The id of the largest value, or of the whole call when only the sum was over `limit`. */
+    readonly id: string,
+    /** Bytes of that value (or of the whole call). */
+    readonly size: number,
+    /** The store's limit it went over, in bytes. */
+    readonly limit: number,
+    /** Which limit: the store option's name. */
+    readonly option: 'maxEntrySize' | 'maxSize',
+  ) {
+    super(`cache store set failed: ${size} bytes at ${id} exceed the store's ${option} of ${limit} bytes; nothing was written`)
   }
 }
 

@@ -97,3 +97,10 @@ export function toRawHeaders(headers: Readonly<Record<string, string | readonly 
   }
   return raw
 }
+
+/**
+ * Request fields that carry a user's credentials (RFC 9110 §11.6.2; RFC 6265 §5.4). A shared cache
+ * must not answer or store such requests for someone else (RFC 9111 §3.5): without the `credentials`
+ * option they bypass the cache; with it, they are keyed on an HMAC of these values.
+ */
+export const CREDENTIAL_HEADERS: readonly string[] = ['authorization', 'cookie']

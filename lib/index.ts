@@ -1,10 +1,13 @@
 /**
- * The public surface, named one by one. Internal modules (policy/, key, codec, entries, handlers) are
+ * The public surface, named one by one. Internal modules (policy/, key, codec, storage, flows, handlers) are
  * not exported: their shapes may change without a major version.
  */
 export { cache } from './interceptor.js'
 export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js'
+// What a third-party CacheStore needs to implement the admin half of the contract over its own walk.
+export { StoreAdmin, type AdminSource, type HeadRead, type ValueHead } from './stores/admin.js'
+export { systemClock, type Clock, type CancelTimer } from './clock.js'
 export {
   CacheError,
   InvalidOptionError,
@@ -12,14 +15,14 @@ export {
   StoreTimeoutError,
   StoreUnavailableError,
   CorruptEntryError,
-  InvalidRequestError,
+  BodyReadError,
   KeyFunctionError,
   InvalidEntryError,
+  ValueTooLargeError,
 } from './errors.js'
 export { channels } from './diagnostics.js'
 export type { CacheOptions, ExpireAfter } from './options.js'
-export type { CacheStore, CacheCounters, StoreWrite, StoreStats, StoreEntryInfo } from './stores/types.js'
-export type { EntryInfo, DeleteOptions } from './stores/admin.js'
-export type { CacheRequest, CacheResponse } from './message.js'
+export type { CacheStore, CacheCounters, StoreCounters, StoreWrite, StoreStats, StoreEntryInfo, EntryInfo, DeleteOptions } from './stores/types.js'
+export type { CacheRequest, CacheResponse } from './http.js'
 export type { StoredEntry, VaryPointer, StoredRecord, VaryValues } from './entry.js'
 export type { HeaderRecord } from './headers.js'

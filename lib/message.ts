@@ -1,23 +1,10 @@
 /**
  * The only policy-facing adapter of undici: turns DispatchOptions and response headers into the plain
- * CacheRequest / CacheResponse records that key.ts and policy/ read.
+ * CacheRequest / CacheResponse records (http.ts) that key.ts and policy/ read.
  */
 import type { Dispatcher } from 'undici'
 import { normalizeHeaders, type HeaderRecord } from './headers.js'
-
-/** A request as the cache sees it: uppercased method, absolute URL, lowercased header names. */
-export interface CacheRequest {
-  readonly method: string
-  readonly url: URL
-  readonly headers: HeaderRecord
-}
-
-/** A response as the cache sees it: status and lowercased header names. */
-export interface CacheResponse {
-  readonly status: number
-  readonly statusText: string
-  readonly headers: HeaderRecord
-}
+import type { CacheRequest, CacheResponse } from './http.js'
 
 /**
  * Reads undici's request headers, which may be a record, a flat [name, value, ...] array or an

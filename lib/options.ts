@@ -2,13 +2,16 @@
  * `CacheOptions`: the option reference. The README's table follows this file, in this order.
  * requests-cache's name for each option is given in brackets.
  */
-import type { CacheRequest, CacheResponse } from './message.js'
+import type { CacheRequest, CacheResponse } from './http.js'
 import type { CacheStore } from './stores/types.js'
 import type { CacheError } from './errors.js'
 import { InvalidOptionError } from './errors.js'
 import { toExpiration, compileUrlRules, type Expiration, type UrlRule } from './policy/expire-after.js'
 import type { StorableOptions } from './policy/storable.js'
 import type { ReuseOptions } from './policy/reuse.js'
+import type { PlanOptions } from './policy/entry-plan.js'
+import { resolveClock, type Clock } from './clock.js'
+import { CREDENTIAL_HEADERS } from './headers.js'
 import { credentialPartition, secretDigest, type KeyOptions } from './key.js'
 import { MemoryStore } from './stores/memory-store.js'
 import { RedisStore } from './stores/redis-store.js'
@@ -142,6 +145,14 @@ export interface CacheOptions {
    * @default reports through util.debuglog('undici-redis-cache') only
    */
   onError?: (error: CacheError) => void
+
+  /**
+   * The source of time for freshness, ages, timers and the store guard's timeout and cooldown: for
+   * tests and simulations that move time instead of waiting. The `'memory'` and `'redis'` stores get it
+   * too; a store you pass in keeps its own (`new MemoryStore({ clock })`, `new RedisStore({ clock })`).
+   * @default the system clock
+   */
+  clock?: Clock
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -158,7 +169,7 @@ const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'store', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
   'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize', 'cacheStatus',
-  'commandTimeout', 'onError', 'credentials',
+  'commandTimeout', 'onError', 'credentials', 'clock',
 ] satisfies (keyof CacheOptions)[])
 
 /** Methods whose semantics a cache can never reuse (RFC 9110 §9.3.6, §9.3.8): refused in `methods`. */
@@ -185,6 +196,9 @@ export interface ResolvedOptions {
   readonly cacheStatusName: string | undefined
   readonly commandTimeout: number
   readonly onError: ((error: CacheError) => void) | undefined
+  readonly clock: Clock
+  /** What policy/entry-plan.ts reads to plan a response's storage. */
+  readonly plan: PlanOptions
 }
 
 export function resolveOptions(options: CacheOptions | undefined): ResolvedOptions {
@@ -205,14 +219,22 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   const ignored = list(options.ignoredParameters ?? [], 'ignoredParameters', isNonEmptyString, 'non-empty strings')
   const credentialsSecret = resolveCredentials(options.credentials)
   const ignoredHeaders = new Set(ignored.map((name) => name.toLowerCase()))
+  const clock = resolveClock(options.clock)
+  const expireAfter = options.expireAfter === undefined ? undefined : toExpiration(options.expireAfter, 'expireAfter')
+  const urlRules = compileUrlRules(plainObject(options.urlsExpireAfter ?? {}, 'urlsExpireAfter'), 'urlsExpireAfter')
+  const storable: StorableOptions = { methods, allowableCodes, cacheControl, credentialsPartitioned: credentialsSecret !== undefined }
+  const reuse: ReuseOptions = {
+    staleIfError: window(options.staleIfError, 'staleIfError'),
+    staleWhileRevalidate: window(options.staleWhileRevalidate, 'staleWhileRevalidate'),
+  }
 
   return {
-    store: resolveStore(options.store),
+    store: resolveStore(options.store, clock),
     methods,
     cacheControl,
-    expireAfter: options.expireAfter === undefined ? undefined : toExpiration(options.expireAfter, 'expireAfter'),
-    urlRules: compileUrlRules(plainObject(options.urlsExpireAfter ?? {}, 'urlsExpireAfter'), 'urlsExpireAfter'),
-    storable: { methods, allowableCodes, cacheControl, credentialsPartitioned: credentialsSecret !== undefined },
+    expireAfter,
+    urlRules,
+    storable,
     credentialsPartitioned: credentialsSecret !== undefined,
     key: {
       ignoredParams: new Set(ignored),
@@ -222,26 +244,24 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
       partition: credentialsSecret === undefined ? undefined : credentialPartition(credentialsSecret),
     },
     // Values of these request headers may enter storage only as digests (in a stored Vary record).
-    secretHeaders: credentialsSecret === undefined ? ignoredHeaders : new Set([...ignoredHeaders, 'authorization', 'cookie']),
+    secretHeaders: credentialsSecret === undefined ? ignoredHeaders : new Set([...ignoredHeaders, ...CREDENTIAL_HEADERS]),
     secretDigest: secretDigest(credentialsSecret),
-    reuse: {
-      staleIfError: window(options.staleIfError, 'staleIfError'),
-      staleWhileRevalidate: window(options.staleWhileRevalidate, 'staleWhileRevalidate'),
-      cacheControl,
-    },
+    reuse,
     filter: fn(options.filter, 'filter'),
     maxEntrySize: positiveInteger(options.maxEntrySize, 'maxEntrySize', DEFAULT_MAX_ENTRY_SIZE),
     cacheStatusName: resolveCacheStatus(options.cacheStatus),
     commandTimeout: positiveInteger(options.commandTimeout, 'commandTimeout', DEFAULT_COMMAND_TIMEOUT),
     onError: fn(options.onError, 'onError'),
+    clock,
+    plan: { storable, reuse, cacheControl, expireAfter, urlRules, redactHeaders: ignoredHeaders },
   }
 }
 
-function resolveStore(store: CacheOptions['store']): CacheStore {
-  if (store === undefined || store === 'memory') return new MemoryStore()
+function resolveStore(store: CacheOptions['store'], clock: Clock): CacheStore {
+  if (store === undefined || store === 'memory') return new MemoryStore({ clock })
   if (store === 'redis') {
     // An alias-created store has no owner who could close it, so it must not keep the process alive.
-    return new RedisStore({ url: process.env['REDIS_URL'] ?? DEFAULT_REDIS_URL, unref: true })
+    return new RedisStore({ url: process.env['REDIS_URL'] ?? DEFAULT_REDIS_URL, unref: true, clock })
   }
   const candidate = store as Partial<CacheStore> | null
   if (typeof candidate === 'object' && candidate !== null && typeof candidate.get === 'function' && typeof candidate.set === 'function' && typeof candidate.remove === 'function') {

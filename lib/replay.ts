@@ -4,40 +4,9 @@
  * of the stored bytes (no copy, no waiting); an external body is read from the store one chunk ahead
  * of the caller, so memory per hit stays near two chunks whatever the body's size.
  */
+import type { BodySource } from './body-source.js'
+import { BodyReadError } from './errors.js'
 import type { Downstream, ResponseSource } from './handlers/downstream.js'
-
-/** Largest chunk handed to the caller at once from an inline body. */
-export const REPLAY_CHUNK_SIZE = 64 * 1024
-
-/** A body as a sequence of chunks. */
-export interface BodySource {
-  readonly chunks: number
-  /** Chunks come from I/O: read the next one while the caller consumes the current one. */
-  readonly readAhead: boolean
-  /**
-   * Chunk `index` (0-based, asked for in order): synchronously when it is in memory, else a promise.
-   * Undefined (or a promise of it) when it cannot be read or fails its check: the response is aborted.
-   */
-  read(index: number): Buffer | undefined | Promise<Buffer | undefined>
-}
-
-/** The error a caller gets when an external body cannot be read mid-response. */
-export class BodyReadError extends Error {
-  override name = 'BodyReadError'
-}
-
-/** Views of an in-memory body, REPLAY_CHUNK_SIZE at a time. */
-export function inlineSource(body: Uint8Array): BodySource {
-  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-  const chunks = Math.ceil(bytes.byteLength / REPLAY_CHUNK_SIZE)
-  return {
-    chunks,
-    readAhead: false,
-    read: (index) => (chunks === 1 ? bytes : bytes.subarray(index * REPLAY_CHUNK_SIZE, (index + 1) * REPLAY_CHUNK_SIZE)),
-  }
-}
-
-export const EMPTY_SOURCE: BodySource = { chunks: 0, readAhead: false, read: () => undefined }
 
 /**
  * Called when a chunk cannot be read after the response started, with the bytes sent so far; returns
@@ -58,7 +27,7 @@ export class Replay implements ResponseSource {
   #waiting = false
   #finished = false
 
-  /** `source` EMPTY_SOURCE sends no body (a HEAD request, RFC 9110 §9.3.2, or a synthetic 504). */
+  /** `source` EMPTY_SOURCE (body-source.ts) sends no body. */
   constructor(downstream: Downstream, source: BodySource, onFailure?: BodyFailure) {
     this.#downstream = downstream
     this.#source = source
@@ -124,7 +93,7 @@ export class Replay implements ResponseSource {
       this.#finished = true
       this.#downstream.controller.detach(this)
       if (this.#onFailure?.(this.#sent) !== true) {
-        this.#downstream.error(new BodyReadError('undici-redis-cache: a stored body chunk could not be read; response aborted'))
+        this.#downstream.error(new BodyReadError(this.#sent))
       }
       return false
     }

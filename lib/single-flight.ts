@@ -1,7 +1,8 @@
 /**
- * At most one task in flight per id: concurrent callers share the running promise. Used for background
- * revalidation (RFC 5861 §3 asks for one revalidation, not one per request) and for pending writes, so
- * a read in this process waits for a write it would otherwise race.
+ * At most one task in flight per id: concurrent callers share the running promise. The one
+ * mechanism behind request collapsing (identical misses wait for the leader's origin fetch), background
+ * revalidation (RFC 5861 §3 asks for one revalidation, not one per request) and pending writes (a read
+ * in this process waits for a write it would otherwise race).
  */
 export class SingleFlight<T> {
   readonly #running = new Map<string, Promise<T>>()
@@ -33,3 +34,4 @@ export class SingleFlight<T> {
     return this.#running.size
   }
 }
+

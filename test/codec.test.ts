@@ -2,16 +2,8 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { encode as looseEncode } from 'cbor-x'
-import {
-  FORMAT_VERSION,
-  HEADER_BYTES,
-  decodeFailure,
-  decodeMeta,
-  decodeRecord,
-  encodeRecord,
-  metadataEnd,
-  nativeAcceleration,
-} from '../lib/codec.js'
+import { FORMAT_VERSION, HEADER_BYTES, decodeMeta, decodeRecord, encodeRecord, metadataEnd, tryDecodeRecord } from '../lib/codec/frame.js'
+import { nativeAcceleration } from '../lib/codec/plain-cbor.js'
 import { InvalidEntryError } from '../lib/errors.js'
 import { CacheError } from '../lib/errors.js'
 import type { StoredEntry, StoredRecord, VaryPointer } from '../lib/entry.js'
@@ -48,6 +40,12 @@ const pointer: VaryPointer = {
   names: ['accept', 'accept-language'],
   variants: ['aa.bb', 'aa.cc'],
   deleteAt: null,
+}
+
+/** Why tryDecodeRecord refuses `bytes` (the CorruptEntryError reason), or undefined when it decodes. */
+function decodeFailure(bytes: Uint8Array): string | undefined {
+  const result = tryDecodeRecord(bytes)
+  return result.ok ? undefined : result.reason
 }
 
 /** Metadata an attacker controls, framed with a correct header, so it reaches the scan and schema. */
@@ -347,8 +345,10 @@ describe('codec', () => {
     })
   })
 
-  describe('decodeFailure', () => {
-    it('is undefined for a valid record and names the reason otherwise', () => {
+  describe('tryDecodeRecord', () => {
+    it('returns the record decodeRecord returns, or names the reason it is refused', () => {
+      const bytes = encodeRecord(entry)
+      assert.deepEqual(tryDecodeRecord(bytes), { ok: true, value: decodeRecord(bytes) })
       assert.equal(decodeFailure(encodeRecord(entry)), undefined)
       assert.match(decodeFailure(concat([9], encodeRecord(entry).subarray(1))) ?? '', /unknown format version 9/)
       const badCrc = encodeRecord(entry)

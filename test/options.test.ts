@@ -9,7 +9,7 @@ import {
   CacheError,
   CorruptEntryError,
   InvalidOptionError,
-  InvalidRequestError,
+  BodyReadError,
   MemoryStore,
   RedisStore,
   StoreError,
@@ -153,7 +153,7 @@ describe('error classes', () => {
     { error: new StoreTimeoutError('get', 200), cls: StoreTimeoutError, code: 'URC_ERR_STORE_TIMEOUT', name: 'StoreTimeoutError' },
     { error: new StoreUnavailableError(Date.now() + 1000), cls: StoreUnavailableError, code: 'URC_ERR_STORE_UNAVAILABLE', name: 'StoreUnavailableError' },
     { error: new CorruptEntryError('abc', 'truncated'), cls: CorruptEntryError, code: 'URC_ERR_CORRUPT_ENTRY', name: 'CorruptEntryError' },
-    { error: new InvalidRequestError('CR in a header'), cls: InvalidRequestError, code: 'URC_ERR_INVALID_REQUEST', name: 'InvalidRequestError' },
+    { error: new BodyReadError(1024, 200), cls: BodyReadError, code: 'URC_ERR_BODY_READ', name: 'BodyReadError' },
     { error: new KeyFunctionError('it threw'), cls: KeyFunctionError, code: 'URC_ERR_KEY_FUNCTION', name: 'KeyFunctionError' },
     { error: new InvalidEntryError('no body'), cls: InvalidEntryError, code: 'URC_ERR_INVALID_ENTRY', name: 'InvalidEntryError' },
   ]

@@ -78,7 +78,7 @@ export function parseCommand(argv: readonly string[]): Parsed {
 }
 
 /**
- * delete(url) matches one URL exactly, normalized as the cache keys it (admin.ts deleteByUrl), and the
+ * delete(url) matches one URL exactly, normalized as the cache keys it (StoreAdmin.delete, stores/admin.ts), and the
  * cache only stores http(s) responses. A pattern it cannot honour would delete nothing and say
  * "deleted 0", which reads as "nothing was cached": refuse it instead.
  */

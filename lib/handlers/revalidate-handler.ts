@@ -1,8 +1,8 @@
 /**
  * Handles the conditional request sent to validate a stale entry (RFC 9111 §4.3.1-§4.3.4).
  * A 304, or an error for which stale-if-error allows the stale entry (RFC 5861 §4), goes back to the
- * interceptor through a callback and never reaches the caller; any other response continues as a
- * forwarded, recorded response through the RecordHandler the interceptor supplies.
+ * revalidate flow through a callback and never reaches the caller; any other response continues as a
+ * forwarded, recorded response through the handler the revalidate flow supplies (flows/miss.ts).
  */
 import type { Dispatcher } from 'undici'
 import type { Downstream } from './downstream.js'

@@ -44,3 +44,24 @@ function storedEtag(stored: HeaderRecord): string | undefined {
 function lastModified(stored: HeaderRecord): number | undefined {
   return parseHttpDate(fieldValue(stored, 'last-modified'))
 }
+
+/**
+ * The validator an `If-Range` may carry to ask for the rest of the stored representation (RFC 9110
+ * §13.1.5): a strong entity tag (weak ones are not allowed), else a Last-Modified date, but only one
+ * that is strong in the sense of §8.8.2.2: at least a second older than the response's Date.
+ * Undefined when the stored response has neither, so its rest cannot be asked for safely.
+ */
+export function ifRangeValidator(stored: HeaderRecord): string | undefined {
+  const etag = singleLine(stored, 'etag')
+  if (etag !== undefined) return etag.startsWith('"') ? etag : undefined
+  const lastModifiedLine = singleLine(stored, 'last-modified')
+  const modified = parseHttpDate(lastModifiedLine)
+  const date = parseHttpDate(singleLine(stored, 'date'))
+  return modified !== undefined && date !== undefined && date - modified >= 1000 ? lastModifiedLine : undefined
+}
+
+/** A field sent on exactly one line; several lines of a validator make it no validator. */
+function singleLine(headers: HeaderRecord, name: string): string | undefined {
+  const value = headers[name]
+  return typeof value === 'string' ? value : undefined
+}

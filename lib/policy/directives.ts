@@ -267,3 +267,49 @@ export function parseRequestDirectives(headers: HeaderRecord): RequestDirectives
 
   return { maxAge, maxStale, minFresh, noCache, noStore, onlyIfCached, staleIfError }
 }
+
+/** Request directives that constrain nothing. */
+export const NO_REQUEST_DIRECTIVES: RequestDirectives = Object.freeze({
+  maxAge: undefined,
+  maxStale: undefined,
+  minFresh: undefined,
+  noCache: false,
+  noStore: false,
+  onlyIfCached: false,
+  staleIfError: undefined,
+})
+
+/** Response directives that constrain nothing. */
+export const NO_RESPONSE_DIRECTIVES: ResponseDirectives = Object.freeze({
+  maxAge: undefined,
+  sMaxAge: undefined,
+  noCache: false,
+  noStore: false,
+  private: false,
+  public: false,
+  mustRevalidate: false,
+  proxyRevalidate: false,
+  immutable: false,
+  mustUnderstand: false,
+  staleWhileRevalidate: undefined,
+  staleIfError: undefined,
+  invalid: false,
+})
+
+// The `cacheControl: false` gate, in one place: with it the user's expiration settings replace
+// Cache-Control entirely (requests-cache cache_control=False), so neither side's directives constrain
+// reuse. Every rule of the request path reads directives through these two functions.
+
+/** The request directives the cache acts on: none when `cacheControl` is false. */
+export function effectiveRequestDirectives(headers: HeaderRecord, cacheControl: boolean): RequestDirectives {
+  return cacheControl ? parseRequestDirectives(headers) : NO_REQUEST_DIRECTIVES
+}
+
+/**
+ * The response directives that constrain reuse and the stale windows: none when `cacheControl` is
+ * false. (Whether a response may be stored at all reads the raw directives: `no-store` is a privacy
+ * request that holds either way, see storable.ts.)
+ */
+export function effectiveResponseDirectives(headers: HeaderRecord, cacheControl: boolean): ResponseDirectives {
+  return cacheControl ? parseResponseDirectives(headers) : NO_RESPONSE_DIRECTIVES
+}

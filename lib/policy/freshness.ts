@@ -3,7 +3,7 @@
  * (§4.2.3), for a private cache. Times are epoch ms in, seconds out.
  */
 import { fieldLines, fieldValue } from '../headers.js'
-import type { CacheResponse } from '../message.js'
+import type { CacheResponse } from '../http.js'
 import { MAX_DELTA_SECONDS, parseDeltaSeconds, type ResponseDirectives } from './directives.js'
 import type { Expiration } from './expire-after.js'
 import { parseHttpDate } from './http-date.js'

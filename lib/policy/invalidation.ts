@@ -3,7 +3,7 @@
  * responses for its target, and for the URIs its response points at, out of date.
  */
 import { fieldLines } from '../headers.js'
-import type { CacheRequest, CacheResponse } from '../message.js'
+import type { CacheRequest, CacheResponse } from '../http.js'
 
 /** RFC 9110 §9.2.1. Methods are case-sensitive (§9.1); anything else, known or not, counts as unsafe (§4.4). */
 export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])

@@ -8,13 +8,16 @@
 import { currentAge, type StoredEntry } from '../entry.js'
 import type { RequestDirectives, ResponseDirectives } from './directives.js'
 
+/**
+ * The user's stale windows. Directives reach these functions already gated by `cacheControl`
+ * (directives.ts effective*Directives): with it off they constrain nothing and the stored lifetime
+ * and these windows alone decide.
+ */
 export interface ReuseOptions {
   /** Seconds past staleness in which stale-while-revalidate applies from the user's option (0 off, Infinity for `true`). */
   readonly staleWhileRevalidate: number
   /** Same for stale-if-error. */
   readonly staleIfError: number
-  /** false: request and response directives are ignored (requests-cache cache_control=False); the stored lifetime alone decides. */
-  readonly cacheControl: boolean
 }
 
 export type RevalidateReason =
@@ -37,46 +40,6 @@ export type Decision =
 
 type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>
 
-/** Request directives that constrain nothing: what the cache sees when `cacheControl` is false. */
-export const NO_REQUEST_DIRECTIVES: RequestDirectives = Object.freeze({
-  maxAge: undefined,
-  maxStale: undefined,
-  minFresh: undefined,
-  noCache: false,
-  noStore: false,
-  onlyIfCached: false,
-  staleIfError: undefined,
-})
-
-/** Response directives that constrain nothing: what the cache sees when `cacheControl` is false. */
-export const NO_RESPONSE_DIRECTIVES: ResponseDirectives = Object.freeze({
-  maxAge: undefined,
-  sMaxAge: undefined,
-  noCache: false,
-  noStore: false,
-  private: false,
-  public: false,
-  mustRevalidate: false,
-  proxyRevalidate: false,
-  immutable: false,
-  mustUnderstand: false,
-  staleWhileRevalidate: undefined,
-  staleIfError: undefined,
-  invalid: false,
-})
-
-/**
- * The directives that apply under the options: with `cacheControl: false` the user's expiration settings
- * replace Cache-Control entirely (options.ts), so neither side's directives constrain reuse.
- */
-export function effectiveDirectives(
-  resD: ResponseDirectives,
-  reqD: RequestDirectives,
-  opts: Pick<ReuseOptions, 'cacheControl'>,
-): { readonly resD: ResponseDirectives; readonly reqD: RequestDirectives } {
-  return opts.cacheControl ? { resD, reqD } : { resD: NO_RESPONSE_DIRECTIVES, reqD: NO_REQUEST_DIRECTIVES }
-}
-
 /** Unqualified `no-cache` only: qualified field names were stripped at store time and constrain nothing more. */
 export function hasUnqualifiedNoCache(resD: ResponseDirectives): boolean {
   return resD.noCache === true
@@ -90,14 +53,7 @@ export function effectiveLifetime(entry: Entry, resD: ResponseDirectives): numbe
   return resD.invalid ? 0 : entry.lifetime
 }
 
-export function decide(
-  entry: Entry,
-  resDirectives: ResponseDirectives,
-  reqDirectives: RequestDirectives,
-  opts: ReuseOptions,
-  now: number,
-): Decision {
-  const { resD, reqD } = effectiveDirectives(resDirectives, reqDirectives, opts)
+export function decide(entry: Entry, resD: ResponseDirectives, reqD: RequestDirectives, opts: ReuseOptions, now: number): Decision {
   const age = currentAge(entry, now)
   const lifetime = effectiveLifetime(entry, resD)
   const ttl = lifetime - age
@@ -140,8 +96,8 @@ export function decide(
 }
 
 /** What a request for which nothing is stored does: forward it, or a 504 under only-if-cached (§5.2.1.7). */
-export function decideWithoutEntry(reqD: RequestDirectives, opts: ReuseOptions): 'miss' | 'gateway-timeout' {
-  return opts.cacheControl && reqD.onlyIfCached ? 'gateway-timeout' : 'miss'
+export function decideWithoutEntry(reqD: RequestDirectives): 'miss' | 'gateway-timeout' {
+  return reqD.onlyIfCached ? 'gateway-timeout' : 'miss'
 }
 
 /**
@@ -150,8 +106,7 @@ export function decideWithoutEntry(reqD: RequestDirectives, opts: ReuseOptions):
  * stale use (§4.2.4: must-revalidate, no-cache). Request `max-stale` / `stale-if-error` are unknown at
  * store time and not counted. May be Infinity.
  */
-export function staleWindow(resDirectives: ResponseDirectives, opts: ReuseOptions): number {
-  const { resD } = effectiveDirectives(resDirectives, NO_REQUEST_DIRECTIVES, opts)
+export function staleWindow(resD: ResponseDirectives, opts: ReuseOptions): number {
   if (resD.mustRevalidate || hasUnqualifiedNoCache(resD)) return 0
   return Math.max(swrWindow(resD, opts), resD.staleIfError ?? 0, opts.staleIfError)
 }

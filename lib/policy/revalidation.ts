@@ -6,7 +6,7 @@ import { currentAge, type StoredEntry } from '../entry.js'
 import { HOP_BY_HOP, fieldLines, fieldValue, splitList, type HeaderRecord, type MutableHeaderRecord } from '../headers.js'
 import type { RequestDirectives, ResponseDirectives } from './directives.js'
 import { parseHttpDate } from './http-date.js'
-import { effectiveDirectives, effectiveLifetime, hasUnqualifiedNoCache, type ReuseOptions } from './reuse.js'
+import { effectiveLifetime, hasUnqualifiedNoCache, type ReuseOptions } from './reuse.js'
 
 /** A network error or timeout (`'error'`), or the status of the validation response. */
 export type ValidationOutcome = 'error' | number
@@ -29,12 +29,11 @@ export function isErrorOutcome(outcome: ValidationOutcome): boolean {
  */
 export function staleIfErrorAllowed(
   entry: Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>,
-  resDirectives: ResponseDirectives,
-  reqDirectives: RequestDirectives,
+  resD: ResponseDirectives,
+  reqD: RequestDirectives,
   opts: ReuseOptions,
   now: number,
 ): boolean {
-  const { resD, reqD } = effectiveDirectives(resDirectives, reqDirectives, opts)
   // §5.2.2.4, §4.2.4: an unqualified no-cache response is never used without successful validation.
   if (hasUnqualifiedNoCache(resD)) return false
   const staleness = currentAge(entry, now) - effectiveLifetime(entry, resD)

@@ -4,7 +4,7 @@
  * shared cache would treat them.
  */
 import { fieldValue, splitList } from '../headers.js'
-import type { CacheRequest, CacheResponse } from '../message.js'
+import type { CacheRequest, CacheResponse } from '../http.js'
 import type { RequestDirectives, ResponseDirectives } from './directives.js'
 import { HEURISTICALLY_CACHEABLE } from './freshness.js'
 

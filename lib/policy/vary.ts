@@ -38,11 +38,15 @@ export function varyValues(names: readonly string[], req: HeaderRecord): VaryVal
 
 /**
  * §4.1: the stored response matches when every field it varies on has the same normalised value in the
- * new request; a field absent from both matches, absent from one does not. A name the stored values do
- * not list at all (a variant written under another Vary) does not match.
+ * new request (`current`, from varyValues over the stored names); a field absent from both matches,
+ * absent from one does not, and a stored record over other names never matches. The one Vary
+ * comparator: the cache compares values as the store recorded them (secret fields digested alike).
  */
-export function varyMatches(stored: VaryValues, names: readonly string[], req: HeaderRecord): boolean {
-  return names.every((name) => Object.hasOwn(stored, name) && stored[name] === normalisedValue(req, name))
+export function sameVaryValues(stored: VaryValues | undefined, current: VaryValues): boolean {
+  if (stored === undefined) return false
+  const names = Object.keys(current)
+  if (Object.keys(stored).length !== names.length) return false
+  return names.every((name) => Object.hasOwn(stored, name) && stored[name] === current[name])
 }
 
 /**

@@ -1,44 +1,22 @@
 /**
- * The admin API both stores expose (DESIGN.md "Public contract": keys, entries, delete by URL,
+ * The admin API of the store contract (types.ts CacheStore: keys, entries, delete by URL,
  * deleteExpired, and what stats() counts of the values held), written once over an AdminSource so the
- * SCAN walk, the metadata reads and the deletion rules are not repeated per store. Each store supplies its source: RedisStore reads value
- * prefixes with pipelined STRLEN + GETRANGE per SCAN batch, MemoryStore takes views of its own bytes.
+ * walk, the metadata reads and the deletion rules are not repeated per store. Each store supplies its
+ * source: RedisStore reads value prefixes with pipelined STRLEN + GETRANGE per SCAN batch
+ * (redis-scan.ts), MemoryStore takes views of its own bytes. A third-party store does the same:
+ * `new StoreAdmin(source, clock)` and four one-line methods.
  *
- * Admin calls are never on the request path. They read only each value's metadata (codec.ts
+ * Admin calls are never on the request path. They read only each value's metadata (codec/frame.ts
  * metadataEnd), so listing a Redis full of large bodies does not pull the bodies.
  */
-import { decodeMeta, decodeRecord, metadataEnd, type RecordMeta } from '../codec.js'
+import type { Clock } from '../clock.js'
+import { decodeMeta, decodeRecord, metadataEnd, type RecordMeta } from '../codec/frame.js'
 import { bodySize, isInline, staleAt, type VaryPointer } from '../entry.js'
-import { normalizeUrl } from '../key.js'
+import { InvalidOptionError } from '../errors.js'
+import { normalizeUrl } from '../url-normalize.js'
+import type { DeleteOptions, EntryInfo } from './types.js'
 
-/** One stored response as the admin listing shows it. */
-export interface EntryInfo {
-  /** Store id: `<primary>` or `<primary>.<variant>` for one variant of a response with `Vary`. */
-  readonly id: string
-  /** Request URL as stored: normalized, with the cache's `ignoredParameters` removed. */
-  readonly url: string
-  /** Method the entry answers; `GET` also for entries filled by a `HEAD` request. */
-  readonly method: string
-  readonly status: number
-  /** Bytes stored for the response: its value (metadata and body), plus the body's own value when it is stored apart. */
-  readonly size: number
-  /** Bytes of the response body alone. */
-  readonly bodySize: number
-  /** When the response was received (`response_time`, RFC 9111 §4.2.3). */
-  readonly storedAt: Date
-  /** When the entry stops being fresh (RFC 9111 §4.2), or null when its lifetime is unbounded. */
-  readonly expiresAt: Date | null
-  /** Whether the entry was stale when listed. A stale entry may still serve revalidation or `staleIfError`. */
-  readonly stale: boolean
-  /** Request header names the response varies on (its `Vary`), sorted; empty when it has none. */
-  readonly varies: readonly string[]
-}
-
-/** Options of `delete(url, options)`. */
-export interface DeleteOptions {
-  /** Method whose entries go; `HEAD` means `GET`, since both share one entry. @default 'GET' */
-  readonly method?: string
-}
+export type { DeleteOptions, EntryInfo } from './types.js'
 
 /** A value's size and first bytes, as a store reads them for the admin API. */
 export interface ValueHead {
@@ -86,91 +64,109 @@ interface Batch {
   readonly bodies: readonly string[]
 }
 
-/** Ids of stored responses; vary pointers and values that do not decode are left out, as in listEntries. */
-export async function* entryIds(source: AdminSource): AsyncIterable<string> {
-  for await (const { records } of scanned(source)) {
-    for (const value of records) if (value.meta?.kind === 'entry') yield value.id
-  }
-}
-
-/** Every stored response (not vary pointers), skipping values that do not decode; `now` judges `stale`. */
-export async function* listEntries(source: AdminSource, now: () => number): AsyncIterable<EntryInfo> {
-  for await (const { records } of scanned(source)) {
-    const at = now()
-    for (const value of records) {
-      if (value.meta?.kind === 'entry') yield entryInfo(value.id, value.size, value.meta, at)
-    }
-  }
-}
-
 /**
- * What stats() reports of the values held. `entries` counts what listEntries lists (stored responses),
- * so the CLI's `stats` and `list` agree; `bytes` counts every value, pointers, bodies stored apart
- * and undecodable values included, since they all take room.
+ * The admin half of a CacheStore over `source`: a store forwards its keys(), entries(), delete() and
+ * deleteExpired() here (their contract is documented on CacheStore), and its stats() adds held().
+ * `clock` judges staleness.
  */
-export async function countHeld(source: AdminSource): Promise<{ entries: number; bytes: number }> {
-  let entries = 0
-  let bytes = 0
-  for await (const { records, bodies } of scanned(source)) {
-    for (const { size, meta } of records) {
-      bytes += size
-      if (meta?.kind === 'entry') entries++
-    }
-    // A body is raw bytes: only its size is read (length 0, no bytes).
-    if (bodies.length > 0) for (const head of await source.heads(bodies.map((id) => ({ id, length: 0 })))) bytes += head?.size ?? 0
-  }
-  return { entries, bytes }
-}
+export class StoreAdmin {
+  readonly #source: AdminSource
+  readonly #clock: Clock
 
-/**
- * Deletes every entry stored for `url` (normalized as the cache keys it) and `method`, every variant
- * included, plus the vary pointer of each deleted variant and each body stored apart. Returns how many
- * entries went (pointers and bodies not counted). The URL is matched as stored: one holding an ignored
- * parameter matches nothing.
- */
-export async function deleteByUrl(source: AdminSource, url: string | URL, options: DeleteOptions = {}): Promise<number> {
-  const target = normalizeUrl(new URL(url), new Set())
-  const method = sharedMethod(options.method ?? 'GET')
-  let deleted = 0
-  for await (const { records } of scanned(source)) {
-    const ids = new Set<string>()
-    for (const { id, meta } of records) {
-      if (meta?.kind !== 'entry' || meta.url !== target || sharedMethod(meta.method) !== method) continue
-      ids.add(id)
-      deleted++
-      if (meta.bodyId !== undefined) ids.add(meta.bodyId)
-      // Every variant of a primary shares its canonical key, so the pointer serves only this URL.
-      if (id.includes('.')) ids.add(primaryOf(id))
-    }
-    if (ids.size > 0) await source.remove([...ids])
+  constructor(source: AdminSource, clock: Clock) {
+    this.#source = source
+    this.#clock = clock
   }
-  return deleted
-}
 
-/**
- * Deletes what can no longer be served fresh: entries stale at `now()` (giving up their conditional
- * revalidation and `staleIfError`) with their bodies, vary pointers past their `deleteAt`, variants
- * whose pointer is gone (unreachable, since a read goes through the pointer), bodies no live entry
- * refers to, and values that do not decode. Returns how many values went.
- */
-export async function deleteExpired(source: AdminSource, now: () => number): Promise<number> {
-  let deleted = 0
-  for await (const { records, bodies } of scanned(source)) {
-    const at = now()
-    const doomed: string[] = []
-    const variants: string[] = []
-    for (const { id, meta } of records) {
-      if (meta === undefined || (meta.kind === 'entry' ? staleAt(meta) <= at : pointerExpired(meta, at))) {
-        doomed.push(id)
-        if (meta?.kind === 'entry' && meta.bodyId !== undefined) doomed.push(meta.bodyId)
-      } else if (id.includes('.')) variants.push(id)
+  /** Ids of stored responses; vary pointers and values that do not decode are left out, as in entries(). */
+  async *keys(): AsyncIterable<string> {
+    for await (const { records } of scanned(this.#source)) {
+      for (const value of records) if (value.meta?.kind === 'entry') yield value.id
     }
-    const dead = new Set(doomed)
-    doomed.push(...(await orphans(source, variants, dead)), ...(await orphanBodies(source, bodies.filter((id) => !dead.has(id)), at)))
-    if (doomed.length > 0) await source.remove(doomed)
-    deleted += doomed.length
   }
-  return deleted
+
+  /** Every stored response (not vary pointers), skipping values that do not decode; the clock judges `stale`. */
+  async *entries(): AsyncIterable<EntryInfo> {
+    for await (const { records } of scanned(this.#source)) {
+      const at = this.#clock.now()
+      for (const value of records) {
+        if (value.meta?.kind === 'entry') yield entryInfo(value.id, value.size, value.meta, at)
+      }
+    }
+  }
+
+  /**
+   * What stats() reports of the values held. `entries` counts what entries() lists (stored responses),
+   * so the CLI's `stats` and `list` agree; `bytes` counts every value, pointers, bodies stored apart
+   * and undecodable values included, since they all take room.
+   */
+  async held(): Promise<{ entries: number; bytes: number }> {
+    let entries = 0
+    let bytes = 0
+    for await (const { records, bodies } of scanned(this.#source)) {
+      for (const { size, meta } of records) {
+        bytes += size
+        if (meta?.kind === 'entry') entries++
+      }
+      // A body is raw bytes: only its size is read (length 0, no bytes).
+      if (bodies.length > 0) for (const head of await this.#source.heads(bodies.map((id) => ({ id, length: 0 })))) bytes += head?.size ?? 0
+    }
+    return { entries, bytes }
+  }
+
+  /**
+   * Deletes every entry stored for `url` (normalized as the cache keys it) and `method`, every variant
+   * included, plus the vary pointer of each deleted variant and each body stored apart. Returns how many
+   * entries went (pointers and bodies not counted). The URL is matched as stored: one holding an ignored
+   * parameter matches nothing. A `url` that does not parse as an absolute URL rejects with
+   * InvalidOptionError naming `url`.
+   */
+  async delete(url: string | URL, options: DeleteOptions = {}): Promise<number> {
+    if (!(url instanceof URL) && !URL.canParse(url)) throw new InvalidOptionError('url', 'an absolute URL', url)
+    const target = normalizeUrl(new URL(url), new Set())
+    const method = sharedMethod(options.method ?? 'GET')
+    let deleted = 0
+    for await (const { records } of scanned(this.#source)) {
+      const ids = new Set<string>()
+      for (const { id, meta } of records) {
+        if (meta?.kind !== 'entry' || meta.url !== target || sharedMethod(meta.method) !== method) continue
+        ids.add(id)
+        deleted++
+        if (meta.bodyId !== undefined) ids.add(meta.bodyId)
+        // Every variant of a primary shares its canonical key, so the pointer serves only this URL.
+        if (id.includes('.')) ids.add(primaryOf(id))
+      }
+      if (ids.size > 0) await this.#source.remove([...ids])
+    }
+    return deleted
+  }
+
+  /**
+   * Deletes what can no longer be served fresh at the clock's now: stale entries (giving up their
+   * conditional revalidation and `staleIfError`) with their bodies, vary pointers past their
+   * `deleteAt`, variants whose pointer is gone (unreachable, since a read goes through the pointer),
+   * bodies no live entry refers to, and values that do not decode. Returns how many values went.
+   */
+  async deleteExpired(): Promise<number> {
+    const source = this.#source
+    let deleted = 0
+    for await (const { records, bodies } of scanned(source)) {
+      const at = this.#clock.now()
+      const doomed: string[] = []
+      const variants: string[] = []
+      for (const { id, meta } of records) {
+        if (meta === undefined || (meta.kind === 'entry' ? staleAt(meta) <= at : pointerExpired(meta, at))) {
+          doomed.push(id)
+          if (meta?.kind === 'entry' && meta.bodyId !== undefined) doomed.push(meta.bodyId)
+        } else if (id.includes('.')) variants.push(id)
+      }
+      const dead = new Set(doomed)
+      doomed.push(...(await orphans(source, variants, dead)), ...(await orphanBodies(source, bodies.filter((id) => !dead.has(id)), at)))
+      if (doomed.length > 0) await source.remove(doomed)
+      deleted += doomed.length
+    }
+    return deleted
+  }
 }
 
 /** The walk under every admin function: each batch of ids with its records' decoded metadata. */

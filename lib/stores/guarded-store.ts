@@ -2,9 +2,12 @@
  * The only home of fail-open. Every store call the interceptor makes goes through a GuardedStore,
  * which bounds it in time, reports what went wrong, and stops calling a store that keeps failing.
  * Callers see a miss (get) or `false` (set, remove) instead of an error; nothing here throws.
+ * count() is guarded too, and failures of the store's own background work (RedisStore's counter
+ * flush, CacheStore.onBackgroundError) are reported through the same reporter.
  */
-import { CacheError, InvalidOptionError, StoreError, StoreTimeoutError, StoreUnavailableError } from '../errors.js'
-import type { CacheStore, StoreWrite } from './types.js'
+import { resolveClock, type Clock } from '../clock.js'
+import { CacheError, InvalidOptionError, StoreError, StoreTimeoutError, StoreUnavailableError, ValueTooLargeError } from '../errors.js'
+import type { CacheCounters, CacheStore, StoreWrite } from './types.js'
 
 export interface GuardOptions {
   /**
@@ -21,10 +24,13 @@ export interface GuardOptions {
    * @default 1000
    */
   readonly cooldown?: number
-  /** Receives every failure, and StoreUnavailableError each time the breaker opens. */
+  /**
+   * Receives every failure (of calls, of count(), and of the store's background work), and
+   * StoreUnavailableError each time the breaker opens.
+   */
   readonly report: (error: CacheError) => void
-  /** Clock for the cooldown, in ms since the epoch. @default Date.now */
-  readonly now?: () => number
+  /** Times commandTimeout and the cooldown. @default the system clock (clock.ts systemClock) */
+  readonly clock?: Clock
 }
 
 /**
@@ -47,7 +53,9 @@ export class GuardedStore {
   readonly #baseCooldown: number
   readonly #maxCooldown: number
   readonly #report: (error: CacheError) => void
-  readonly #now: () => number
+  readonly #clock: Clock
+  /** Set while count() reports a throwing store.count, whose report counts an error again. */
+  #countFailing = false
   #state: BreakerState = 'closed'
   #failures = 0
   #cooldown: number
@@ -57,7 +65,7 @@ export class GuardedStore {
 
   constructor(store: CacheStore, options: GuardOptions) {
     this.store = store
-    const { commandTimeout, failureThreshold = 3, cooldown = 1000, report, now = Date.now } = options
+    const { commandTimeout, failureThreshold = 3, cooldown = 1000, report } = options
     if (typeof commandTimeout !== 'number' || !Number.isFinite(commandTimeout) || commandTimeout <= 0) {
       throw new InvalidOptionError('commandTimeout', 'a positive number of milliseconds', commandTimeout)
     }
@@ -68,14 +76,15 @@ export class GuardedStore {
       throw new InvalidOptionError('cooldown', 'a positive number of milliseconds', cooldown)
     }
     if (typeof report !== 'function') throw new InvalidOptionError('report', 'a function', report)
-    if (typeof now !== 'function') throw new InvalidOptionError('now', 'a function', now)
+    this.#clock = resolveClock(options.clock)
     this.#timeout = commandTimeout
     this.#threshold = failureThreshold
     this.#baseCooldown = cooldown
     this.#maxCooldown = Math.max(MAX_COOLDOWN_MS, cooldown)
     this.#cooldown = cooldown
     this.#report = report
-    this.#now = now
+    // Subscribed for the store's lifetime: a cache() is made once and lives as long as its store.
+    store.onBackgroundError?.((error) => this.#emit(error))
   }
 
   get state(): BreakerState {
@@ -88,13 +97,13 @@ export class GuardedStore {
     return outcome.ok ? outcome.value : undefined
   }
 
-  /** Whether the writes were committed. */
   /** One chunk of a stored body; undefined when unavailable or missing (the replay then aborts). */
   async getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     const outcome = await this.#call('getRange', () => this.store.getRange(id, offset, length))
     return outcome.ok ? outcome.value : undefined
   }
 
+  /** Whether the writes were committed. */
   async set(writes: readonly StoreWrite[]): Promise<boolean> {
     return (await this.#call('set', () => this.store.set(writes))).ok
   }
@@ -104,12 +113,37 @@ export class GuardedStore {
     return (await this.#call('remove', () => this.store.remove(ids))).ok
   }
 
+  /**
+   * Adds cache-level events to the store's counters (CacheStore.count). Never throws: a store.count
+   * that throws is reported as StoreError (operation `count`). Not gated by the breaker, since it does
+   * no I/O; a store flushes counts on its own schedule.
+   */
+  count(delta: Partial<CacheCounters>): void {
+    try {
+      this.store.count(delta)
+    } catch (error) {
+      // The report counts the error with count() again; a store.count that throws every time would
+      // recurse, so a failure while reporting one is dropped.
+      if (this.#countFailing) return
+      this.#countFailing = true
+      try {
+        this.#emit(error instanceof CacheError ? error : new StoreError('count', { cause: error }))
+      } finally {
+        this.#countFailing = false
+      }
+    }
+  }
+
   async #call<T>(operation: string, invoke: () => Promise<T>): Promise<Outcome<T>> {
     const admission = this.#admit()
     if (admission === 'skip') return SKIPPED
     const outcome = await this.#race(operation, invoke)
-    if (admission === 'probe') this.#settleProbe(outcome)
-    else this.#settleCall(outcome)
+    if (!outcome.ok && outcome.error !== undefined) this.#emit(outcome.error)
+    // A store that refuses a value (ValueTooLargeError) answered: the refusal is reported, and the
+    // call still counts as healthy for the breaker, since one large response says nothing of the store.
+    const healthy = outcome.ok || outcome.error instanceof ValueTooLargeError
+    if (admission === 'probe') this.#settleProbe(healthy)
+    else this.#settleCall(healthy)
     return outcome
   }
 
@@ -123,32 +157,30 @@ export class GuardedStore {
         // A store that was disconnected when the breaker opened and reports itself connected again
         // (RedisStore after a restart) is probed at once rather than after the cooldown. A stalled
         // store stays connected, so it still waits the cooldown out.
-        if (this.#now() < this.#retryAt && !(this.#openedDisconnected && this.#connected() === true)) return 'skip'
+        if (this.#clock.now() < this.#retryAt && !(this.#openedDisconnected && this.#connected() === true)) return 'skip'
         this.#state = 'half-open'
         return 'probe'
     }
   }
 
   /** An ordinary call. One admitted before the breaker opened and ending after moves no state. */
-  #settleCall(outcome: Outcome<unknown>): void {
-    if (outcome.ok) {
+  #settleCall(healthy: boolean): void {
+    if (healthy) {
       if (this.#state === 'closed') this.#failures = 0
       return
     }
-    if (outcome.error !== undefined) this.#emit(outcome.error)
     if (this.#state !== 'closed') return
     this.#failures++
     if (this.#failures >= this.#threshold) this.#open()
   }
 
-  #settleProbe(outcome: Outcome<unknown>): void {
-    if (outcome.ok) {
+  #settleProbe(healthy: boolean): void {
+    if (healthy) {
       this.#state = 'closed'
       this.#failures = 0
       this.#cooldown = this.#baseCooldown
       return
     }
-    if (outcome.error !== undefined) this.#emit(outcome.error)
     this.#cooldown = Math.min(this.#cooldown * 2, this.#maxCooldown)
     this.#open()
   }
@@ -162,7 +194,7 @@ export class GuardedStore {
   #open(): void {
     this.#openedDisconnected = this.#connected() === false
     this.#state = 'open'
-    this.#retryAt = this.#now() + this.#cooldown
+    this.#retryAt = this.#clock.now() + this.#cooldown
     this.#emit(new StoreUnavailableError(this.#retryAt))
   }
 
@@ -172,10 +204,9 @@ export class GuardedStore {
    */
   #race<T>(operation: string, invoke: () => Promise<T>): Promise<Outcome<T>> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const cancel = this.#clock.setTimer(this.#timeout, () => {
         resolve({ ok: false, error: new StoreTimeoutError(operation, this.#timeout) })
-      }, this.#timeout)
-      timer.unref()
+      })
       let promise: Promise<T>
       try {
         promise = Promise.resolve(invoke())
@@ -184,11 +215,11 @@ export class GuardedStore {
       }
       promise.then(
         (value) => {
-          clearTimeout(timer)
+          cancel()
           resolve({ ok: true, value })
         },
         (error: unknown) => {
-          clearTimeout(timer)
+          cancel()
           resolve({ ok: false, error: error instanceof CacheError ? error : new StoreError(operation, { cause: error }) })
         },
       )

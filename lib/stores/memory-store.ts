@@ -1,9 +1,10 @@
 import { LRUCache } from 'lru-cache'
-import { InvalidOptionError, StoreError } from '../errors.js'
-import { countHeld, deleteByUrl, deleteExpired, entryIds, listEntries, type AdminSource, type DeleteOptions, type EntryInfo } from './admin.js'
+import { resolveClock, systemClock, type Clock } from '../clock.js'
+import { InvalidOptionError, StoreError, ValueTooLargeError } from '../errors.js'
+import { StoreAdmin, type AdminSource } from './admin.js'
 import { addCounters, COUNTER_NAMES, zeroCounters, type MutableCounters } from './counters.js'
-import type { CacheCounters, CacheStore, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
-import { planWrite, resolveTtlSettings, type TtlSettings } from './ttl.js'
+import type { CacheCounters, CacheStore, DeleteOptions, EntryInfo, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
+import { planWrite, resolveTtlSettings, type TtlSettings, type WritePlan } from './ttl.js'
 
 const MiB = 1024 * 1024
 
@@ -15,8 +16,9 @@ export interface MemoryStoreOptions {
    */
   readonly maxSize?: number
   /**
-   * Largest value, in bytes, the store accepts. A `set` holding a larger value writes nothing (and
-   * does not throw), so one response cannot flush a quarter of the cache at once.
+   * Largest value, in bytes, the store accepts, so one response cannot flush a quarter of the cache
+   * at once. A `set` holding a larger value (or more than `maxSize` bytes in all) writes nothing and
+   * rejects with ValueTooLargeError, which the cache reports to `onError`.
    * @default the smaller of 16 MiB and `maxSize / 4`
    */
   readonly maxEntrySize?: number
@@ -32,9 +34,15 @@ export interface MemoryStoreOptions {
    * @default 3600
    */
   readonly ttlOffset?: number
+  /**
+   * Time for expiry (lru-cache's `perf`) and for the admin API's staleness, for tests and
+   * simulations.
+   * @default the system clock (clock.ts systemClock; expiry then runs on lru-cache's own monotonic timer)
+   */
+  readonly clock?: Clock
 }
 
-const KNOWN_OPTIONS = new Set(['maxSize', 'maxEntrySize', 'ttl', 'ttlOffset'])
+const KNOWN_OPTIONS = new Set(['maxSize', 'maxEntrySize', 'ttl', 'ttlOffset', 'clock'])
 /** Ids per admin batch, as RedisStore's SCAN batches. */
 const ADMIN_BATCH = 500
 
@@ -55,16 +63,7 @@ export class MemoryStore implements CacheStore {
   #closed = false
   /** count()'s events plus this store's writes and deletes (it is the only process that sees them). */
   #counters: MutableCounters = zeroCounters()
-  readonly #admin: AdminSource = {
-    idBatches: () => this.#idBatches(),
-    heads: async (reads) =>
-      reads.map(({ id, length }) => {
-        const value = this.#cache.peek(id)
-        // A view, not a copy: the admin functions only decode metadata from it.
-        return value === undefined ? undefined : { size: value.byteLength, bytes: value.subarray(0, length) }
-      }),
-    remove: (ids) => this.remove(ids),
-  }
+  readonly #admin: StoreAdmin
 
   constructor(options: MemoryStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -82,13 +81,29 @@ export class MemoryStore implements CacheStore {
     this.maxSize = maxSize
     this.maxEntrySize = maxEntrySize
     this.#ttl = resolveTtlSettings(options)
+    const clock = resolveClock(options.clock)
     this.#cache = new LRUCache<string, Uint8Array>({
       maxSize,
       maxEntrySize,
       // lru-cache needs a positive size; an empty value still occupies a slot.
       sizeCalculation: (value) => Math.max(1, value.byteLength),
       ttlAutopurge: false,
+      // An injected clock is read on every check: lru-cache's default caches `now` for 1 ms of real
+      // time, which a clock moved by hand would outrun. The system clock keeps lru-cache's default
+      // (performance.now: monotonic, unlike Date.now).
+      ...(clock === systemClock ? {} : { perf: clock, ttlResolution: 0 }),
     })
+    const source: AdminSource = {
+      idBatches: () => this.#idBatches(),
+      heads: async (reads) =>
+        reads.map(({ id, length }) => {
+          const value = this.#cache.peek(id)
+          // A view, not a copy: the admin functions only decode metadata from it.
+          return value === undefined ? undefined : { size: value.byteLength, bytes: value.subarray(0, length) }
+        }),
+      remove: (ids) => this.remove(ids),
+    }
+    this.#admin = new StoreAdmin(source, clock)
   }
 
   async get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]> {
@@ -112,10 +127,8 @@ export class MemoryStore implements CacheStore {
     } catch (error) {
       throw new StoreError('set', { cause: error })
     }
-    // All or nothing: one oversized value cancels the whole call, before anything is written.
-    if (writes.some((write, index) => plans[index]?.kind !== 'drop' && (write.value?.byteLength ?? 0) > this.maxEntrySize)) {
-      return
-    }
+    // All or nothing: an oversized call is refused before anything is written.
+    this.#checkSize(writes, plans)
     writes.forEach((write, index) => {
       const plan = plans[index]
       if (plan === undefined) return
@@ -134,6 +147,20 @@ export class MemoryStore implements CacheStore {
       this.#cache.set(write.id, write.value.slice(), { ttl })
       this.#counters.writes++
     })
+  }
+
+  /**
+   * Throws ValueTooLargeError for a value over maxEntrySize, or values over maxSize in all, which
+   * lru-cache would otherwise drop (or evict each other) without a word.
+   */
+  #checkSize(writes: readonly StoreWrite[], plans: readonly WritePlan[]): void {
+    let total = 0
+    for (const [index, write] of writes.entries()) {
+      const size = plans[index]?.kind === 'drop' ? 0 : (write.value?.byteLength ?? 0)
+      if (size > this.maxEntrySize) throw new ValueTooLargeError(write.id, size, this.maxEntrySize, 'maxEntrySize')
+      total += size
+    }
+    if (total > this.maxSize) throw new ValueTooLargeError(writes[0]?.id ?? '', total, this.maxSize, 'maxSize')
   }
 
   async remove(ids: readonly string[]): Promise<void> {
@@ -164,35 +191,24 @@ export class MemoryStore implements CacheStore {
     this.#counters = zeroCounters()
   }
 
-  /**
-   * Ids of the stored responses, not of vary pointers or undecodable values (see entries()).
-   * A snapshot taken in batches of 500.
-   */
+  /** A snapshot taken in batches of 500. */
   keys(): AsyncIterable<string> {
-    return entryIds(this.#admin)
+    return this.#admin.keys()
   }
 
-  /** Every stored response with its URL, method, status, size, times and staleness; skips values that do not decode. */
   entries(): AsyncIterable<EntryInfo> {
-    return listEntries(this.#admin, Date.now)
+    return this.#admin.entries()
   }
 
-  /**
-   * Deletes every entry stored for `url` and `options.method` (default GET), all variants included,
-   * and returns how many went. `url` is normalized as the cache keys it; see admin.ts deleteByUrl.
-   */
   async delete(url: string | URL, options?: DeleteOptions): Promise<number> {
     this.#assertOpen('delete')
-    return deleteByUrl(this.#admin, url, options)
+    return this.#admin.delete(url, options)
   }
 
-  /**
-   * Deletes stale entries, expired vary pointers, orphaned variants and undecodable values; returns
-   * how many values went. With `ttl: false` this is the only way stale entries leave but by eviction.
-   */
+  /** With `ttl: false` this is the only way stale entries leave but by eviction. */
   async deleteExpired(): Promise<number> {
     this.#assertOpen('deleteExpired')
-    return deleteExpired(this.#admin, Date.now)
+    return this.#admin.deleteExpired()
   }
 
   /** Adds cache-level events to this store's counters; never throws (see CacheStore.count). */
@@ -207,7 +223,7 @@ export class MemoryStore implements CacheStore {
   async stats(): Promise<StoreStats> {
     this.#assertOpen('stats')
     this.#cache.purgeStale()
-    return { ...this.#counters, ...(await countHeld(this.#admin)) }
+    return { ...this.#counters, ...(await this.#admin.held()) }
   }
 
   /** Drops every value and refuses later calls, as a closed RedisStore does. Idempotent. */

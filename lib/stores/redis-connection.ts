@@ -10,6 +10,7 @@
  * each call themselves (guarded-store.ts).
  */
 import { createClient, type RedisClientOptions } from '@redis/client'
+import type { CancelTimer, Clock } from '../clock.js'
 import { InvalidOptionError, StoreError } from '../errors.js'
 import { redisCommands, type RedisCommands } from './redis-commands.js'
 
@@ -22,6 +23,8 @@ export class RedisConnection {
   readonly #redis: RedisCommands
   /** The store created the client, so it closes it; a borrowed one is left open. */
   readonly #owned: boolean
+  /** Times ready()'s wait and close()'s grace. */
+  readonly #clock: Clock
   readonly #inFlight = new Set<Promise<unknown>>()
   #lastError: unknown
   #closing: Promise<void> | undefined
@@ -34,9 +37,10 @@ export class RedisConnection {
     this.#lastError = undefined
   }
 
-  constructor(redis: RedisCommands, options: { readonly owned: boolean; readonly unref: boolean }) {
+  constructor(redis: RedisCommands, options: { readonly owned: boolean; readonly unref: boolean; readonly clock: Clock }) {
     this.#redis = redis
     this.#owned = options.owned
+    this.#clock = options.clock
     redis.on('error', this.#onError)
     redis.on('ready', this.#onReady)
     if (options.unref) redis.unref()
@@ -61,16 +65,15 @@ export class RedisConnection {
     if (this.#redis.isReady) return Promise.resolve()
     return new Promise((resolve, reject) => {
       const onReady = (): void => {
-        clearTimeout(timer)
+        cancel()
         this.#redis.off('ready', onReady)
         resolve()
       }
-      const timer = setTimeout(() => {
+      const cancel = this.#clock.setTimer(timeoutMs, () => {
         this.#redis.off('ready', onReady)
         const cause = this.#lastError ?? new Error(`the Redis client was not ready within ${timeoutMs} ms`)
         reject(new StoreError('connect', { cause }))
-      }, timeoutMs)
-      timer.unref()
+      })
       this.#redis.on('ready', onReady)
     })
   }
@@ -101,7 +104,7 @@ export class RedisConnection {
 
   /**
    * Refuses new commands, lets pending ones (`last` included: the store's final flush, started before
-   * this call) finish for up to 1 s, then drops an own client's connection; a borrowed client only
+   * this call) finish for up to 1 s on the clock, then drops an own client's connection; a borrowed client only
    * loses our listeners. Idempotent.
    *
    * Not QUIT: in node-redis v4 a QUIT that gets no reply (paused server) cannot be abandoned, since
@@ -114,7 +117,7 @@ export class RedisConnection {
   }
 
   async #shutdown(last: Promise<void>): Promise<void> {
-    await settleWithin([...this.#inFlight, last], CLOSE_GRACE_MS)
+    await settleWithin([...this.#inFlight, last], CLOSE_GRACE_MS, this.#clock)
     if (!this.#owned) {
       this.#redis.off('error', this.#onError)
       this.#redis.off('ready', this.#onReady)
@@ -162,13 +165,12 @@ function reconnectDelay(retries: number): number {
   return Math.min(retries * 100, 2000)
 }
 
-/** Waits for every promise to settle, or for `ms`, whichever comes first; never rejects. */
-async function settleWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
+/** Waits for every promise to settle, or for `ms` on `clock`, whichever comes first; never rejects. */
+async function settleWithin(promises: readonly Promise<unknown>[], ms: number, clock: Clock): Promise<void> {
+  let cancel: CancelTimer | undefined
   const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms)
-    timer.unref()
+    cancel = clock.setTimer(ms, resolve)
   })
   await Promise.race([Promise.allSettled(promises), deadline])
-  clearTimeout(timer)
+  cancel?.()
 }

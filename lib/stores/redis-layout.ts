@@ -69,3 +69,12 @@ export function idFromKey(namespace: string, key: string): string | undefined {
 export function scanPattern(namespace: string): string {
   return `${namespace.replace(GLOB_META, (char) => `\\${char}`)}:{*`
 }
+
+/**
+ * The hash holding the counters of every process sharing `namespace`, one field per
+ * STORE_COUNTER_NAMES name (counters.ts). It lives inside the namespace, so clear() removes it, but
+ * has no `{`, so the entry SCAN pattern never lists it and idFromKey() would refuse it anyway.
+ */
+export function statsKey(namespace: string): string {
+  return `${namespace}:stats`
+}

@@ -1,7 +1,13 @@
 /**
  * All the interceptor knows of storage. A store moves opaque bytes under ids; encoding, policy and keys
  * live elsewhere, so every store passes the same contract suite (test/stores/store-contract.ts).
+ *
+ * The contract has three parts: the data calls the cache makes through GuardedStore (get, getRange,
+ * set, remove, count), the admin API people and the CLI call (keys, entries, delete, deleteExpired,
+ * clear, stats), and the lifecycle (close, and the optional onBackgroundError). A store builds its
+ * admin API with admin.ts's StoreAdmin over an AdminSource, as MemoryStore and RedisStore do.
  */
+import type { CacheError } from '../errors.js'
 
 /** One value to write. */
 export interface StoreWrite {
@@ -71,6 +77,35 @@ export interface StoreStats extends StoreCounters {
   readonly bytes: number
 }
 
+/** One stored response as the admin listing (`entries()`) shows it. */
+export interface EntryInfo {
+  /** Store id: `<primary>` or `<primary>.<variant>` for one variant of a response with `Vary`. */
+  readonly id: string
+  /** Request URL as stored: normalized, with the cache's `ignoredParameters` removed. */
+  readonly url: string
+  /** Method the entry answers; `GET` also for entries filled by a `HEAD` request. */
+  readonly method: string
+  readonly status: number
+  /** Bytes stored for the response: its value (metadata and body), plus the body's own value when it is stored apart. */
+  readonly size: number
+  /** Bytes of the response body alone. */
+  readonly bodySize: number
+  /** When the response was received (`response_time`, RFC 9111 §4.2.3). */
+  readonly storedAt: Date
+  /** When the entry stops being fresh (RFC 9111 §4.2), or null when its lifetime is unbounded. */
+  readonly expiresAt: Date | null
+  /** Whether the entry was stale when listed. A stale entry may still serve revalidation or `staleIfError`. */
+  readonly stale: boolean
+  /** Request header names the response varies on (its `Vary`), sorted; empty when it has none. */
+  readonly varies: readonly string[]
+}
+
+/** Options of `delete(url, options)`. */
+export interface DeleteOptions {
+  /** Method whose entries go; `HEAD` means `GET`, since both share one entry. @default 'GET' */
+  readonly method?: string
+}
+
 export interface CacheStore {
   /**
    * True for a store whose values live in this process and change only through its own set()
@@ -92,21 +127,59 @@ export interface CacheStore {
   getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined>
   /** Writes every value atomically: a reader sees all of them or none. */
   set(writes: readonly StoreWrite[]): Promise<void>
-  /** Deletes these ids; unknown ids are ignored. (The public `delete(url)` is admin API, in admin.ts.) */
+  /** Deletes these ids; unknown ids are ignored. (The public `delete(url)` is the admin API's, below.) */
   remove(ids: readonly string[]): Promise<void>
   /** Every id held, streamed (SCAN for Redis, never KEYS). */
   ids(): AsyncIterable<string>
   /** Every id with its value, streamed. */
   scan(): AsyncIterable<StoreEntryInfo>
-  /** Removes every value of this store (for Redis: only keys under the namespace). */
-  clear(): Promise<void>
   /**
    * Adds cache-level events (see CacheCounters). Must not do I/O synchronously or throw: RedisStore
    * buffers and flushes them with HINCRBY about once a second, so every process's counts add up.
+   * The cache calls it through GuardedStore.count, which reports a throw instead of passing it on.
    */
   count(delta: Partial<CacheCounters>): void
+
+  // The admin API: never on the request path. Each call walks the whole store (SCAN for Redis),
+  // reading only each value's metadata, never the bodies. StoreAdmin (admin.ts) implements all four,
+  // and what stats() counts of the values held, over an AdminSource.
+
+  /**
+   * Ids of the stored responses, streamed: not of vary pointers, bodies stored apart or values that
+   * do not decode (the same set entries() lists).
+   */
+  keys(): AsyncIterable<string>
+  /**
+   * Every stored response with its URL, method, status, size, times and staleness (judged by the
+   * store's clock when the batch is read), streamed; values that do not decode are skipped.
+   */
+  entries(): AsyncIterable<EntryInfo>
+  /**
+   * Deletes every entry stored for `url` and `options.method` (default GET; HEAD means GET), all
+   * variants included, with their vary pointers and bodies stored apart, and resolves to how many
+   * entries went. `url` is normalized as the cache keys it; one that holds an ignored parameter
+   * matches nothing, since the stored URL does not hold it. Rejects with InvalidOptionError naming
+   * `url` when it does not parse as an absolute URL.
+   */
+  delete(url: string | URL, options?: DeleteOptions): Promise<number>
+  /**
+   * Deletes what can no longer be served fresh (stale entries, giving up their revalidation and
+   * `staleIfError`), expired vary pointers, variants whose pointer is gone, bodies no live entry
+   * refers to, and values that do not decode; resolves to how many values went. Mostly useful with
+   * `ttl: false`, where nothing else removes stale entries but eviction.
+   */
+  deleteExpired(): Promise<number>
+  /** Removes every value of this store and resets its counters (for Redis: only keys under the namespace, and its stats hash). */
+  clear(): Promise<void>
   /** Counters (persisted and not yet flushed) plus what the store holds. */
   stats(): Promise<StoreStats>
+
   /** Releases connections the store opened itself; a borrowed client is left open. */
   close(): Promise<void>
+  /**
+   * Subscribes `listener` to failures of work the store does on its own, outside any call (RedisStore's
+   * counter flush), and returns the unsubscribe function. GuardedStore subscribes its reporter, so
+   * such a failure reaches `onError` like a failed call. A store without background work leaves it out.
+   */
+  onBackgroundError?(listener: (error: CacheError) => void): () => void
 }

@@ -3,7 +3,7 @@
  * so a row names only what it sets.
  */
 import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
-import { NO_REQUEST_DIRECTIVES, NO_RESPONSE_DIRECTIVES } from '../../lib/policy/reuse.js'
+import { NO_REQUEST_DIRECTIVES, NO_RESPONSE_DIRECTIVES } from '../../lib/policy/directives.js'
 
 export function resDirectives(partial: Partial<ResponseDirectives> = {}): ResponseDirectives {
   return { ...NO_RESPONSE_DIRECTIVES, ...partial }
@@ -11,4 +11,16 @@ export function resDirectives(partial: Partial<ResponseDirectives> = {}): Respon
 
 export function reqDirectives(partial: Partial<RequestDirectives> = {}): RequestDirectives {
   return { ...NO_REQUEST_DIRECTIVES, ...partial }
+}
+
+/**
+ * A row's directives as the request path hands them to policy: with `cacheControl: false` the gate
+ * (effectiveRequestDirectives / effectiveResponseDirectives) lets none through, whatever the row set.
+ */
+export function gatedDirectives(
+  cacheControl: boolean | undefined,
+  res: Partial<ResponseDirectives> | undefined,
+  req: Partial<RequestDirectives> | undefined,
+): { readonly resD: ResponseDirectives; readonly reqD: RequestDirectives } {
+  return cacheControl === false ? { resD: NO_RESPONSE_DIRECTIVES, reqD: NO_REQUEST_DIRECTIVES } : { resD: resDirectives(res), reqD: reqDirectives(req) }
 }

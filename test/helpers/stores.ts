@@ -4,14 +4,17 @@
  * namespace on the shared test Redis), so tests never see each other's entries.
  */
 import { randomBytes } from 'node:crypto'
-import { MemoryStore, RedisStore, type CacheStore } from '../../lib/index.js'
+import { MemoryStore, RedisStore, type CacheStore, type Clock } from '../../lib/index.js'
 import { startOrigin, type Origin, type OriginHandler, type OriginRequest } from './origin.js'
 import { startRedis, type RedisServer } from './redis-server.js'
 
 export interface StoreKind {
   readonly name: 'memory' | 'redis'
-  /** A new, empty store; closed by `closeAll()`. */
-  make(options?: { ttl?: boolean; ttlOffset?: number }): Promise<CacheStore>
+  /**
+   * A new, empty store; closed by `closeAll()`. Pass the test's ManualClock as `clock` (and to cache())
+   * where time is the subject; Redis still expires keys on its own clock.
+   */
+  make(options?: { ttl?: boolean; ttlOffset?: number; clock?: Clock }): Promise<CacheStore>
   /** The test Redis (redis kind only). */
   readonly redis: () => RedisServer
 }

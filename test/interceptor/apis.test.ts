@@ -7,6 +7,7 @@ import { pipeline as pipelineAsync } from 'node:stream/promises'
 import { Agent, interceptors, pipeline, request, stream, type Dispatcher } from '../helpers/undici.js'
 import { cache, MemoryStore } from '../../lib/index.js'
 import { send } from '../helpers/client.js'
+import { ManualClock } from '../helpers/clock.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 
 describe('undici APIs and composition', () => {
@@ -105,16 +106,17 @@ describe('undici APIs and composition', () => {
 
   it('a HEAD 200 with the stored validator freshens the stale GET entry; another validator drops it (RFC 9111 §4.3.5)', async () => {
     let version = 'a'
+    const clock = new ManualClock(Date.now())
     const head = await startOrigin((req, res) => {
       const body = `version ${version}`
-      // Stale on arrival (Age over max-age), so the HEAD below goes to the origin.
-      const stale = req.method === 'GET' ? { age: '100' } : {}
-      res.writeHead(200, { etag: `"${version}"`, 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body), ...stale })
+      res.writeHead(200, { date: new Date(clock.now()).toUTCString(), etag: `"${version}"`, 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) })
       res.end(req.method === 'HEAD' ? undefined : body)
     })
-    const dispatcher = composed(cache({ store: new MemoryStore({ ttl: false }) }))
+    const dispatcher = composed(cache({ store: new MemoryStore({ ttl: false }), clock }))
     try {
       await send(dispatcher, `${head.url}/r`)
+      // Stale now, so the HEAD below goes to the origin.
+      clock.advanceSeconds(61)
       const freshened = await send(dispatcher, `${head.url}/r`, { method: 'HEAD' })
       assert.match(freshened.cacheStatus ?? '', /fwd=stale; fwd-status=200; ttl=(59|60)$/)
       const hit = await send(dispatcher, `${head.url}/r`)
@@ -122,6 +124,7 @@ describe('undici APIs and composition', () => {
       assert.match(hit.cacheStatus ?? '', /; hit; /, 'the HEAD made the stored GET fresh')
 
       await send(dispatcher, `${head.url}/s`)
+      clock.advanceSeconds(61)
       version = 'b'
       await send(dispatcher, `${head.url}/s`, { method: 'HEAD' })
       const refetched = await send(dispatcher, `${head.url}/s`)

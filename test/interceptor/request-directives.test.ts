@@ -100,4 +100,16 @@ describe('request directives', () => {
       await close()
     }
   })
+
+  it('a header value with CR, LF or NUL: undici refuses the request as it would without the cache, before any lookup', async () => {
+    const store = new MemoryStore()
+    const { dispatcher, close } = cachedAgent({ store })
+    try {
+      await assert.rejects(send(dispatcher, `${origin.url}/bad-header`, { headers: { 'x-test': 'a\r\nb' } }), { code: 'UND_ERR_INVALID_ARG' })
+      assert.equal(origin.count('/bad-header'), 0)
+      assert.equal((await store.stats()).misses, 0)
+    } finally {
+      await close()
+    }
+  })
 })

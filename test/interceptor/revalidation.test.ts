@@ -1,10 +1,13 @@
 /**
  * Conditional revalidation of stale entries (RFC 9111 §4.3), against both stores with `ttl: false`
- * (the store keeps entries past staleness, requests-cache's expire-and-revalidate mode).
+ * (the store keeps entries past staleness, requests-cache's expire-and-revalidate mode). Time is a
+ * ManualClock shared by the cache and the origin's Date: entries go stale because a test moves the
+ * clock past their max-age, not by waiting.
  */
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
+import { ManualClock } from '../helpers/clock.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 const LAST_MODIFIED = 'Tue, 01 Oct 2024 10:00:00 GMT'
@@ -12,12 +15,16 @@ const LAST_MODIFIED = 'Tue, 01 Oct 2024 10:00:00 GMT'
 /** Versions the origin serves per path; tests bump them to simulate a changed resource. */
 const versions = new Map<string, number>()
 
+/** The time of the test under way: the cache reads it, and the origin stamps Date from it. */
+let clock = new ManualClock(Date.now())
+
 function handler(req: IncomingMessage, res: ServerResponse): unknown {
+  res.setHeader('date', new Date(clock.now()).toUTCString())
   const path = new URL(req.url ?? '/', 'http://x').pathname
   const version = versions.get(path) ?? 1
   const etag = `"v${version}"`
-  // Age beyond max-age: the response is stale on arrival, so the next use must revalidate.
-  const stale = { 'cache-control': 'max-age=10', age: '100' }
+  // Fresh for 10 s: a test moves the clock past that (stale()) so the next use must revalidate.
+  const stale = { 'cache-control': 'max-age=10' }
   if (path.startsWith('/etag')) {
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, { etag, 'cache-control': 'max-age=60', 'x-refreshed': 'yes' })
@@ -52,12 +59,20 @@ for (const kind of storeKinds) {
     const origin = suiteOrigin(kind, handler)
 
     const conditionalRequests = (path: string) => origin.requests.filter((r) => r.url === path && (r.headers['if-none-match'] !== undefined || r.headers['if-modified-since'] !== undefined))
+    /** Past the 10 s max-age of every stored response. */
+    const stale = (): void => clock.advanceSeconds(11)
+    const agent = async () => cachedAgent({ store: await kind.make({ ttl: false }), clock })
+
+    beforeEach(() => {
+      clock = new ManualClock(Date.now())
+    })
 
     it('revalidates by ETag with one If-None-Match request and serves the stored body on 304 (§4.3.1, §4.3.4)', async () => {
-      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      const { dispatcher, close } = await agent()
       try {
         const first = await send(dispatcher, `${origin.url}/etag-1`)
         assert.equal(first.text, 'etag body 1')
+        stale()
         const second = await send(dispatcher, `${origin.url}/etag-1`)
         assert.equal(second.status, 200)
         assert.equal(second.text, 'etag body 1')
@@ -77,9 +92,10 @@ for (const kind of storeKinds) {
     })
 
     it('revalidates by Last-Modified with one If-Modified-Since request', async () => {
-      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      const { dispatcher, close } = await agent()
       try {
         await send(dispatcher, `${origin.url}/lm-1`)
+        stale()
         const second = await send(dispatcher, `${origin.url}/lm-1`)
         assert.equal(second.text, 'lm body')
         assert.equal(second.status, 200)
@@ -93,15 +109,17 @@ for (const kind of storeKinds) {
     })
 
     it('replaces the entry when revalidation returns 200 with a new representation', async () => {
-      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      const { dispatcher, close } = await agent()
       try {
         const path = `/etag-2-${kind.name}`
         await send(dispatcher, `${origin.url}${path}`)
         versions.set(path, 2)
+        stale()
         const changed = await send(dispatcher, `${origin.url}${path}`)
         assert.equal(changed.text, 'etag body 2')
         assert.match(changed.cacheStatus ?? '', /fwd=stale; fwd-status=200; stored/)
-        // Stale on arrival again, so the next request revalidates with the new validator.
+        // Once the new representation is stale in turn, the next request revalidates with its validator.
+        stale()
         const next = await send(dispatcher, `${origin.url}${path}`)
         assert.equal(next.text, 'etag body 2')
         assert.equal(conditionalRequests(path).at(-1)!.headers['if-none-match'], '"v2"')
@@ -111,7 +129,7 @@ for (const kind of storeKinds) {
     })
 
     it('revalidates a no-cache response on every use, even while fresh (§5.2.2.4)', async () => {
-      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      const { dispatcher, close } = await agent()
       try {
         await send(dispatcher, `${origin.url}/always`)
         const second = await send(dispatcher, `${origin.url}/always`)
@@ -125,9 +143,10 @@ for (const kind of storeKinds) {
     })
 
     it("passes the caller's own conditional request through and returns the origin's 304", async () => {
-      const { dispatcher, close } = cachedAgent({ store: await kind.make({ ttl: false }) })
+      const { dispatcher, close } = await agent()
       try {
         await send(dispatcher, `${origin.url}/etag-3`)
+        stale()
         const own = await send(dispatcher, `${origin.url}/etag-3`, { headers: { 'if-none-match': '"v1"' } })
         assert.equal(own.status, 304)
         assert.equal(own.body.byteLength, 0)

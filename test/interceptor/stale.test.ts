@@ -1,11 +1,13 @@
 /**
  * Serving stale responses: stale-if-error (RFC 5861 §4, RFC 9111 §4.2.4), stale-while-revalidate
- * (RFC 5861 §3), and must-revalidate forbidding both (RFC 9111 §5.2.2.2).
+ * (RFC 5861 §3), and must-revalidate forbidding both (RFC 9111 §5.2.2.2). Entries go stale because a
+ * test moves a ManualClock (the cache's, and the origins' Date) past their max-age.
  */
 import assert from 'node:assert/strict'
 import type { ServerResponse } from 'node:http'
 import { MemoryStore } from '../../lib/index.js'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
+import { ManualClock } from '../helpers/clock.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 
 /** What the origin answers next, per path. */
@@ -16,9 +18,18 @@ describe('stale responses', () => {
   const modes = new Map<string, Mode>()
   const served = new Map<string, number>()
   const cacheControl = new Map<string, string>()
+  let clock = new ManualClock(Date.now())
+  /** Seconds past the 1 s max-age the origin gives by default: 4 s stale. */
+  const stale = (): void => clock.advanceSeconds(5)
+  const dated = (res: ServerResponse): void => void res.setHeader('date', new Date(clock.now()).toUTCString())
+
+  beforeEach(() => {
+    clock = new ManualClock(Date.now())
+  })
 
   before(async () => {
     origin = await startOrigin((req, res: ServerResponse) => {
+      dated(res)
       const path = new URL(req.url ?? '/', 'http://x').pathname
       const mode = modes.get(path) ?? 'ok'
       if (mode === 'reset') return req.socket.destroy()
@@ -29,15 +40,15 @@ describe('stale responses', () => {
       const n = (served.get(path) ?? 0) + 1
       served.set(path, n)
       const body = `${path} #${n}`
-      // Stale on arrival (Age > max-age) unless the test set its own Cache-Control.
+      // Fresh for 1 s unless the test set its own Cache-Control.
       const cc = cacheControl.get(path) ?? 'max-age=1'
-      res.writeHead(200, { 'cache-control': cc, age: '5', 'content-length': Buffer.byteLength(body) })
+      res.writeHead(200, { 'cache-control': cc, 'content-length': Buffer.byteLength(body) })
       res.end(body)
     })
   })
   after(() => origin.close())
 
-  const setup = (options: Parameters<typeof cachedAgent>[0] = {}) => cachedAgent({ store: new MemoryStore({ ttl: false }), ...options })
+  const setup = (options: Parameters<typeof cachedAgent>[0] = {}) => cachedAgent({ store: new MemoryStore({ ttl: false }), clock, ...options })
 
   for (const failure of ['500', '503', 'reset'] as const) {
     it(`serves the stale entry when the origin fails with ${failure} and staleIfError allows it`, async () => {
@@ -45,12 +56,13 @@ describe('stale responses', () => {
       const { dispatcher, close } = setup({ staleIfError: true })
       try {
         await send(dispatcher, `${origin.url}${path}`)
+        stale()
         modes.set(path, failure)
-        const stale = await send(dispatcher, `${origin.url}${path}`)
-        assert.equal(stale.status, 200)
-        assert.equal(stale.text, `${path} #1`)
+        const reply = await send(dispatcher, `${origin.url}${path}`)
+        assert.equal(reply.status, 200)
+        assert.equal(reply.text, `${path} #1`)
         const status = failure === 'reset' ? '' : `; fwd-status=${failure}`
-        assert.equal(stale.cacheStatus, `undici-redis-cache; fwd=stale${status}; detail=stale-if-error`)
+        assert.equal(reply.cacheStatus, `undici-redis-cache; fwd=stale${status}; detail=stale-if-error`)
       } finally {
         await close()
       }
@@ -59,16 +71,18 @@ describe('stale responses', () => {
 
   it('serves stale while the origin server is down (connection refused)', async () => {
     const down = await startOrigin((_req, res) => {
-      res.writeHead(200, { 'cache-control': 'max-age=1', age: '5', 'content-length': 4 })
+      dated(res)
+      res.writeHead(200, { 'cache-control': 'max-age=1', 'content-length': 4 })
       res.end('kept')
     })
     const { dispatcher, close } = setup({ staleIfError: 60 })
     try {
       await send(dispatcher, `${down.url}/x`)
+      stale()
       await down.close()
-      const stale = await send(dispatcher, `${down.url}/x`)
-      assert.equal(stale.text, 'kept')
-      assert.match(stale.cacheStatus ?? '', /fwd=stale; detail=stale-if-error/)
+      const reply = await send(dispatcher, `${down.url}/x`)
+      assert.equal(reply.text, 'kept')
+      assert.match(reply.cacheStatus ?? '', /fwd=stale; detail=stale-if-error/)
     } finally {
       await close()
     }
@@ -80,9 +94,11 @@ describe('stale responses', () => {
     const { dispatcher, close } = setup()
     try {
       await send(dispatcher, `${origin.url}${path}`)
+      stale()
       modes.set(path, '503')
-      const stale = await send(dispatcher, `${origin.url}${path}`)
-      assert.equal(stale.text, `${path} #1`)
+      const staleReply = await send(dispatcher, `${origin.url}${path}`)
+      assert.equal(staleReply.text, `${path} #1`)
+      assert.match(staleReply.cacheStatus ?? '', /fwd=stale; fwd-status=503; detail=stale-if-error/)
     } finally {
       await close()
     }
@@ -92,7 +108,8 @@ describe('stale responses', () => {
     const path = '/sie-window'
     const { dispatcher, close } = setup({ staleIfError: 2 })
     try {
-      await send(dispatcher, `${origin.url}${path}`) // age 5 on arrival, max-age 1: 4 s stale already
+      await send(dispatcher, `${origin.url}${path}`)
+      stale() // max-age 1, 5 s later: 4 s stale, past the 2 s window
       modes.set(path, '503')
       const failed = await send(dispatcher, `${origin.url}${path}`)
       assert.equal(failed.status, 503)
@@ -108,6 +125,7 @@ describe('stale responses', () => {
     const { dispatcher, close } = setup({ staleIfError: true, staleWhileRevalidate: true })
     try {
       await send(dispatcher, `${origin.url}${path}`)
+      stale()
       modes.set(path, '503')
       const failed = await send(dispatcher, `${origin.url}${path}`)
       assert.equal(failed.status, 503)
@@ -123,6 +141,7 @@ describe('stale responses', () => {
     const { dispatcher, close } = setup()
     try {
       await send(dispatcher, `${origin.url}${path}`)
+      stale()
       modes.set(path, '500')
       assert.equal((await send(dispatcher, `${origin.url}${path}`)).status, 500)
     } finally {
@@ -136,13 +155,14 @@ describe('stale responses', () => {
     const { dispatcher, close } = setup({ staleWhileRevalidate: 60 })
     try {
       await send(dispatcher, `${origin.url}${path}`)
+      stale()
       const replies = await Promise.all(Array.from({ length: 10 }, () => send(dispatcher, `${origin.url}${path}`)))
       for (const reply of replies) {
         assert.equal(reply.text, `${path} #1`)
         assert.match(reply.cacheStatus ?? '', /; hit; ttl=-\d+; detail=stale-while-revalidate$/)
       }
       await eventually(() => origin.count(path) === 2)
-      // The background revalidation stored #2 (stale on arrival too, so it is served stale again).
+      // The background revalidation stored #2, fresh: the next request is its hit.
       await eventually(async () => (await send(dispatcher, `${origin.url}${path}`)).text === `${path} #2`)
       assert.ok(origin.count(path) <= 3, `at most one more background revalidation, saw ${origin.count(path)}`)
     } finally {
@@ -156,9 +176,10 @@ describe('stale responses', () => {
     const { dispatcher, close } = setup()
     try {
       await send(dispatcher, `${origin.url}${path}`)
-      const stale = await send(dispatcher, `${origin.url}${path}`)
-      assert.match(stale.cacheStatus ?? '', /detail=stale-while-revalidate/)
-      assert.equal(stale.text, `${path} #1`)
+      stale()
+      const reply = await send(dispatcher, `${origin.url}${path}`)
+      assert.match(reply.cacheStatus ?? '', /detail=stale-while-revalidate/)
+      assert.equal(reply.text, `${path} #1`)
       await eventually(() => origin.count(path) === 2)
     } finally {
       await close()

@@ -27,7 +27,7 @@ export function describeError(error: unknown): string {
   if (error instanceof InvalidOptionError) return error.code
   if (error instanceof StoreTimeoutError || error instanceof StoreUnavailableError) return error.code
   if (error instanceof StoreError || error instanceof CorruptEntryError) return error.message
-  if (error instanceof InvalidRequestError || error instanceof KeyFunctionError || error instanceof InvalidEntryError) return error.name
+  if (error instanceof BodyReadError || error instanceof KeyFunctionError || error instanceof InvalidEntryError) return error.name
   return error instanceof CacheError ? error.code : 'other'
 }
 export type Used = [ExpireAfter, CacheCounters, StoreWrite, StoreStats, StoreEntryInfo, CacheRequest, CacheResponse, HeaderRecord]
@@ -43,7 +43,7 @@ const NAMES = `cache,
   StoreTimeoutError,
   StoreUnavailableError,
   CorruptEntryError,
-  InvalidRequestError,
+  BodyReadError,
   KeyFunctionError,
   InvalidEntryError,
   type CacheOptions,

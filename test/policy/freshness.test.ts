@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { HeaderRecord } from '../../lib/headers.js'
-import type { CacheResponse } from '../../lib/message.js'
+import type { CacheResponse } from '../../lib/http.js'
 import type { ResponseDirectives } from '../../lib/policy/directives.js'
 import type { Expiration } from '../../lib/policy/expire-after.js'
 import {

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict'
 import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
 import { decide, decideWithoutEntry, staleWindow, type Decision, type ReuseOptions } from '../../lib/policy/reuse.js'
-import { reqDirectives, resDirectives } from '../helpers/directives.js'
+import { gatedDirectives } from '../helpers/directives.js'
 
 const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
 
-function options(partial: Partial<ReuseOptions> = {}): ReuseOptions {
-  return { staleWhileRevalidate: 0, staleIfError: 0, cacheControl: true, ...partial }
+/** Reuse options plus the `cacheControl` option, which gates the directives before policy sees them. */
+type RowOptions = Partial<ReuseOptions> & { readonly cacheControl?: boolean }
+
+function options(partial: RowOptions = {}): ReuseOptions {
+  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0 }
 }
 
 /** An entry whose current age at NOW is `age` seconds, `initialAge` of them from before it was stored. */
@@ -21,7 +24,7 @@ interface DecideRow {
   readonly initialAge?: number
   readonly res?: Partial<ResponseDirectives>
   readonly req?: Partial<RequestDirectives>
-  readonly opts?: Partial<ReuseOptions>
+  readonly opts?: RowOptions
   readonly expected: Decision
 }
 
@@ -115,14 +118,15 @@ const decideRows: readonly DecideRow[] = [
 describe('policy/reuse decide', () => {
   for (const row of decideRows) {
     it(row.name, () => {
-      const actual = decide(entry(row.age, row.lifetime, row.initialAge), resDirectives(row.res), reqDirectives(row.req), options(row.opts), NOW)
+      const { resD, reqD } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
+      const actual = decide(entry(row.age, row.lifetime, row.initialAge), resD, reqD, options(row.opts), NOW)
       assert.deepEqual(actual, row.expected)
     })
   }
 })
 
 describe('policy/reuse decideWithoutEntry', () => {
-  const rows: ReadonlyArray<{ name: string; req: Partial<RequestDirectives>; opts?: Partial<ReuseOptions>; expected: 'miss' | 'gateway-timeout' }> = [
+  const rows: ReadonlyArray<{ name: string; req: Partial<RequestDirectives>; opts?: RowOptions; expected: 'miss' | 'gateway-timeout' }> = [
     { name: 'plain request is a miss', req: {}, expected: 'miss' },
     { name: 'only-if-cached is a 504', req: { onlyIfCached: true }, expected: 'gateway-timeout' },
     { name: 'only-if-cached with max-stale is still a 504', req: { onlyIfCached: true, maxStale: Infinity }, expected: 'gateway-timeout' },
@@ -131,13 +135,13 @@ describe('policy/reuse decideWithoutEntry', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(decideWithoutEntry(reqDirectives(row.req), options(row.opts)), row.expected)
+      assert.equal(decideWithoutEntry(gatedDirectives(row.opts?.cacheControl, {}, row.req).reqD), row.expected)
     })
   }
 })
 
 describe('policy/reuse staleWindow', () => {
-  const rows: ReadonlyArray<{ name: string; res: Partial<ResponseDirectives>; opts?: Partial<ReuseOptions>; expected: number }> = [
+  const rows: ReadonlyArray<{ name: string; res: Partial<ResponseDirectives>; opts?: RowOptions; expected: number }> = [
     { name: 'nothing allows stale use', res: {}, expected: 0 },
     { name: 'response stale-while-revalidate', res: { staleWhileRevalidate: 30 }, expected: 30 },
     { name: 'response stale-if-error', res: { staleIfError: 60 }, expected: 60 },
@@ -150,7 +154,7 @@ describe('policy/reuse staleWindow', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(staleWindow(resDirectives(row.res), options(row.opts)), row.expected)
+      assert.equal(staleWindow(gatedDirectives(row.opts?.cacheControl, row.res, {}).resD, options(row.opts)), row.expected)
     })
   }
 })

@@ -10,12 +10,15 @@ import {
   staleIfErrorAllowed,
   type ValidationOutcome,
 } from '../../lib/policy/revalidation.js'
-import { reqDirectives, resDirectives } from '../helpers/directives.js'
+import { gatedDirectives } from '../helpers/directives.js'
 
 const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
 
-function options(partial: Partial<ReuseOptions> = {}): ReuseOptions {
-  return { staleWhileRevalidate: 0, staleIfError: 0, cacheControl: true, ...partial }
+/** Reuse options plus the `cacheControl` option, which gates the directives before policy sees them. */
+type RowOptions = Partial<ReuseOptions> & { readonly cacheControl?: boolean }
+
+function options(partial: RowOptions = {}): ReuseOptions {
+  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0 }
 }
 
 function entry(age: number, lifetime: number) {
@@ -51,7 +54,7 @@ describe('policy/revalidation staleIfErrorAllowed', () => {
     lifetime: number
     res?: Partial<ResponseDirectives>
     req?: Partial<RequestDirectives>
-    opts?: Partial<ReuseOptions>
+    opts?: RowOptions
     expected: boolean
   }> = [
     { name: 'nothing allows it', age: 70, lifetime: 60, expected: false },
@@ -78,7 +81,8 @@ describe('policy/revalidation staleIfErrorAllowed', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      const actual = staleIfErrorAllowed(entry(row.age, row.lifetime), resDirectives(row.res), reqDirectives(row.req), options(row.opts), NOW)
+      const { resD, reqD } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
+      const actual = staleIfErrorAllowed(entry(row.age, row.lifetime), resD, reqD, options(row.opts), NOW)
       assert.equal(actual, row.expected)
     })
   }

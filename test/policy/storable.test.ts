@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { HeaderRecord } from '../../lib/headers.js'
-import type { CacheRequest, CacheResponse } from '../../lib/message.js'
+import type { CacheRequest, CacheResponse } from '../../lib/http.js'
 import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
 import { storable, worthStoring, type StorableOptions, type StorableVerdict } from '../../lib/policy/storable.js'
 import { reqDirectives, resDirectives } from '../helpers/directives.js'

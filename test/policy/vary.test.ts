@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { VaryValues } from '../../lib/entry.js'
 import type { HeaderRecord } from '../../lib/headers.js'
-import { parseVary, varyMatches, varyValues, type VarySpec } from '../../lib/policy/vary.js'
+import { parseVary, sameVaryValues, varyValues, type VarySpec } from '../../lib/policy/vary.js'
 
 describe('policy/vary parseVary', () => {
   const rows: ReadonlyArray<{ name: string; headers: HeaderRecord; expected: VarySpec }> = [
@@ -50,7 +50,7 @@ describe('policy/vary varyValues', () => {
   })
 })
 
-describe('policy/vary varyMatches', () => {
+describe('policy/vary sameVaryValues', () => {
   const rows: ReadonlyArray<{ name: string; storedReq: HeaderRecord; names: readonly string[]; req: HeaderRecord; expected: boolean }> = [
     { name: 'no names always match', storedReq: { accept: 'a' }, names: [], req: { accept: 'b' }, expected: true },
     { name: 'same value', storedReq: { accept: 'text/html' }, names: ['accept'], req: { accept: 'text/html' }, expected: true },
@@ -70,11 +70,15 @@ describe('policy/vary varyMatches', () => {
   for (const row of rows) {
     it(row.name, () => {
       const stored = varyValues(row.names, row.storedReq)
-      assert.equal(varyMatches(stored, row.names, row.req), row.expected)
+      assert.equal(sameVaryValues(stored, varyValues(row.names, row.req)), row.expected)
     })
   }
 
   it('a name missing from the stored values does not match', () => {
-    assert.equal(varyMatches({ accept: null }, ['accept', 'origin'], {}), false)
+    assert.equal(sameVaryValues({ accept: null }, varyValues(['accept', 'origin'], {})), false)
+  })
+
+  it('no stored values (a response stored without Vary) never matches a Vary record', () => {
+    assert.equal(sameVaryValues(undefined, varyValues(['accept'], {})), false)
   })
 })

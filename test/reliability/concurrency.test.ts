@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { decodeRecord } from '../../lib/codec.js'
+import { decodeRecord } from '../../lib/codec/frame.js'
 import { RedisStore, type CacheStore } from '../../lib/index.js'
 import { cachedAgent, send } from '../helpers/client.js'
 import { freshNamespace, sleep, storedIds, untilReady, watchProcess } from '../helpers/faults.js'

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { systemClock } from '../../lib/clock.js'
 import {
   CacheError,
   InvalidOptionError,
@@ -7,8 +8,9 @@ import {
   StoreUnavailableError,
 } from '../../lib/errors.js'
 import { GuardedStore, type GuardOptions } from '../../lib/stores/guarded-store.js'
-import type { CacheStore, StoreStats } from '../../lib/stores/types.js'
-import { sleep, text } from './store-contract.js'
+import type { CacheCounters, CacheStore, EntryInfo, StoreStats } from '../../lib/stores/types.js'
+import { ManualClock } from '../helpers/clock.js'
+import { text } from './store-contract.js'
 
 /** What the fake store does with its next call. */
 type Behaviour =
@@ -16,18 +18,25 @@ type Behaviour =
   | { readonly kind: 'reject'; readonly error: unknown }
   | { readonly kind: 'throw'; readonly error: unknown }
   | { readonly kind: 'hang' }
-  | { readonly kind: 'slow'; readonly ms: number; readonly then: 'ok' | 'reject' }
+  /** Settles when the test calls store.settle(): a store that answers when the test says. */
+  | { readonly kind: 'held' }
 
 const OK: Behaviour = { kind: 'ok' }
 const HANG: Behaviour = { kind: 'hang' }
+const HELD: Behaviour = { kind: 'held' }
 const boom = (message = 'boom'): Behaviour => ({ kind: 'reject', error: new Error(message) })
 
-/** A CacheStore whose get/set/remove do what the test says; it counts the calls that reached it. */
+/** A CacheStore whose get/set/remove/count do what the test says; it counts the calls that reached it. */
 class FakeStore implements CacheStore {
   behaviour: Behaviour = OK
   calls = 0
   /** Like RedisStore.isReady; undefined for stores that do not say. */
   isReady: boolean | undefined
+  /** Thrown by count() when set. */
+  countThrows: unknown
+  readonly counted: Partial<CacheCounters>[] = []
+  readonly #held: { resolve: () => void; reject: (error: unknown) => void }[] = []
+  readonly #listeners = new Set<(error: CacheError) => void>()
 
   get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     return this.#act(() => ids.map((id) => text(id)))
@@ -41,14 +50,42 @@ class FakeStore implements CacheStore {
   getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     return this.#act(() => text(id).subarray(offset, offset + length))
   }
-  count(): void {}
+  count(delta: Partial<CacheCounters>): void {
+    if (this.countThrows !== undefined) throw this.countThrows
+    this.counted.push(delta)
+  }
   async *ids(): AsyncIterable<string> {}
   async *scan(): AsyncIterable<never> {}
+  async *keys(): AsyncIterable<string> {}
+  async *entries(): AsyncIterable<EntryInfo> {}
+  async delete(): Promise<number> {
+    return 0
+  }
+  async deleteExpired(): Promise<number> {
+    return 0
+  }
   async clear(): Promise<void> {}
   async stats(): Promise<StoreStats> {
     return { hits: 0, misses: 0, revalidations: 0, staleServed: 0, writes: 0, deletes: 0, errors: 0, entries: 0, bytes: 0 }
   }
   async close(): Promise<void> {}
+  onBackgroundError(listener: (error: CacheError) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /** Fails background work, as RedisStore's counter flush does. */
+  failInBackground(error: CacheError): void {
+    for (const listener of this.#listeners) listener(error)
+  }
+
+  /** Settles the oldest held call: answered, or rejected with `error`. */
+  settle(error?: unknown): void {
+    const held = this.#held.shift()
+    assert.ok(held !== undefined, 'no call is held')
+    if (error === undefined) held.resolve()
+    else held.reject(error)
+  }
 
   #act<T>(value: () => T): Promise<T> {
     this.calls++
@@ -62,11 +99,8 @@ class FakeStore implements CacheStore {
         throw behaviour.error
       case 'hang':
         return new Promise(() => {})
-      case 'slow':
-        return sleep(behaviour.ms).then(() => {
-          if (behaviour.then === 'reject') throw new Error('late failure')
-          return value()
-        })
+      case 'held':
+        return new Promise<void>((resolve, reject) => this.#held.push({ resolve, reject })).then(value)
     }
   }
 }
@@ -75,25 +109,37 @@ interface Harness {
   readonly store: FakeStore
   readonly guarded: GuardedStore
   readonly reports: CacheError[]
-  /** The injected clock, in ms. */
-  time: number
+  /** The guard's clock, starting at 0 ms. */
+  readonly clock: ManualClock
 }
 
 function harness(options: Partial<GuardOptions> = {}): Harness {
   const store = new FakeStore()
   const reports: CacheError[] = []
-  const h: Harness = {
-    store,
-    reports,
-    time: 0,
-    guarded: new GuardedStore(store, {
-      commandTimeout: 40,
-      report: (error) => reports.push(error),
-      now: () => h.time,
-      ...options,
-    }),
+  const clock = new ManualClock(0)
+  const guarded = new GuardedStore(store, { commandTimeout: 40, report: (error) => reports.push(error), clock, ...options })
+  return { store, reports, clock, guarded }
+}
+
+/** Moves the harness clock to `ms` (firing the timers due on the way). */
+function at(h: Harness, ms: number): void {
+  h.clock.advance(ms - h.clock.now())
+}
+
+/** Lets settled promises run their handlers (and unhandled rejections surface). */
+async function ticks(): Promise<void> {
+  for (let index = 0; index < 3; index++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Whether `promise` has settled by now. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false
+  const mark = (): void => {
+    done = true
   }
-  return h
+  promise.then(mark, mark)
+  await ticks()
+  return done
 }
 
 const write = [{ id: 'ab', value: text('x'), ttlMs: undefined }]
@@ -115,7 +161,7 @@ describe('GuardedStore', () => {
   })
   afterEach(async () => {
     // Late settlements of timed-out calls land within a few ticks; give them the chance to misbehave.
-    await sleep(20)
+    await ticks()
     process.off('unhandledRejection', onUnhandled)
     assert.deepEqual(unhandled, [], 'unhandled rejections')
   })
@@ -131,20 +177,28 @@ describe('GuardedStore', () => {
 
   it('waits for a slow store that answers within commandTimeout', async () => {
     const h = harness({ commandTimeout: 200 })
-    h.store.behaviour = { kind: 'slow', ms: 30, then: 'ok' }
-    assert.equal((await h.guarded.get(['ab']))?.length, 1)
+    h.store.behaviour = HELD
+    const call = h.guarded.get(['ab'])
+    h.clock.advance(199)
+    h.store.settle()
+    assert.equal((await call)?.length, 1)
     assert.deepEqual(h.reports, [])
   })
 
   it('gives up on a call that never settles after commandTimeout and reports StoreTimeoutError', async () => {
     const h = harness({ commandTimeout: 40, failureThreshold: 10 })
     h.store.behaviour = HANG
-    const started = Date.now()
-    assert.equal(await h.guarded.get(['ab']), undefined)
-    const elapsed = Date.now() - started
-    assert.ok(elapsed >= 35 && elapsed < 140, `took ${elapsed} ms`)
-    assert.equal(await h.guarded.set(write), false)
-    assert.equal(await h.guarded.remove(['ab']), false)
+    const get = h.guarded.get(['ab'])
+    h.clock.advance(39)
+    assert.equal(await settled(get), false, 'gave up before commandTimeout')
+    h.clock.advance(1)
+    assert.equal(await get, undefined)
+    const set = h.guarded.set(write)
+    h.clock.advance(40)
+    assert.equal(await set, false)
+    const remove = h.guarded.remove(['ab'])
+    h.clock.advance(40)
+    assert.equal(await remove, false)
     assert.deepEqual(
       h.reports.map((error) => [error.constructor, (error as StoreTimeoutError).operation, (error as StoreTimeoutError).timeoutMs]),
       [
@@ -183,9 +237,12 @@ describe('GuardedStore', () => {
 
   it('counts a timed-out call once, and its late rejection is handled', async () => {
     const h = harness({ commandTimeout: 20 })
-    h.store.behaviour = { kind: 'slow', ms: 60, then: 'reject' }
-    assert.equal(await h.guarded.get(['ab']), undefined)
-    await sleep(80)
+    h.store.behaviour = HELD
+    const call = h.guarded.get(['ab'])
+    h.clock.advance(20)
+    assert.equal(await call, undefined)
+    h.store.settle(new Error('late failure'))
+    await ticks()
     assert.deepEqual(
       h.reports.map((error) => error.constructor),
       [StoreTimeoutError],
@@ -209,13 +266,12 @@ describe('GuardedStore', () => {
     const h = harness({ failureThreshold: 3 })
     await failGets(h, 3)
     const calls = h.store.calls
+    // A call let through would hang: the clock does not move while they are awaited.
     h.store.behaviour = HANG
-    h.time = 999
-    const started = Date.now()
+    at(h, 999)
     assert.equal(await h.guarded.get(['ab']), undefined)
     assert.equal(await h.guarded.set(write), false)
     assert.equal(await h.guarded.remove(['ab']), false)
-    assert.ok(Date.now() - started < 20)
     assert.equal(h.store.calls, calls)
     assert.equal(h.reports.length, 4, 'skipped calls report nothing new')
   })
@@ -233,7 +289,7 @@ describe('GuardedStore', () => {
     const h = harness({ failureThreshold: 2, cooldown: 1000 })
     await failGets(h, 2)
     h.store.behaviour = OK
-    h.time = 1000
+    at(h, 1000)
     const calls = h.store.calls
     assert.ok(await h.guarded.get(['ab']))
     assert.equal(h.store.calls, calls + 1)
@@ -246,7 +302,7 @@ describe('GuardedStore', () => {
     h.store.isReady = false
     await failGets(h, 2)
     assert.equal(h.guarded.state, 'open')
-    h.time = 100
+    at(h, 100)
     const calls = h.store.calls
     assert.equal(await h.guarded.get(['ab']), undefined, 'still disconnected: skipped')
     assert.equal(h.store.calls, calls)
@@ -261,7 +317,7 @@ describe('GuardedStore', () => {
     h.store.isReady = true
     await failGets(h, 2)
     h.store.behaviour = OK
-    h.time = 100
+    at(h, 100)
     const calls = h.store.calls
     assert.equal(await h.guarded.get(['ab']), undefined)
     assert.equal(h.store.calls, calls)
@@ -270,13 +326,14 @@ describe('GuardedStore', () => {
   it('skips other calls while the probe is in flight', async () => {
     const h = harness({ failureThreshold: 1, commandTimeout: 50 })
     await failGets(h, 1)
-    h.time = 1000
-    h.store.behaviour = { kind: 'slow', ms: 20, then: 'ok' }
+    at(h, 1000)
+    h.store.behaviour = HELD
     const probe = h.guarded.get(['ab'])
     assert.equal(h.guarded.state, 'half-open')
     const calls = h.store.calls
     assert.equal(await h.guarded.get(['cd']), undefined)
     assert.equal(h.store.calls, calls)
+    h.store.settle()
     assert.ok(await probe)
     assert.equal(h.guarded.state, 'closed')
   })
@@ -288,12 +345,14 @@ describe('GuardedStore', () => {
     h.store.behaviour = HANG
     for (let probe = 0; probe < 6; probe++) {
       const retryAt = retryAts.at(-1) as number
-      h.time = retryAt - 1
+      at(h, retryAt - 1)
       const calls = h.store.calls
       assert.equal(await h.guarded.get(['ab']), undefined)
       assert.equal(h.store.calls, calls, 'no probe before the cooldown ends')
-      h.time = retryAt
-      assert.equal(await h.guarded.get(['ab']), undefined)
+      at(h, retryAt)
+      const probe = h.guarded.get(['ab'])
+      h.clock.advance(20)
+      assert.equal(await probe, undefined)
       assert.equal(h.store.calls, calls + 1, 'one probe once it ends')
       assert.equal(h.guarded.state, 'open')
       const [timeout, unavailable] = h.reports.slice(-2)
@@ -301,20 +360,63 @@ describe('GuardedStore', () => {
       assert.ok(unavailable instanceof StoreUnavailableError)
       retryAts.push(unavailable.retryAt)
     }
-    const cooldowns = retryAts.slice(1).map((retryAt, index) => retryAt - (retryAts[index] as number))
+    // Each cooldown runs from the probe's failure: its start (the last retryAt) plus commandTimeout.
+    const cooldowns = retryAts.slice(1).map((retryAt, index) => retryAt - (retryAts[index] as number) - 20)
     assert.deepEqual(cooldowns, [2000, 4000, 8000, 16000, 30000, 30000])
   })
 
   it('starts over from the initial cooldown once a probe succeeds', async () => {
     const h = harness({ failureThreshold: 1, cooldown: 1000 })
     await failGets(h, 1)
-    h.time = 1000
+    at(h, 1000)
     await failGets(h, 1)
-    h.time = 3000
+    at(h, 3000)
     h.store.behaviour = OK
     assert.ok(await h.guarded.get(['ab']))
     await failGets(h, 1)
     assert.equal((h.reports.at(-1) as StoreUnavailableError).retryAt, 4000)
+  })
+
+  it('passes counts to the store with count(), and reports a store.count that throws instead of throwing', async () => {
+    const h = harness({ failureThreshold: 1 })
+    h.guarded.count({ hits: 1 })
+    assert.deepEqual(h.store.counted, [{ hits: 1 }])
+    const cause = new TypeError('count is broken')
+    h.store.countThrows = cause
+    assert.doesNotThrow(() => h.guarded.count({ misses: 1 }))
+    const [report] = h.reports
+    assert.ok(report instanceof StoreError)
+    assert.equal(report.operation, 'count')
+    assert.equal(report.cause, cause)
+    // count() does no I/O: its failure is reported, not counted by the breaker.
+    assert.equal(h.guarded.state, 'closed')
+  })
+
+  it('does not recurse when the report of a failed count() counts the error again', async () => {
+    const store = new FakeStore()
+    store.countThrows = new Error('always')
+    const reports: CacheError[] = []
+    // The interceptor's reporter counts every error it reports (CacheCounters.errors).
+    const guarded: GuardedStore = new GuardedStore(store, {
+      commandTimeout: 40,
+      clock: new ManualClock(0),
+      report: (error) => {
+        reports.push(error)
+        guarded.count({ errors: 1 })
+      },
+    })
+    guarded.count({ hits: 1 })
+    assert.equal(reports.length, 1)
+    guarded.count({ hits: 1 })
+    assert.equal(reports.length, 2, 'each failed count() is reported once')
+  })
+
+  it("reports failures of the store's background work, without moving the breaker", async () => {
+    const h = harness({ failureThreshold: 1 })
+    const error = new StoreError('flush', { cause: new Error('connection lost') })
+    h.store.failInBackground(error)
+    assert.deepEqual(h.reports, [error])
+    assert.equal(h.guarded.state, 'closed')
   })
 
   it('never throws when the report callback throws', async () => {
@@ -331,8 +433,8 @@ describe('GuardedStore', () => {
     assert.equal(guarded.state, 'open')
   })
 
-  it('uses an unref\'d timer per call and clears it once the store answers', async () => {
-    const h = harness({ commandTimeout: 10_000 })
+  it('uses an unref\'d timer per call on the system clock and clears it once the store answers', async () => {
+    const h = harness({ commandTimeout: 10_000, clock: systemClock })
     const created: NodeJS.Timeout[] = []
     const cleared = new Set<unknown>()
     const realSetTimeout = globalThis.setTimeout
@@ -367,6 +469,7 @@ describe('GuardedStore', () => {
     ['failureThreshold fractional', { failureThreshold: 1.5 }, 'failureThreshold'],
     ['cooldown negative', { cooldown: -1 }, 'cooldown'],
     ['report missing', { report: undefined }, 'report'],
+    ['clock not a Clock', { clock: Date.now }, 'clock'],
   ]
   for (const [name, options, option] of invalid) {
     it(`rejects ${name} with InvalidOptionError naming \`${option}\``, () => {

@@ -12,6 +12,7 @@ import { createClient as createClient6, createCluster as createCluster6, RESP_TY
 import { InvalidOptionError } from '../../lib/errors.js'
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis-store.js'
 import { cachedAgent, send } from '../helpers/client.js'
+import { ManualClock } from '../helpers/clock.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import type { RedisServer } from '../helpers/redis-server.js'
 import { releaseRedis, useRedis } from '../helpers/stores.js'
@@ -78,9 +79,12 @@ for (const { major, create, close } of MAJORS) {
 
     // The contract checks expiry at ttlMs exactly, hence ttlOffset 0.
     storeContract(`node-redis ${major} client`, async () => {
-      const store = await borrow(client, { ttlOffset: 0 })
+      const clock = new ManualClock()
+      const store = await borrow(client, { ttlOffset: 0, clock })
       return {
         store,
+        clock,
+        expiry: 'server',
         cleanup: async () => {
           await store.close()
           assert.equal(client.isReady, true, 'the store closed a client it borrowed')

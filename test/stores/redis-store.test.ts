@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { createClient } from 'redis'
-import { encodeRecord } from '../../lib/codec.js'
-import { InvalidOptionError, StoreError } from '../../lib/errors.js'
+import { encodeRecord } from '../../lib/codec/frame.js'
+import { CacheError, InvalidOptionError, StoreError } from '../../lib/errors.js'
+import { GuardedStore } from '../../lib/stores/guarded-store.js'
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis-store.js'
+import { ManualClock } from '../helpers/clock.js'
 import { freePort, startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { collect, decode, sleep, storeContract, storedResponse, text } from './store-contract.js'
 
@@ -25,10 +27,20 @@ async function openStore(options: Partial<RedisStoreOptions> = {}): Promise<Redi
   return store
 }
 
+/** Polls `check` every few ms of real time (Redis I/O), failing after `limitMs`. */
+async function until(check: () => Promise<boolean>, message: string, limitMs = 3000): Promise<void> {
+  const deadline = Date.now() + limitMs
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, message)
+    await sleep(10)
+  }
+}
+
 // The contract checks expiry at ttlMs exactly; the default ttlOffset (an hour) is tested below.
 storeContract('RedisStore', async () => {
-  const store = await openStore({ ttlOffset: 0 })
-  return { store, cleanup: () => store.close() }
+  const clock = new ManualClock()
+  const store = await openStore({ ttlOffset: 0, clock })
+  return { store, clock, expiry: 'server', cleanup: () => store.close() }
 })
 
 describe('RedisStore', () => {
@@ -157,20 +169,19 @@ describe('RedisStore', () => {
     assert.equal(await server.cli('EVAL', "return #redis.call('KEYS', 'many:*')", '0'), '0')
   })
 
-  it('flushes count() to the stats hash with one MULTI of HINCRBY about a second later', async function () {
-    this.timeout(5000)
-    const store = await track(openStore({ namespace: 'flush' }))
+  it('flushes count() to the stats hash with one MULTI of HINCRBY a second later', async () => {
+    const clock = new ManualClock()
+    const store = await track(openStore({ namespace: 'flush', clock }))
     await server.cli('CONFIG', 'RESETSTAT')
     store.count({ hits: 1, misses: 2 })
     store.count({ hits: 1, staleServed: 0 })
     assert.equal(await server.cli('EXISTS', 'flush:stats'), '0', 'no I/O on count()')
-    const started = Date.now()
-    while ((await server.cli('HGET', 'flush:stats', 'hits')) !== '2') {
-      assert.ok(Date.now() - started < 3000, 'not flushed within 3 s')
-      await sleep(50)
-    }
-    assert.ok(Date.now() - started >= 800, `flushed after ${Date.now() - started} ms`)
+    clock.advance(999)
+    assert.equal(await server.cli('EXISTS', 'flush:stats'), '0', 'flushed before a second passed')
+    clock.advance(1)
+    await until(async () => (await server.cli('HGET', 'flush:stats', 'hits')) === '2', 'not flushed once a second passed')
     assert.equal(await server.cli('HGET', 'flush:stats', 'misses'), '2')
+    assert.equal(clock.pending, 0, 'no timer armed while no counts wait')
     const stats = await server.cli('INFO', 'commandstats')
     const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
     assert.deepEqual({ multi: calls('multi'), hincrby: calls('hincrby'), exec: calls('exec') }, { multi: 1, hincrby: 2, exec: 1 })
@@ -183,27 +194,60 @@ describe('RedisStore', () => {
     assert.equal(await server.cli('HGET', 'flush-on-close:stats', 'errors'), '3')
   })
 
-  it('keeps the counts of a failed flush for the next one', async function () {
+  it('keeps the counts of a failed flush for the next one, and reports the failure through the guard', async function () {
     this.timeout(15_000)
     const own = await startRedis()
-    const store = new RedisStore({ url: own.url, namespace: 'retry' })
+    const clock = new ManualClock()
+    const store = new RedisStore({ url: own.url, namespace: 'retry', clock })
+    const reports: CacheError[] = []
+    // The guard subscribes its reporter to the store's background failures (CacheStore.onBackgroundError).
+    const guarded = new GuardedStore(store, { commandTimeout: 1000, report: (error) => reports.push(error), clock })
     try {
       await store.ready()
-      store.count({ hits: 7 })
+      guarded.count({ hits: 7 })
       await own.kill()
+      await until(async () => !store.isReady, 'the client did not notice the server went away')
       // The flush due a second later fails: the server is gone.
-      await sleep(1300)
-      store.count({ hits: 1 })
+      clock.advance(1000)
+      await until(async () => reports.length > 0, 'the failed flush was not reported')
+      assert.ok(reports[0] instanceof StoreError && reports[0].operation === 'flush', `reported ${reports[0]?.message}`)
+      assert.equal(guarded.state, 'closed', 'a background failure is reported, not counted by the breaker')
+      guarded.count({ hits: 1 })
       await own.restart()
-      const deadline = Date.now() + 8000
-      while ((await own.cli('HGET', 'retry:stats', 'hits')) !== '8') {
-        assert.ok(Date.now() < deadline, 'counts lost or not flushed after the restart')
-        await sleep(100)
-      }
+      // Each failed flush re-arms the timer for a second later; move the clock until one goes through.
+      await until(async () => {
+        clock.advance(1000)
+        return (await own.cli('HGET', 'retry:stats', 'hits')) === '8'
+      }, 'counts lost or not flushed after the restart', 8000)
     } finally {
       await store.close()
       await own.stop()
     }
+  })
+
+  it('hands a failed flush to every onBackgroundError listener until each unsubscribes, and retries it', async () => {
+    const clock = new ManualClock()
+    const store = await track(openStore({ namespace: 'listeners', clock }))
+    const seen: string[] = []
+    const first = store.onBackgroundError((error) => seen.push(`first ${error.code}`))
+    store.onBackgroundError(() => {
+      throw new Error('a broken listener does not stop the others')
+    })
+    store.onBackgroundError((error) => seen.push(`third ${error.code}`))
+    // A stats "hash" of the wrong type makes HINCRBY fail: a failure of the flush alone.
+    await server.cli('SET', 'listeners:stats', 'not a hash')
+    store.count({ hits: 1 })
+    clock.advance(1000)
+    await until(async () => seen.length === 2, 'the listeners did not hear of the failed flush')
+    assert.deepEqual(seen, ['first URC_ERR_STORE', 'third URC_ERR_STORE'])
+    first()
+    clock.advance(1000)
+    await until(async () => seen.length === 3, 'the retry did not fail again')
+    assert.equal(seen[2], 'third URC_ERR_STORE')
+    await server.cli('DEL', 'listeners:stats')
+    clock.advance(1000)
+    await until(async () => (await server.cli('HGET', 'listeners:stats', 'hits')) === '1', 'the counts were not kept for the retry')
+    assert.equal(seen.length, 3)
   })
 
   it('lists entries by reading metadata with GETRANGE, never the bodies', async () => {
@@ -282,7 +326,7 @@ describe('RedisStore', () => {
     process.on('unhandledRejection', onUncaught)
     const store = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, namespace: 'unreachable' })
     try {
-      await assert.rejects(store.ready(300), StoreError)
+      await assert.rejects(store.ready(100), StoreError)
       const started = Date.now()
       await assert.rejects(store.get(['a1']), (error: unknown) => error instanceof StoreError && /ECONNREFUSED/.test(error.message))
       await assert.rejects(store.set([{ id: 'a1', value: text('x'), ttlMs: undefined }]), StoreError)
@@ -325,18 +369,24 @@ describe('RedisStore', () => {
     }
   })
 
-  it('closes within its grace period while Redis is paused, and a late reply cannot crash it', async function () {
+  it('closes after its grace period while Redis is paused, and a late reply cannot crash it', async function () {
     this.timeout(10_000)
     const own = await startRedis()
-    const store = new RedisStore({ url: own.url, namespace: 'paused' })
+    const clock = new ManualClock()
+    const store = new RedisStore({ url: own.url, namespace: 'paused', clock })
     try {
       await store.ready()
       own.pause()
       const pending = store.get(['a1'])
-      const started = Date.now()
-      await store.close()
-      const elapsed = Date.now() - started
-      assert.ok(elapsed >= 900 && elapsed < 2000, `close took ${elapsed} ms`)
+      let closed = false
+      const closing = store.close().then(() => {
+        closed = true
+      })
+      clock.advance(999)
+      await sleep(20)
+      assert.equal(closed, false, 'closed before the grace period ended, with a command pending')
+      clock.advance(1)
+      await closing
       await assert.rejects(pending, StoreError)
       own.resume()
       // Would the GET's reply reach a client that gave up on it, node-redis throws from its parser.

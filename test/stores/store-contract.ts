@@ -1,29 +1,51 @@
 /**
- * The behaviour every CacheStore shares. Each store file runs this suite before its own tests.
- * `makeStore` must give an empty store with the default expiry settings (`ttl: true`, `ttlOffset: 0`).
+ * The behaviour every CacheStore shares, data calls and admin API alike. Each store file runs this
+ * suite before its own tests. `makeStore` must give an empty store with the default expiry settings
+ * (`ttl: true`, `ttlOffset: 0`), running on the fixture's ManualClock.
  */
 import assert from 'node:assert/strict'
-import { encodeRecord } from '../../lib/codec.js'
-import { StoreError } from '../../lib/errors.js'
+import { encodeRecord } from '../../lib/codec/frame.js'
+import { InvalidOptionError, StoreError } from '../../lib/errors.js'
 import type { CacheStore, StoreStats } from '../../lib/stores/types.js'
+import type { ManualClock } from '../helpers/clock.js'
 
 export interface StoreFixture {
   readonly store: CacheStore
   readonly cleanup: () => Promise<void>
+  /** The store's clock (its `clock` option): the admin API judges staleness by it. */
+  readonly clock: ManualClock
+  /**
+   * What expires values: `clock` when expiry follows the store's clock (MemoryStore), `server` when a
+   * server expires them on its own time (Redis PX), so the suite must wait for real.
+   */
+  readonly expiry: 'clock' | 'server'
 }
 
-const SHORT_TTL_MS = 150
-const EXPIRY_WAIT_LIMIT_MS = 3000
+/** A short TTL on a clock the suite moves: any length costs nothing. */
+const CLOCK_TTL_MS = 1000
+/**
+ * A short TTL on the Redis server's clock: long enough for the round trips between a set and the
+ * next call to land well inside it, short enough to wait out twice per test.
+ */
+const SERVER_TTL_MS = 50
 
 export function storeContract(name: string, makeStore: () => Promise<StoreFixture>): void {
   describe(`${name}: CacheStore contract`, () => {
     let fixture: StoreFixture
     let store: CacheStore
+    let shortTtl: number
 
     beforeEach(async () => {
       fixture = await makeStore()
       store = fixture.store
+      shortTtl = fixture.expiry === 'clock' ? CLOCK_TTL_MS : SERVER_TTL_MS
     })
+
+    /** Lets `ms` pass for the store's expiry: on its clock, or for real on the server's. */
+    async function elapse(ms: number): Promise<void> {
+      if (fixture.expiry === 'clock') fixture.clock.advance(ms)
+      else await sleep(ms)
+    }
 
     afterEach(async () => {
       await fixture.cleanup()
@@ -74,24 +96,27 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     })
 
     it('replaces a value on overwrite and drops its old TTL', async () => {
-      await store.set([{ id: 'd1', value: text('old'), ttlMs: SHORT_TTL_MS }])
+      await store.set([{ id: 'd1', value: text('old'), ttlMs: shortTtl }])
       await store.set([{ id: 'd1', value: text('new'), ttlMs: undefined }])
-      await sleep(SHORT_TTL_MS * 2)
+      await elapse(shortTtl * 2)
       assert.deepEqual((await store.get(['d1'])).map(decode), ['new'])
     })
 
-    it('expires a value after its ttlMs', async () => {
+    it('expires a value after its ttlMs, not before', async () => {
       await store.set([
-        { id: 'e1', value: text('short'), ttlMs: SHORT_TTL_MS },
+        { id: 'e1', value: text('short'), ttlMs: shortTtl },
         { id: 'e2', value: text('long'), ttlMs: 60_000 },
       ])
       assert.deepEqual((await store.get(['e1'])).map(decode), ['short'])
-      const started = Date.now()
-      while ((await store.get(['e1']))[0] !== undefined) {
-        assert.ok(Date.now() - started < EXPIRY_WAIT_LIMIT_MS, 'value outlived its ttlMs')
-        await sleep(25)
+      if (fixture.expiry === 'clock') {
+        // On a clock the suite moves, the boundary is exact.
+        await elapse(shortTtl - 1)
+        assert.deepEqual((await store.get(['e1'])).map(decode), ['short'], 'value expired before its ttlMs')
+        await elapse(2)
+      } else {
+        await elapse(shortTtl * 2)
       }
-      assert.ok(Date.now() - started >= SHORT_TTL_MS - 50, 'value expired too early')
+      assert.deepEqual(await store.get(['e1']), [undefined], 'value outlived its ttlMs')
       assert.deepEqual((await store.get(['e2'])).map(decode), ['long'])
     })
 
@@ -188,12 +213,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     })
 
     it('resets only the expiry of a write without a value, and ignores it for a missing id', async () => {
-      await store.set([{ id: 'ae', value: text('kept'), ttlMs: SHORT_TTL_MS }])
+      await store.set([{ id: 'ae', value: text('kept'), ttlMs: shortTtl }])
       await store.set([
         { id: 'ae', value: undefined, ttlMs: 60_000 },
         { id: 'af', value: undefined, ttlMs: 60_000 },
       ])
-      await sleep(SHORT_TTL_MS * 2)
+      await elapse(shortTtl * 2)
       assert.deepEqual((await store.get(['ae', 'af'])).map(decode), ['kept', undefined])
     })
 
@@ -207,6 +232,55 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       assert.equal(decode(stored), 'original')
     })
 
+    it('lists stored responses through keys() and entries(), leaving out values that are no response', async () => {
+      const now = fixture.clock.now()
+      await store.set([
+        { id: 'b2', value: storedResponse('https://example.com/one', { now, lifetime: 60 }), ttlMs: undefined },
+        { id: 'b3', value: storedResponse('https://example.com/two?q=1', { now, lifetime: 120, status: 203 }), ttlMs: 60_000 },
+        { id: 'b4', value: text('raw bytes'), ttlMs: undefined },
+      ])
+      assert.deepEqual((await collect(store.keys())).sort(), ['b2', 'b3'])
+      const entries = (await collect(store.entries())).sort((a, b) => a.id.localeCompare(b.id))
+      assert.deepEqual(
+        entries.map((entry) => [entry.id, entry.url, entry.method, entry.status, entry.bodySize, entry.storedAt.getTime(), entry.expiresAt?.getTime(), entry.stale, entry.varies]),
+        [
+          ['b2', 'https://example.com/one', 'GET', 200, 4, now, now + 60_000, false, []],
+          ['b3', 'https://example.com/two?q=1', 'GET', 203, 4, now, now + 120_000, false, []],
+        ],
+      )
+    })
+
+    it("judges staleness by the store's clock, and deleteExpired() removes stale entries and undecodable values", async () => {
+      const now = fixture.clock.now()
+      await store.set([
+        { id: 'b5', value: storedResponse('https://example.com/fresh', { now, lifetime: 60 }), ttlMs: undefined },
+        { id: 'b6', value: storedResponse('https://example.com/stale', { now, lifetime: 1 }), ttlMs: undefined },
+        { id: 'b7', value: text('not a record'), ttlMs: undefined },
+      ])
+      assert.deepEqual((await collect(store.entries())).map((entry) => entry.stale), [false, false])
+      fixture.clock.advance(1000)
+      const stale = Object.fromEntries((await collect(store.entries())).map((entry) => [entry.id, entry.stale]))
+      assert.deepEqual(stale, { b5: false, b6: true })
+      assert.equal(await store.deleteExpired(), 2)
+      assert.deepEqual(await collect(store.ids()), ['b5'])
+    })
+
+    it('deletes every entry of a URL and method with delete(url), and says how many went', async () => {
+      const now = fixture.clock.now()
+      await store.set([
+        { id: 'b8', value: storedResponse('https://example.com/gone', { now }), ttlMs: undefined },
+        { id: 'b9', value: storedResponse('https://example.com/kept', { now }), ttlMs: undefined },
+      ])
+      assert.equal(await store.delete('https://EXAMPLE.com:443/gone'), 1)
+      assert.equal(await store.delete(new URL('https://example.com/gone')), 0)
+      assert.equal(await store.delete('https://example.com/kept', { method: 'POST' }), 0)
+      assert.deepEqual(await collect(store.ids()), ['b9'])
+      // HEAD shares the GET entry (RFC 9110 §9.3.2).
+      assert.equal(await store.delete('https://example.com/kept', { method: 'HEAD' }), 1)
+      assert.deepEqual(await collect(store.ids()), [])
+      await assert.rejects(store.delete('/relative'), (error: unknown) => error instanceof InvalidOptionError && error.option === 'url')
+    })
+
     it('refuses calls with StoreError after close, and closes twice without error', async () => {
       await store.close()
       await store.close()
@@ -217,12 +291,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
   })
 }
 
-/** An encoded response record, as the cache stores one at `url`. */
-export function storedResponse(url: string): Uint8Array {
-  const now = Date.now()
+/** An encoded response record with the body `body`, as the cache stores one at `url`, received at `now` and fresh for `lifetime` seconds. */
+export function storedResponse(url: string, options: { now?: number; lifetime?: number; status?: number } = {}): Uint8Array {
+  const { now = Date.now(), lifetime = 60, status = 200 } = options
   return encodeRecord({
-    kind: 'entry', key: url, url, method: 'GET', status: 200, statusText: 'OK', headers: {},
-    vary: undefined, requestTime: now, responseTime: now, initialAge: 0, lifetime: 60, body: text('body'),
+    kind: 'entry', key: url, url, method: 'GET', status, statusText: 'OK', headers: {},
+    vary: undefined, requestTime: now, responseTime: now, initialAge: 0, lifetime, body: text('body'),
   })
 }
 

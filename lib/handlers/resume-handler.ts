@@ -6,12 +6,12 @@
  * (a 200 means the representation changed) ends the response with an error, never spliced bytes.
  */
 import type { Dispatcher } from 'undici'
+import { BodyReadError } from '../errors.js'
 import type { Downstream } from './downstream.js'
-import { BodyReadError } from '../replay.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
-export class ContinueHandler implements Dispatcher.DispatchHandler {
+export class ResumeHandler implements Dispatcher.DispatchHandler {
   readonly #downstream: Downstream
   readonly #offset: number
   readonly #size: number
@@ -30,7 +30,7 @@ export class ContinueHandler implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers): void {
     const range = typeof headers['content-range'] === 'string' ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headers['content-range']) : null
     this.#accepted = status === 206 && range !== null && Number(range[1]) === this.#offset && (range[3] === '*' || Number(range[3]) === this.#size)
-    if (!this.#accepted) controller.abort(new BodyReadError(`undici-redis-cache: the stored body broke at byte ${this.#offset} and the origin could not supply the rest (status ${status})`))
+    if (!this.#accepted) controller.abort(new BodyReadError(this.#offset, status))
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

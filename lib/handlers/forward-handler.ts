@@ -1,8 +1,9 @@
 /**
- * Handles a forwarded request's response: passes every hook on to the caller and, when the interceptor
- * decides at response start that the response may be stored, tees the body into a bounded recorder.
- * Only a cleanly ended, length-checked body is committed; an error, abort or overflow leaves nothing.
- * It holds no RFC logic: `begin` (from the interceptor) asks policy/.
+ * Handles the response to a forwarded request: passes every hook on to the caller, with the headers
+ * `begin` returns (Cache-Status added) and, when the flow decided at response start that the response
+ * is stored, tees the body into a bounded recorder. Only a cleanly ended, length-checked body is
+ * committed; an error, abort or overflow leaves nothing. Pass-through, unsafe methods and misses all
+ * use it; it holds no RFC logic (the flow's `begin` asks policy/).
  */
 import type { Dispatcher } from 'undici'
 import type { Downstream } from './downstream.js'
@@ -10,28 +11,36 @@ import type { Recorder } from '../recorder.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
-export interface RecordHooks {
+/** What the flow decides at response start. */
+export interface ResponseStart {
+  /** The headers to pass on (with Cache-Status). */
+  readonly headers: Headers
+  /** A recorder when the response is stored. */
+  readonly recorder?: Recorder | undefined
   /**
-   * At response start: the headers to pass on (with Cache-Status), a recorder when storing, and
-   * optionally work the caller must not see the response before (invalidation, RFC 9111 §4.4); the
-   * origin is paused and its events held until `hold` settles. `hold` must not reject.
+   * Work the caller must not see the response before (invalidation, RFC 9111 §4.4): the origin is
+   * paused and its events held until it settles. Must not reject.
    */
-  begin(status: number, headers: Headers, statusText: string): { headers: Headers; recorder: Recorder | undefined; hold?: Promise<unknown> }
-  /** After a clean end, with the whole body. Runs after the caller has the end. */
-  commit(body: Uint8Array): void
-  /** The response was not stored after all: it did not complete, outgrew its bounds, or failed (even before it started). */
-  discard(reason: string): void
+  readonly hold?: Promise<unknown>
 }
 
-export class RecordHandler implements Dispatcher.DispatchHandler {
+export interface ForwardHooks {
+  begin(status: number, headers: Headers, statusText: string): ResponseStart
+  /** After a clean end, with the whole body, when a recorder was given. Runs after the caller has the end. */
+  commit?(body: Uint8Array): void
+  /** The response was not stored after all: it did not complete, outgrew its bounds, or failed (even before it started). */
+  discard?(reason: string): void
+}
+
+export class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #downstream: Downstream
-  readonly #hooks: RecordHooks
+  readonly #hooks: ForwardHooks
   #recorder: Recorder | undefined
   #source: Dispatcher.DispatchController | undefined
   /** Origin events that arrived while `hold` was pending, replayed in order once it settles. */
   #held: (() => void)[] | undefined
 
-  constructor(downstream: Downstream, hooks: RecordHooks) {
+  constructor(downstream: Downstream, hooks: ForwardHooks) {
     this.#downstream = downstream
     this.#hooks = hooks
   }
@@ -72,17 +81,17 @@ export class RecordHandler implements Dispatcher.DispatchHandler {
     const delivered = !this.#downstream.controller.aborted
     this.#downstream.end(trailers)
     if (recorder === undefined) return
-    if (!delivered) return this.#hooks.discard('aborted')
+    if (!delivered) return this.#hooks.discard?.('aborted')
     const result = recorder.finish()
-    if (result.complete) this.#hooks.commit(result.body)
-    else this.#hooks.discard(result.reason)
+    if (result.complete) this.#hooks.commit?.(result.body)
+    else this.#hooks.discard?.(result.reason)
   }
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#held !== undefined) return void this.#held.push(() => this.onResponseError(controller, error))
     this.#recorder?.abandon()
     this.#recorder = undefined
-    this.#hooks.discard('error')
+    this.#hooks.discard?.('error')
     this.#downstream.controller.detach(controller)
     this.#downstream.error(error)
   }

@@ -1,0 +1,46 @@
+/**
+ * Request collapsing: concurrent misses for one entry share one trip to the origin. The first leads
+ * (goes to the origin and records); the others wait for the leader's entry and are served it
+ * (RFC 9211 §2.6 `collapsed`). If the leader's response is not stored, or varies on values a follower
+ * does not share, the follower goes to the origin after all.
+ */
+import { channels } from '../diagnostics.js'
+import { currentAge, type StoredEntry, type VaryPointer } from '../entry.js'
+import { decideWithoutEntry } from '../policy/reuse.js'
+import type { Lookup } from '../storage/entry-repository.js'
+import { COUNT, type CacheContext, type Exchange } from './context.js'
+import { forwardAndRecord, type Recording } from './miss.js'
+import { recover } from './passthrough.js'
+import { gatewayTimeout, serveEntry } from './serve.js'
+
+/** Nothing usable was found for `x`: a 504 under only-if-cached, else join or lead the origin fetch. */
+export function fetchMiss(ctx: CacheContext, x: Exchange, found: Exclude<Lookup, { kind: 'entry' }>): void {
+  if (decideWithoutEntry(x.reqD) === 'gateway-timeout') return gatewayTimeout(ctx, x)
+  const recording: Recording = {
+    pointer: found.kind === 'unavailable' ? undefined : found.pointer,
+    fwd: found.kind === 'vary-miss' ? 'vary-miss' : 'miss',
+    detail: found.kind === 'unavailable' ? (ctx.store.state === 'open' ? 'store-unavailable' : 'store-error') : undefined,
+    requestTime: ctx.clock.now(),
+  }
+  const leader = ctx.flights.get(x.key.id)
+  if (leader !== undefined) return void follow(ctx, x, leader, recording).catch((err: unknown) => recover(ctx, x, err))
+  ctx.count(COUNT.miss)
+  ctx.publish(channels.miss, x, x.key.id, recording.detail ?? recording.fwd)
+  void ctx.flights.run(x.key.id, () => new Promise((settle) => forwardAndRecord(ctx, x, x.opts, { ...recording, settle })))
+}
+
+async function follow(ctx: CacheContext, x: Exchange, leader: Promise<StoredEntry | undefined>, recording: Recording): Promise<void> {
+  const entry = await leader
+  if (x.downstream.controller.aborted) return x.downstream.error(x.downstream.controller.reason)
+  if (entry !== undefined && ctx.entries.vary.matches(entry, x.req.headers)) {
+    ctx.count(COUNT.hit)
+    ctx.publish(channels.hit, x, x.key.id, 'collapsed')
+    const detail = recording.detail !== undefined ? { detail: recording.detail } : {}
+    const at: { id: string; pointer: VaryPointer | undefined } = { id: x.key.id, pointer: recording.pointer }
+    // The leader's entry still holds its body in memory, so this replay never waits on the store.
+    return serveEntry(ctx, x, at, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: recording.fwd, status: entry.status, collapsed: true, ...detail })
+  }
+  ctx.count(COUNT.miss)
+  ctx.publish(channels.miss, x, x.key.id, recording.detail ?? recording.fwd)
+  forwardAndRecord(ctx, x, x.opts, { ...recording, requestTime: ctx.clock.now() })
+}

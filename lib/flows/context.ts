@@ -1,0 +1,127 @@
+/**
+ * What every flow is handed: the cache's services, built once by cache() (CacheContext), and one
+ * request's facts (Exchange). A flow is a few functions over these two; it holds no state of its own
+ * beyond what the context lends it (the collapse table, the background revalidations).
+ */
+import type { Dispatcher } from 'undici'
+import type { Clock } from '../clock.js'
+import type { StoredEntry } from '../entry.js'
+import { channels, createReporter } from '../diagnostics.js'
+import { CacheError } from '../errors.js'
+import type { Downstream } from '../handlers/downstream.js'
+import type { CacheRequest } from '../http.js'
+import { createKeyer, type RequestKey } from '../key.js'
+import type { ResolvedOptions } from '../options.js'
+import type { RequestDirectives } from '../policy/directives.js'
+import { SingleFlight } from '../single-flight.js'
+import { appendCacheStatus, formatCacheStatus, type CacheOutcome } from '../status.js'
+import { EntryRepository } from '../storage/entry-repository.js'
+import { GuardedStore } from '../stores/guarded-store.js'
+import type { CacheCounters } from '../stores/types.js'
+
+export type Dispatch = Dispatcher.Dispatch
+export type DispatchOptions = Dispatcher.DispatchOptions
+export type Headers = Record<string, string | string[] | undefined>
+
+/** One request on the cached path. */
+export interface Exchange {
+  readonly next: Dispatch
+  readonly opts: DispatchOptions
+  readonly req: CacheRequest
+  /** The request directives the cache acts on (gated by `cacheControl`). */
+  readonly reqD: RequestDirectives
+  readonly key: RequestKey
+  readonly downstream: Downstream
+}
+
+/** Counter deltas, allocated once. */
+export const COUNT = {
+  hit: { hits: 1 },
+  staleHit: { hits: 1, staleServed: 1 },
+  staleServed: { staleServed: 1 },
+  miss: { misses: 1 },
+  revalidation: { revalidations: 1 },
+  error: { errors: 1 },
+} as const satisfies Record<string, Partial<CacheCounters>>
+
+type Channel = (typeof channels)[keyof typeof channels]
+
+/** The cache's services, shared by every request of one cache() interceptor. */
+export class CacheContext {
+  readonly options: ResolvedOptions
+  readonly clock: Clock
+  readonly store: GuardedStore
+  readonly entries: EntryRepository
+  /**
+   * Misses on their way to the origin, by primary id: identical requests wait for them (collapse.ts).
+   * Each settles with the entry once it is recorded, or undefined when the response is not stored.
+   */
+  readonly flights = new SingleFlight<StoredEntry | undefined>()
+  /** Background revalidations under way, one per entry (RFC 5861 §3). */
+  readonly revalidations = new SingleFlight<void>()
+  readonly key: (req: CacheRequest, body?: Uint8Array) => RequestKey
+  readonly #reporter: (error: CacheError) => void
+
+  constructor(options: ResolvedOptions) {
+    this.options = options
+    this.clock = options.clock
+    this.key = createKeyer(options.key)
+    this.#reporter = createReporter(options.onError, options.clock)
+    this.store = new GuardedStore(options.store, { commandTimeout: options.commandTimeout, report: (error) => this.report(error), clock: options.clock })
+    this.entries = new EntryRepository(this.store, { report: (error) => this.report(error), clock: options.clock, secretHeaders: options.secretHeaders, digest: options.secretDigest })
+  }
+
+  /** Counts the failure and hands it to onError and the diagnostics channel (rate-limited). */
+  report(error: CacheError): void {
+    this.count(COUNT.error)
+    this.#reporter(error)
+  }
+
+  /** Adds to the store's counters; the guard owns the call, so it never throws. */
+  count(delta: Partial<CacheCounters>): void {
+    this.store.count(delta)
+  }
+
+  publish(channel: Channel, x: Exchange, id: string, reason: string | number): void {
+    if (channel.hasSubscribers) channel.publish({ url: x.req.url.href, id, reason })
+  }
+
+  /** Adds our Cache-Status member; to a copy of `headers` unless the caller `owns` them. */
+  withStatus(headers: Headers, outcome: CacheOutcome, owns = false): Headers {
+    const name = this.options.cacheStatusName
+    if (name === undefined) return headers
+    const value = appendCacheStatus(headers['cache-status'], formatCacheStatus(name, outcome))
+    if (!owns) return { ...headers, 'cache-status': value }
+    headers['cache-status'] = value
+    return headers
+  }
+}
+
+/**
+ * Dispatches to the next layer and returns what it returned (false asks the caller to wait for
+ * 'drain', undici's backpressure). If it throws, the caller's handler gets the error, `onThrow` runs,
+ * and the request counts as handled.
+ */
+export function send(x: Pick<Exchange, 'next' | 'downstream'>, opts: DispatchOptions, handler: Dispatcher.DispatchHandler, onThrow?: () => void): boolean {
+  try {
+    return x.next(opts, handler)
+  } catch (err) {
+    x.downstream.error(err)
+    onThrow?.()
+    return true
+  }
+}
+
+/** `err` as a CacheError: itself when it is one, else wrapped with `message` and kept as the cause. */
+export function asCacheError(err: unknown, message: string): CacheError {
+  return err instanceof CacheError ? err : new CacheError(`${message}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+}
+
+/** The caller's request headers as a plain record undici accepts, for requests the cache sends in its place. */
+export function plainHeaders(headers: CacheRequest['headers']): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name] = typeof value === 'string' ? value : [...value]
+  }
+  return out
+}

@@ -1,0 +1,54 @@
+/**
+ * The cached path: key the request, look it up, ask policy/reuse.ts what the stored entry allows, and
+ * hand over to the flow that does it: serve it (fresh, or stale where allowed), serve it stale and
+ * revalidate in the background, revalidate it first, answer 504, or fetch the miss.
+ */
+import { channels } from '../diagnostics.js'
+import type { Downstream } from '../handlers/downstream.js'
+import type { CacheRequest } from '../http.js'
+import { effectiveResponseDirectives, type RequestDirectives } from '../policy/directives.js'
+import { decide } from '../policy/reuse.js'
+import { asCacheError, COUNT, type CacheContext, type Dispatch, type DispatchOptions, type Exchange } from './context.js'
+import { fetchMiss } from './collapse.js'
+import { forwardUntouched, recover } from './passthrough.js'
+import { revalidate, revalidateInBackground } from './revalidate.js'
+import { gatewayTimeout, serveEntry } from './serve.js'
+
+/** Keys the request (with its body bytes, for a cached method with a body) and starts the cached path. */
+export function lookup(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, req: CacheRequest, reqD: RequestDirectives, body: Uint8Array | undefined, downstream: Downstream): void {
+  let key
+  try {
+    key = ctx.key(req, body)
+  } catch (err) {
+    ctx.report(asCacheError(err, 'key function failed'))
+    forwardUntouched(ctx, { next, downstream }, opts, 'bypass', 'key-error')
+    return
+  }
+  const x: Exchange = { next, opts, req, reqD, key, downstream }
+  serve(ctx, x).catch((err: unknown) => recover(ctx, x, err))
+}
+
+async function serve(ctx: CacheContext, x: Exchange): Promise<void> {
+  const found = await ctx.entries.find(x.key, x.req.headers)
+  if (x.downstream.controller.aborted) return x.downstream.error(x.downstream.controller.reason)
+  if (found.kind !== 'entry') return fetchMiss(ctx, x, found)
+
+  const { entry } = found
+  const resD = effectiveResponseDirectives(entry.headers, ctx.options.cacheControl)
+  const decision = decide(entry, resD, x.reqD, ctx.options.reuse, ctx.clock.now())
+  switch (decision.kind) {
+    case 'hit':
+      ctx.count(decision.stale ? COUNT.staleHit : COUNT.hit)
+      ctx.publish(channels.hit, x, found.id, decision.stale ? 'max-stale' : 'fresh')
+      return serveEntry(ctx, x, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, ...(decision.stale ? { detail: 'max-stale' } : {}) })
+    case 'stale-while-revalidate':
+      ctx.count(COUNT.staleHit)
+      ctx.publish(channels.stale, x, found.id, 'stale-while-revalidate')
+      serveEntry(ctx, x, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, detail: 'stale-while-revalidate' })
+      return revalidateInBackground(ctx, x, found, resD)
+    case 'revalidate':
+      return revalidate(ctx, x, found, resD, decision.reason === 'stale' || decision.reason === 'invalid-freshness' ? 'stale' : 'request')
+    case 'gateway-timeout':
+      return gatewayTimeout(ctx, x)
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * A miss goes to the origin, and its response is recorded while it streams to the caller: at response
+ * start policy/entry-plan.ts decides whether and how it is stored; the body is teed into a bounded
+ * recorder; after a clean, length-checked end the entry is committed (never awaited by the caller).
+ * A revalidation whose origin sent a new response ends here too.
+ */
+import { bodySize, type StoredEntry, type VaryPointer } from '../entry.js'
+import { channels, debug } from '../diagnostics.js'
+import { ForwardHandler } from '../handlers/forward-handler.js'
+import type { CacheRequest, CacheResponse } from '../http.js'
+import type { RequestKey } from '../key.js'
+import { redactUrl } from '../url-normalize.js'
+import { toCacheResponse } from '../message.js'
+import { planResponse, retentionMs, type StorePlan } from '../policy/entry-plan.js'
+import { contentLength, Recorder } from '../recorder.js'
+import type { ForwardReason } from '../status.js'
+import { asCacheError, send, type CacheContext, type DispatchOptions, type Exchange } from './context.js'
+
+type Stored = Extract<StorePlan, { store: true }>
+
+/** How one forwarded response is recorded. */
+export interface Recording {
+  /** The pointer the lookup found, when the URL varies: a new variant is added to it. */
+  readonly pointer: VaryPointer | undefined
+  readonly fwd: Extract<ForwardReason, 'miss' | 'vary-miss' | 'stale' | 'request'>
+  readonly detail?: string | undefined
+  /** When the request left for the origin (`request_time`, RFC 9111 §4.2.3). */
+  readonly requestTime: number
+  /** Called once: with the entry as soon as it is recorded, or undefined when it will not be (collapse.ts waits on it). */
+  readonly settle?: ((entry: StoredEntry | undefined) => void) | undefined
+  /** The stored entry this response replaces (after a revalidation); its external body is retired. */
+  readonly replaces?: StoredEntry | undefined
+}
+
+/** Forwards `opts` for `x` and records the response as `recording` says. */
+export function forwardAndRecord(ctx: CacheContext, x: Exchange, opts: DispatchOptions, recording: Recording): void {
+  send(x, opts, recordingHandler(ctx, x, recording), () => recording.settle?.(undefined))
+}
+
+/** The handler that passes the origin's response to `x`'s caller and records it. */
+export function recordingHandler(ctx: CacheContext, x: Exchange, recording: Recording): ForwardHandler {
+  const settle = recording.settle ?? (() => {})
+  let plan: Stored | undefined
+  return new ForwardHandler(x.downstream, {
+    begin: (status, headers, statusText) => {
+      plan = planFor(ctx, x, toCacheResponse(status, headers, statusText), recording.requestTime)
+      let recorder = plan === undefined ? undefined : new Recorder(ctx.options.maxEntrySize, contentLength(headers['content-length']))
+      // Known too large from its Content-Length: not stored, and collapsed requests need not wait for it.
+      if (recorder !== undefined && !recorder.recording) recorder = plan = undefined
+      if (plan === undefined) settle(undefined)
+      // While the breaker is open the write will be skipped: recorded only for collapsed requests.
+      const stored = plan !== undefined && ctx.store.state !== 'open'
+      const detail = recording.detail !== undefined ? { detail: recording.detail } : {}
+      return { headers: ctx.withStatus(headers, { kind: 'forward', fwd: recording.fwd, status, stored, ...detail }), recorder }
+    },
+    commit: (body) => {
+      if (plan === undefined) return
+      const entry: StoredEntry = { ...plan.entry, body }
+      settle(entry)
+      saveEntry(ctx, x.key, entry, plan, recording.pointer, recording.replaces)
+    },
+    // Not an error: an oversized, cut-off or aborted response is simply not stored.
+    discard: (reason) => {
+      settle(undefined)
+      if (plan !== undefined) debug('response for %s not stored: %s', redactUrl(x.req.url, ctx.options.key.ignoredParams), reason)
+    },
+  })
+}
+
+/**
+ * Commits `entry` as `plan` says, without the caller waiting. `pointer` is the Vary pointer the lookup
+ * found; `replaces` the entry this one supersedes.
+ */
+export function saveEntry(ctx: CacheContext, key: RequestKey, entry: StoredEntry, plan: Pick<Stored, 'varyNames' | 'retention'>, pointer: VaryPointer | undefined, replaces?: StoredEntry): void {
+  const ttlMs = retentionMs(plan.retention, ctx.clock.now())
+  void ctx.entries.save(key, entry, plan.varyNames, pointer, ttlMs, replaces).then((ok) => {
+    if (ok && channels.store.hasSubscribers) channels.store.publish({ url: entry.url, id: key.id, size: bodySize(entry) })
+  })
+}
+
+/** The plan for a response that is stored, or undefined (policy says no, or the user's filter does). */
+function planFor(ctx: CacheContext, x: Exchange, res: CacheResponse, requestTime: number): Stored | undefined {
+  const { req, reqD, key } = x
+  const o = ctx.options
+  const request = {
+    req,
+    reqD,
+    canonicalKey: key.canonical,
+    storedUrl: redactUrl(req.url, o.key.ignoredParams),
+    varyValues: (names: readonly string[]) => ctx.entries.vary.valuesFor(names, req.headers),
+  }
+  const plan = planResponse(request, res, requestTime, ctx.clock.now(), o.plan)
+  if (!plan.store) return undefined
+  if (o.filter !== undefined && !userFilter(ctx, o.filter, res, req)) return undefined
+  return plan
+}
+
+function userFilter(ctx: CacheContext, filter: (response: CacheResponse, request: CacheRequest) => boolean, res: CacheResponse, req: CacheRequest): boolean {
+  try {
+    return filter(res, req) === true
+  } catch (err) {
+    ctx.report(asCacheError(err, 'filter function failed'))
+    return false
+  }
+}

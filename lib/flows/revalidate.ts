@@ -1,0 +1,85 @@
+/**
+ * Revalidating a stale (or must-validate) entry with a conditional request (RFC 9111 §4.3.1). A 304,
+ * or a HEAD's matching 200 (§4.3.5), refreshes the entry and serves its stored body; an error for which
+ * stale-if-error allows it serves the stale entry (RFC 5861 §4); any other response replaces the entry
+ * as a miss's would. In the background (stale-while-revalidate, RFC 5861 §3) there is no caller: the
+ * outcome only refreshes the store, one revalidation per entry at a time.
+ */
+import { channels } from '../diagnostics.js'
+import { currentAge } from '../entry.js'
+import { Downstream } from '../handlers/downstream.js'
+import { RevalidateHandler } from '../handlers/revalidate-handler.js'
+import { toCacheResponse } from '../message.js'
+import { conditionalHeaders } from '../policy/conditional.js'
+import type { ResponseDirectives } from '../policy/directives.js'
+import { planRefresh } from '../policy/entry-plan.js'
+import { headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
+import type { Found } from '../storage/entry-repository.js'
+import { COUNT, plainHeaders, send, type CacheContext, type Exchange, type Headers } from './context.js'
+import { forwardAndRecord, recordingHandler, saveEntry } from './miss.js'
+import { serveEntry } from './serve.js'
+
+/** `stale`: the entry went stale; `request`: the request's own directives asked for validation (RFC 9211 §2.2). */
+export type RevalidationReason = 'stale' | 'request'
+
+/**
+ * Sends the conditional request for `found` and handles what comes back. `settle` is given for a
+ * background revalidation: its Downstream has no caller behind it, and `settle` runs when it is done.
+ */
+export function revalidate(ctx: CacheContext, x: Exchange, found: Found, resD: ResponseDirectives, fwd: RevalidationReason, settle?: () => void): void {
+  const { entry } = found
+  const requestTime = ctx.clock.now()
+  const conditions = conditionalHeaders(entry.headers)
+  ctx.count(Object.keys(conditions).length > 0 ? COUNT.revalidation : COUNT.miss)
+  const exchange: Exchange = settle === undefined ? x : { ...x, downstream: backgroundDownstream(settle) }
+  const handler = new RevalidateHandler(exchange.downstream, {
+    staleAllowed: (outcome) => isErrorOutcome(outcome) && staleIfErrorAllowed(entry, resD, x.reqD, ctx.options.reuse, ctx.clock.now()),
+    // RFC 9111 §4.3.5: a 200 to HEAD that describes the stored representation freshens it like a 304.
+    freshens: (status, raw) => x.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers),
+    notModified: (raw, status) => onNotModified(ctx, exchange, found, raw, status, requestTime, fwd, settle),
+    serveStale: (outcome) => {
+      if (settle !== undefined) return settle()
+      ctx.count(COUNT.staleServed)
+      ctx.publish(channels.stale, x, found.id, 'stale-if-error')
+      const status = outcome === 'error' ? {} : { status: outcome }
+      serveEntry(ctx, x, found, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
+    },
+    forward: () => {
+      // §4.3.5: any other answer to HEAD says the stored GET responses are not current: drop them
+      // (tracked, so this process's next read waits for it).
+      if (x.req.method === 'HEAD') void ctx.entries.invalidate([x.key.id])
+      return recordingHandler(ctx, exchange, { pointer: found.pointer, fwd, requestTime, replaces: entry })
+    },
+  })
+  send(exchange, { ...x.opts, headers: { ...plainHeaders(x.req.headers), ...conditions } }, handler)
+}
+
+/** RFC 5861 §3: one background revalidation per entry at a time, never tied to the caller. */
+export function revalidateInBackground(ctx: CacheContext, x: Exchange, found: Found, resD: ResponseDirectives): void {
+  void ctx.revalidations.run(found.id, () => new Promise<void>((resolve) => revalidate(ctx, x, found, resD, 'stale', resolve)))
+}
+
+/** The origin says the stored response is still current: refresh it, store it, serve its body (§4.3.4). */
+function onNotModified(ctx: CacheContext, x: Exchange, found: Found, raw: Headers, status: number, requestTime: number, fwd: RevalidationReason, settle: (() => void) | undefined): void {
+  const { entry } = found
+  const validation = toCacheResponse(304, raw, '')
+  ctx.publish(channels.revalidate, x, found.id, status)
+  if (!notModifiedMatches(entry.headers, validation.headers)) {
+    // The 304 describes a representation we do not hold: ask again without conditions.
+    if (settle !== undefined) return settle()
+    return forwardAndRecord(ctx, x, { ...x.opts, headers: plainHeaders(x.req.headers) }, { pointer: found.pointer, fwd, detail: 'validator-mismatch', requestTime: ctx.clock.now() })
+  }
+  const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, x.req, requestTime, ctx.clock.now(), ctx.options.plan)
+  if (plan.store) saveEntry(ctx, x.key, refreshed, plan, found.pointer, entry)
+  else void ctx.entries.remove(found.id)
+  if (settle !== undefined) return settle()
+  const age = currentAge(refreshed, ctx.clock.now())
+  serveEntry(ctx, x, found, refreshed, age, { kind: 'forward', fwd, status, ttl: refreshed.lifetime - age })
+}
+
+/** A Downstream with no caller: it only tells `settle` when the response it would have passed on ends. */
+function backgroundDownstream(settle: () => void): Downstream {
+  const downstream = new Downstream({ onResponseEnd: settle, onResponseError: settle })
+  downstream.start({})
+  return downstream
+}

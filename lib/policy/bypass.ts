@@ -1,0 +1,24 @@
+/**
+ * Requests the cache neither answers nor stores, forwarded untouched (RFC 9211 `fwd=bypass`).
+ */
+import { CREDENTIAL_HEADERS } from '../headers.js'
+import type { CacheRequest } from '../http.js'
+import { isConditional } from './conditional.js'
+import type { RequestDirectives } from './directives.js'
+
+export type BypassReason = 'no-store' | 'conditional' | 'range' | 'credentials'
+
+/** Why `req` bypasses the cache, or undefined when the cache may answer it. `reqD` as gated by `cacheControl`. */
+export function bypassReason(req: CacheRequest, reqD: RequestDirectives, credentialsPartitioned: boolean): BypassReason | undefined {
+  // RFC 9111 §5.2.1.5: the client asks that nothing of this exchange be stored. (The RFC would still
+  // let a stored response answer it; DESIGN.md's choice is to go to the origin.)
+  if (reqD.noStore) return 'no-store'
+  // The caller's own preconditions are the origin's to evaluate: the cache does not answer them from
+  // its own validators (RFC 9111 §4.3.2 is not implemented), so it stays out of the way.
+  if (isConditional(req.headers)) return 'conditional'
+  // Partial content is not combined (RFC 9111 §3.3, §3.4), so a Range request goes to the origin.
+  if (req.headers['range'] !== undefined) return 'range'
+  // RFC 9111 §3.5 and DESIGN.md "Security defaults": one store serves every user of the process.
+  if (!credentialsPartitioned && CREDENTIAL_HEADERS.some((name) => req.headers[name] !== undefined)) return 'credentials'
+  return undefined
+}

@@ -1,0 +1,87 @@
+/**
+ * Bodies stored apart from their entry. A body over INLINE_BODY_LIMIT goes under its own id,
+ * `<entry id>~<generation>`, written in the same atomic call as its entry, and is read back in
+ * BODY_CHUNK_SIZE ranges, each checked against its CRC before it reaches anyone. A replaced body is
+ * removed after a grace period, so a reader still streaming it can finish.
+ */
+import { randomBytes } from 'node:crypto'
+import { crc32 } from 'node:zlib'
+import type { Clock } from '../clock.js'
+import { BODY_CHUNK_SIZE, INLINE_BODY_LIMIT, isInline, type ExternalBody, type StoredEntry } from '../entry.js'
+import { CorruptEntryError, type CacheError } from '../errors.js'
+import type { GuardedStore } from '../stores/guarded-store.js'
+
+/** How long a replaced external body stays readable for replays that already started on it. */
+const RETIRED_BODY_GRACE_MS = 60_000
+
+/** An external body opened for reading: its first chunk already read and checked. */
+export interface OpenedBody {
+  readonly chunks: number
+  readonly first: Buffer
+  /** Chunk `index` (1 or more), checked; undefined when it is missing or corrupt (the entry is then removed). */
+  read(index: number): Promise<Buffer | undefined>
+}
+
+/** The write of a body stored apart: its bytes, or undefined to only reset the TTL of one kept by a 304 refresh. */
+export interface BodyWrite {
+  readonly id: string
+  readonly value: Uint8Array | undefined
+}
+
+/**
+ * Moves a body over INLINE_BODY_LIMIT out of the entry: the stored entry gets a reference with one
+ * CRC per chunk, and `body` is the write for the bytes. An entry whose body is already external (a 304
+ * refresh) keeps its reference; its body write then only resets the TTL.
+ */
+export function externalize(entry: StoredEntry, entryId: string): { readonly stored: StoredEntry; readonly body: BodyWrite | undefined } {
+  const { body } = entry
+  if (!isInline(body)) return { stored: entry, body: { id: body.id, value: undefined } }
+  if (body.byteLength <= INLINE_BODY_LIMIT) return { stored: entry, body: undefined }
+  const id = `${entryId}~${randomBytes(8).toString('hex')}`
+  const crcs: number[] = []
+  for (let offset = 0; offset < body.byteLength; offset += BODY_CHUNK_SIZE) {
+    crcs.push(crc32(body.subarray(offset, offset + BODY_CHUNK_SIZE)))
+  }
+  const ref: ExternalBody = { id, size: body.byteLength, chunkSize: BODY_CHUNK_SIZE, crcs }
+  return { stored: { ...entry, body: ref }, body: { id, value: body } }
+}
+
+export class ExternalBodies {
+  readonly #store: GuardedStore
+  readonly #report: (error: CacheError) => void
+  readonly #clock: Clock
+
+  constructor(store: GuardedStore, report: (error: CacheError) => void, clock: Clock) {
+    this.#store = store
+    this.#report = report
+    this.#clock = clock
+  }
+
+  /**
+   * Opens the body of the entry stored at `entryId`, reading its first chunk; undefined when that
+   * chunk cannot be had, so a missing or corrupt body is a miss rather than a response cut short.
+   */
+  async open(entryId: string, body: ExternalBody): Promise<OpenedBody | undefined> {
+    const first = await this.#readChunk(entryId, body, 0)
+    if (first === undefined) return undefined
+    return { chunks: body.crcs.length, first, read: (index) => this.#readChunk(entryId, body, index) }
+  }
+
+  /** Removes a replaced body once readers that started on it have had time to finish. */
+  retire(id: string): void {
+    this.#clock.setTimer(RETIRED_BODY_GRACE_MS, () => void this.#store.remove([id]))
+  }
+
+  async #readChunk(entryId: string, body: ExternalBody, index: number): Promise<Buffer | undefined> {
+    const offset = index * body.chunkSize
+    const length = Math.min(body.chunkSize, body.size - offset)
+    const bytes = await this.#store.getRange(body.id, offset, length)
+    if (bytes !== undefined && bytes.byteLength === length && crc32(bytes) === body.crcs[index]) {
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    }
+    // Missing, short or corrupt: nothing of this entry can be trusted any more.
+    this.#report(new CorruptEntryError(body.id, bytes === undefined ? 'body missing or unreadable' : `chunk ${index} failed its length or checksum`))
+    void this.#store.remove([entryId, body.id])
+    return undefined
+  }
+}
