@@ -22,9 +22,10 @@ export interface CliIo {
   readonly stderr: Writer
   /** Read for REDIS_URL only. */
   readonly env: Readonly<Record<string, string | undefined>>
+  /** How long to wait for Redis before giving up with exit code 1. @default 3000 */
+  readonly connectTimeoutMs?: number
 }
 
-/** How long to wait for Redis before giving up with exit code 1. */
 const CONNECT_TIMEOUT_MS = 3000
 /** The stats table's rows, in order. */
 const STATS_ROWS = ['entries', 'bytes', ...STORE_COUNTER_NAMES] as const
@@ -57,7 +58,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return error instanceof InvalidOptionError ? 2 : 1
   }
   try {
-    await store.ready(CONNECT_TIMEOUT_MS)
+    await store.ready(io.connectTimeoutMs ?? CONNECT_TIMEOUT_MS)
     await run(store, command, values, (line) => print(io.stdout, line))
     return 0
   } catch (error) {
