@@ -43,13 +43,13 @@ function dispatch(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, hand
   }
   if (hasBadHeader(req.headers)) return next(opts, handler)
 
-  const o = ctx.options
-  if (!o.methods.has(req.method)) {
+  const options = ctx.options
+  if (!options.methods.has(req.method)) {
     if (!SAFE_METHODS.has(req.method)) return forwardUnsafe(ctx, next, opts, handler, req)
     return bypass(ctx, next, opts, handler, 'method', undefined)
   }
-  const reqD = effectiveRequestDirectives(req.headers, o.cacheControl)
-  const reason = bypassReason(req, reqD, o.credentialsPartitioned)
+  const requestDirectives = effectiveRequestDirectives(req.headers, options.cacheControl)
+  const reason = bypassReason(req, requestDirectives, options.credentialsPartitioned)
   if (reason !== undefined) return bypass(ctx, next, opts, handler, 'bypass', reason)
   const body = keyedBody(req.method, opts.body)
   if (body.kind === 'unkeyable') return bypass(ctx, next, opts, handler, 'bypass', 'body-form')
@@ -57,14 +57,14 @@ function dispatch(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, hand
   const downstream = new Downstream(handler)
   downstream.start({})
   if (body.kind !== 'stream') {
-    lookup(ctx, next, opts, req, reqD, body.kind === 'bytes' ? body.bytes : undefined, downstream)
+    lookup(ctx, next, opts, req, requestDirectives, body.kind === 'bytes' ? body.bytes : undefined, downstream)
     return true
   }
   // A streamed body of a cached non-GET method (fetch() sends every body as one): read it, bounded,
   // to key on it, then send the bytes read in its place.
   void readBody(body.body).then(
     (read) => {
-      if (read.kind === 'bytes') return lookup(ctx, next, { ...opts, body: read.bytes }, req, reqD, read.bytes, downstream)
+      if (read.kind === 'bytes') return lookup(ctx, next, { ...opts, body: read.bytes }, req, requestDirectives, read.bytes, downstream)
       forwardUntouched(ctx, { next, downstream }, { ...opts, body: Readable.from(read.rest) }, 'bypass', 'body-too-large')
     },
     (err: unknown) => downstream.error(err),

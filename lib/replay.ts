@@ -69,10 +69,17 @@ export class Replay implements ResponseSource {
       this.#ahead = undefined
       if (pending instanceof Promise) {
         this.#waiting = true
-        void pending.then((chunk) => {
-          this.#waiting = false
-          if (this.#deliver(chunk)) this.#pump()
-        })
+        // A read that rejects (BodySource reads should not) counts as an unreadable chunk.
+        pending.then(
+          (chunk) => {
+            this.#waiting = false
+            if (this.#deliver(chunk)) this.#pump()
+          },
+          () => {
+            this.#waiting = false
+            this.#deliver(undefined)
+          },
+        )
         break
       }
       if (!this.#deliver(pending)) break

@@ -13,34 +13,34 @@ import { forwardAndRecord, type Recording } from './miss.js'
 import { recover } from './passthrough.js'
 import { gatewayTimeout, serveEntry } from './serve.js'
 
-/** Nothing usable was found for `x`: a 504 under only-if-cached, else join or lead the origin fetch. */
-export function fetchMiss(ctx: CacheContext, x: Exchange, found: Exclude<Lookup, { kind: 'entry' }>): void {
-  if (decideWithoutEntry(x.reqD) === 'gateway-timeout') return gatewayTimeout(ctx, x)
+/** Nothing usable was found for `exchange`: a 504 under only-if-cached, else join or lead the origin fetch. */
+export function fetchMiss(ctx: CacheContext, exchange: Exchange, found: Exclude<Lookup, { kind: 'entry' }>): void {
+  if (decideWithoutEntry(exchange.requestDirectives) === 'gateway-timeout') return gatewayTimeout(ctx, exchange)
   const recording: Recording = {
     pointer: found.kind === 'unavailable' ? undefined : found.pointer,
     fwd: found.kind === 'vary-miss' ? 'vary-miss' : 'miss',
     detail: found.kind === 'unavailable' ? (ctx.store.state === 'open' ? 'store-unavailable' : 'store-error') : undefined,
     requestTime: ctx.clock.now(),
   }
-  const leader = ctx.flights.get(x.key.id)
-  if (leader !== undefined) return void follow(ctx, x, leader, recording).catch((err: unknown) => recover(ctx, x, err))
+  const leader = ctx.flights.get(exchange.key.id)
+  if (leader !== undefined) return void follow(ctx, exchange, leader, recording).catch((err: unknown) => recover(ctx, exchange, err))
   ctx.count(COUNT.miss)
-  ctx.publish(channels.miss, x, x.key.id, recording.detail ?? recording.fwd)
-  void ctx.flights.run(x.key.id, () => new Promise((settle) => forwardAndRecord(ctx, x, x.opts, { ...recording, settle })))
+  ctx.publish(channels.miss, exchange, exchange.key.id, recording.detail ?? recording.fwd)
+  void ctx.flights.run(exchange.key.id, () => new Promise((settle) => forwardAndRecord(ctx, exchange, exchange.opts, { ...recording, settle })))
 }
 
-async function follow(ctx: CacheContext, x: Exchange, leader: Promise<StoredEntry | undefined>, recording: Recording): Promise<void> {
+async function follow(ctx: CacheContext, exchange: Exchange, leader: Promise<StoredEntry | undefined>, recording: Recording): Promise<void> {
   const entry = await leader
-  if (x.downstream.controller.aborted) return x.downstream.error(x.downstream.controller.reason)
-  if (entry !== undefined && ctx.entries.vary.matches(entry, x.req.headers)) {
+  if (exchange.downstream.controller.aborted) return exchange.downstream.error(exchange.downstream.controller.reason)
+  if (entry !== undefined && ctx.entries.vary.matches(entry, exchange.req.headers)) {
     ctx.count(COUNT.hit)
-    ctx.publish(channels.hit, x, x.key.id, 'collapsed')
+    ctx.publish(channels.hit, exchange, exchange.key.id, 'collapsed')
     const detail = recording.detail !== undefined ? { detail: recording.detail } : {}
-    const at: { id: string; pointer: VaryPointer | undefined } = { id: x.key.id, pointer: recording.pointer }
+    const at: { id: string; pointer: VaryPointer | undefined } = { id: exchange.key.id, pointer: recording.pointer }
     // The leader's entry still holds its body in memory, so this replay never waits on the store.
-    return serveEntry(ctx, x, at, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: recording.fwd, status: entry.status, collapsed: true, ...detail })
+    return serveEntry(ctx, exchange, at, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: recording.fwd, status: entry.status, collapsed: true, ...detail })
   }
   ctx.count(COUNT.miss)
-  ctx.publish(channels.miss, x, x.key.id, recording.detail ?? recording.fwd)
-  forwardAndRecord(ctx, x, x.opts, { ...recording, requestTime: ctx.clock.now() })
+  ctx.publish(channels.miss, exchange, exchange.key.id, recording.detail ?? recording.fwd)
+  forwardAndRecord(ctx, exchange, exchange.opts, { ...recording, requestTime: ctx.clock.now() })
 }

@@ -29,7 +29,7 @@ export interface Exchange {
   readonly opts: DispatchOptions
   readonly req: CacheRequest
   /** The request directives the cache acts on (gated by `cacheControl`). */
-  readonly reqD: RequestDirectives
+  readonly requestDirectives: RequestDirectives
   readonly key: RequestKey
   readonly downstream: Downstream
 }
@@ -82,8 +82,8 @@ export class CacheContext {
     this.store.count(delta)
   }
 
-  publish(channel: Channel, x: Exchange, id: string, reason: string | number): void {
-    if (channel.hasSubscribers) channel.publish({ url: x.req.url.href, id, reason })
+  publish(channel: Channel, exchange: Exchange, id: string, reason: string | number): void {
+    if (channel.hasSubscribers) channel.publish({ url: exchange.req.url.href, id, reason })
   }
 
   /** Adds our Cache-Status member; to a copy of `headers` unless the caller `owns` them. */
@@ -102,11 +102,11 @@ export class CacheContext {
  * 'drain', undici's backpressure). If it throws, the caller's handler gets the error, `onThrow` runs,
  * and the request counts as handled.
  */
-export function send(x: Pick<Exchange, 'next' | 'downstream'>, opts: DispatchOptions, handler: Dispatcher.DispatchHandler, onThrow?: () => void): boolean {
+export function send(exchange: Pick<Exchange, 'next' | 'downstream'>, opts: DispatchOptions, handler: Dispatcher.DispatchHandler, onThrow?: () => void): boolean {
   try {
-    return x.next(opts, handler)
+    return exchange.next(opts, handler)
   } catch (err) {
-    x.downstream.error(err)
+    exchange.downstream.error(err)
     onThrow?.()
     return true
   }

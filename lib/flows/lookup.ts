@@ -15,7 +15,7 @@ import { revalidate, revalidateInBackground } from './revalidate.js'
 import { gatewayTimeout, serveEntry } from './serve.js'
 
 /** Keys the request (with its body bytes, for a cached method with a body) and starts the cached path. */
-export function lookup(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, req: CacheRequest, reqD: RequestDirectives, body: Uint8Array | undefined, downstream: Downstream): void {
+export function lookup(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, req: CacheRequest, requestDirectives: RequestDirectives, body: Uint8Array | undefined, downstream: Downstream): void {
   let key
   try {
     key = ctx.key(req, body)
@@ -24,31 +24,31 @@ export function lookup(ctx: CacheContext, next: Dispatch, opts: DispatchOptions,
     forwardUntouched(ctx, { next, downstream }, opts, 'bypass', 'key-error')
     return
   }
-  const x: Exchange = { next, opts, req, reqD, key, downstream }
-  serve(ctx, x).catch((err: unknown) => recover(ctx, x, err))
+  const exchange: Exchange = { next, opts, req, requestDirectives, key, downstream }
+  serve(ctx, exchange).catch((err: unknown) => recover(ctx, exchange, err))
 }
 
-async function serve(ctx: CacheContext, x: Exchange): Promise<void> {
-  const found = await ctx.entries.find(x.key, x.req.headers)
-  if (x.downstream.controller.aborted) return x.downstream.error(x.downstream.controller.reason)
-  if (found.kind !== 'entry') return fetchMiss(ctx, x, found)
+async function serve(ctx: CacheContext, exchange: Exchange): Promise<void> {
+  const found = await ctx.entries.find(exchange.key, exchange.req.headers)
+  if (exchange.downstream.controller.aborted) return exchange.downstream.error(exchange.downstream.controller.reason)
+  if (found.kind !== 'entry') return fetchMiss(ctx, exchange, found)
 
   const { entry } = found
-  const resD = effectiveResponseDirectives(entry.headers, ctx.options.cacheControl)
-  const decision = decide(entry, resD, x.reqD, ctx.options.reuse, ctx.clock.now())
+  const responseDirectives = effectiveResponseDirectives(entry.headers, ctx.options.cacheControl)
+  const decision = decide(entry, responseDirectives, exchange.requestDirectives, ctx.options.reuse, ctx.clock.now())
   switch (decision.kind) {
     case 'hit':
       ctx.count(decision.stale ? COUNT.staleHit : COUNT.hit)
-      ctx.publish(channels.hit, x, found.id, decision.stale ? 'max-stale' : 'fresh')
-      return serveEntry(ctx, x, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, ...(decision.stale ? { detail: 'max-stale' } : {}) })
+      ctx.publish(channels.hit, exchange, found.id, decision.stale ? 'max-stale' : 'fresh')
+      return serveEntry(ctx, exchange, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, ...(decision.stale ? { detail: 'max-stale' } : {}) })
     case 'stale-while-revalidate':
       ctx.count(COUNT.staleHit)
-      ctx.publish(channels.stale, x, found.id, 'stale-while-revalidate')
-      serveEntry(ctx, x, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, detail: 'stale-while-revalidate' })
-      return revalidateInBackground(ctx, x, found, resD)
+      ctx.publish(channels.stale, exchange, found.id, 'stale-while-revalidate')
+      serveEntry(ctx, exchange, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, detail: 'stale-while-revalidate' })
+      return revalidateInBackground(ctx, exchange, found, responseDirectives)
     case 'revalidate':
-      return revalidate(ctx, x, found, resD, decision.reason === 'stale' || decision.reason === 'invalid-freshness' ? 'stale' : 'request')
+      return revalidate(ctx, exchange, found, responseDirectives, decision.reason === 'stale' || decision.reason === 'invalid-freshness' ? 'stale' : 'request')
     case 'gateway-timeout':
-      return gatewayTimeout(ctx, x)
+      return gatewayTimeout(ctx, exchange)
   }
 }

@@ -32,18 +32,18 @@ export interface Recording {
   readonly replaces?: StoredEntry | undefined
 }
 
-/** Forwards `opts` for `x` and records the response as `recording` says. */
-export function forwardAndRecord(ctx: CacheContext, x: Exchange, opts: DispatchOptions, recording: Recording): void {
-  send(x, opts, recordingHandler(ctx, x, recording), () => recording.settle?.(undefined))
+/** Forwards `opts` for `exchange` and records the response as `recording` says. */
+export function forwardAndRecord(ctx: CacheContext, exchange: Exchange, opts: DispatchOptions, recording: Recording): void {
+  send(exchange, opts, recordingHandler(ctx, exchange, recording), () => recording.settle?.(undefined))
 }
 
-/** The handler that passes the origin's response to `x`'s caller and records it. */
-export function recordingHandler(ctx: CacheContext, x: Exchange, recording: Recording): ForwardHandler {
+/** The handler that passes the origin's response to `exchange`'s caller and records it. */
+export function recordingHandler(ctx: CacheContext, exchange: Exchange, recording: Recording): ForwardHandler {
   const settle = recording.settle ?? (() => {})
   let plan: Stored | undefined
-  return new ForwardHandler(x.downstream, {
+  return new ForwardHandler(exchange.downstream, {
     begin: (status, headers, statusText) => {
-      plan = planFor(ctx, x, toCacheResponse(status, headers, statusText), recording.requestTime)
+      plan = planFor(ctx, exchange, toCacheResponse(status, headers, statusText), recording.requestTime)
       let recorder = plan === undefined ? undefined : new Recorder(ctx.options.maxEntrySize, contentLength(headers['content-length']))
       // Known too large from its Content-Length: not stored, and collapsed requests need not wait for it.
       if (recorder !== undefined && !recorder.recording) recorder = plan = undefined
@@ -57,12 +57,12 @@ export function recordingHandler(ctx: CacheContext, x: Exchange, recording: Reco
       if (plan === undefined) return
       const entry: StoredEntry = { ...plan.entry, body }
       settle(entry)
-      saveEntry(ctx, x.key, entry, plan, recording.pointer, recording.replaces)
+      saveEntry(ctx, exchange.key, entry, plan, recording.pointer, recording.replaces)
     },
     // Not an error: an oversized, cut-off or aborted response is simply not stored.
     discard: (reason) => {
       settle(undefined)
-      if (plan !== undefined) debug('response for %s not stored: %s', redactUrl(x.req.url, ctx.options.key.ignoredParams), reason)
+      if (plan !== undefined) debug('response for %s not stored: %s', redactUrl(exchange.req.url, ctx.options.key.ignoredParams), reason)
     },
   })
 }
@@ -73,25 +73,28 @@ export function recordingHandler(ctx: CacheContext, x: Exchange, recording: Reco
  */
 export function saveEntry(ctx: CacheContext, key: RequestKey, entry: StoredEntry, plan: Pick<Stored, 'varyNames' | 'retention'>, pointer: VaryPointer | undefined, replaces?: StoredEntry): void {
   const ttlMs = retentionMs(plan.retention, ctx.clock.now())
-  void ctx.entries.save(key, entry, plan.varyNames, pointer, ttlMs, replaces).then((ok) => {
-    if (ok && channels.store.hasSubscribers) channels.store.publish({ url: entry.url, id: key.id, size: bodySize(entry) })
-  })
+  ctx.entries.save(key, entry, plan.varyNames, pointer, ttlMs, replaces).then(
+    (ok) => {
+      if (ok && channels.store.hasSubscribers) channels.store.publish({ url: entry.url, id: key.id, size: bodySize(entry) })
+    },
+    (err: unknown) => ctx.report(asCacheError(err, 'saving an entry failed')),
+  )
 }
 
 /** The plan for a response that is stored, or undefined (policy says no, or the user's filter does). */
-function planFor(ctx: CacheContext, x: Exchange, res: CacheResponse, requestTime: number): Stored | undefined {
-  const { req, reqD, key } = x
-  const o = ctx.options
+function planFor(ctx: CacheContext, exchange: Exchange, res: CacheResponse, requestTime: number): Stored | undefined {
+  const { req, requestDirectives, key } = exchange
+  const options = ctx.options
   const request = {
     req,
-    reqD,
+    requestDirectives,
     canonicalKey: key.canonical,
-    storedUrl: redactUrl(req.url, o.key.ignoredParams),
+    storedUrl: redactUrl(req.url, options.key.ignoredParams),
     varyValues: (names: readonly string[]) => ctx.entries.vary.valuesFor(names, req.headers),
   }
-  const plan = planResponse(request, res, requestTime, ctx.clock.now(), o.plan)
+  const plan = planResponse(request, res, requestTime, ctx.clock.now(), options.plan)
   if (!plan.store) return undefined
-  if (o.filter !== undefined && !userFilter(ctx, o.filter, res, req)) return undefined
+  if (options.filter !== undefined && !userFilter(ctx, options.filter, res, req)) return undefined
   return plan
 }
 

@@ -20,14 +20,14 @@ export function bypass(ctx: CacheContext, next: Dispatch, opts: DispatchOptions,
 }
 
 /** Forwards for a caller whose Downstream has started already (the request was read or keyed first). */
-export function forwardUntouched(ctx: CacheContext, x: Pick<Exchange, 'next' | 'downstream'>, opts: DispatchOptions, fwd: BypassReason, detail: string | undefined): boolean {
+export function forwardUntouched(ctx: CacheContext, exchange: Pick<Exchange, 'next' | 'downstream'>, opts: DispatchOptions, fwd: BypassReason, detail: string | undefined): boolean {
   const outcome = (status: number): CacheOutcome => ({ kind: 'forward', fwd, status, ...(detail !== undefined ? { detail } : {}) })
-  return send(x, opts, new ForwardHandler(x.downstream, { begin: (status, headers) => ({ headers: ctx.withStatus(headers, outcome(status)) }) }))
+  return send(exchange, opts, new ForwardHandler(exchange.downstream, { begin: (status, headers) => ({ headers: ctx.withStatus(headers, outcome(status)) }) }))
 }
 
 /** A bug on the cached path must not fail the request: report it, then go to the origin if nothing was sent yet. */
-export function recover(ctx: CacheContext, x: Exchange, err: unknown): void {
+export function recover(ctx: CacheContext, exchange: Exchange, err: unknown): void {
   ctx.report(asCacheError(err, 'internal error on the cached path'))
-  if (x.downstream.responding || x.downstream.done) return x.downstream.error(err)
-  forwardUntouched(ctx, x, x.opts, 'bypass', 'internal-error')
+  if (exchange.downstream.responding || exchange.downstream.done) return exchange.downstream.error(err)
+  forwardUntouched(ctx, exchange, exchange.opts, 'bypass', 'internal-error')
 }

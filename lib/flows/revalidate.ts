@@ -26,55 +26,56 @@ export type RevalidationReason = 'stale' | 'request'
  * Sends the conditional request for `found` and handles what comes back. `settle` is given for a
  * background revalidation: its Downstream has no caller behind it, and `settle` runs when it is done.
  */
-export function revalidate(ctx: CacheContext, x: Exchange, found: Found, resD: ResponseDirectives, fwd: RevalidationReason, settle?: () => void): void {
+export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, responseDirectives: ResponseDirectives, fwd: RevalidationReason, settle?: () => void): void {
   const { entry } = found
   const requestTime = ctx.clock.now()
   const conditions = conditionalHeaders(entry.headers)
   ctx.count(Object.keys(conditions).length > 0 ? COUNT.revalidation : COUNT.miss)
-  const exchange: Exchange = settle === undefined ? x : { ...x, downstream: backgroundDownstream(settle) }
-  const handler = new RevalidateHandler(exchange.downstream, {
-    staleAllowed: (outcome) => isErrorOutcome(outcome) && staleIfErrorAllowed(entry, resD, x.reqD, ctx.options.reuse, ctx.clock.now()),
+  // The exchange the validation response flows through: the caller's, or one with no caller behind it.
+  const revalidation: Exchange = settle === undefined ? exchange : { ...exchange, downstream: backgroundDownstream(settle) }
+  const handler = new RevalidateHandler(revalidation.downstream, {
+    staleAllowed: (outcome) => isErrorOutcome(outcome) && staleIfErrorAllowed(entry, responseDirectives, exchange.requestDirectives, ctx.options.reuse, ctx.clock.now()),
     // RFC 9111 §4.3.5: a 200 to HEAD that describes the stored representation freshens it like a 304.
-    freshens: (status, raw) => x.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers),
-    notModified: (raw, status) => onNotModified(ctx, exchange, found, raw, status, requestTime, fwd, settle),
+    freshens: (status, raw) => exchange.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers),
+    notModified: (raw, status) => onNotModified(ctx, revalidation, found, raw, status, requestTime, fwd, settle),
     serveStale: (outcome) => {
       if (settle !== undefined) return settle()
       ctx.count(COUNT.staleServed)
-      ctx.publish(channels.stale, x, found.id, 'stale-if-error')
+      ctx.publish(channels.stale, exchange, found.id, 'stale-if-error')
       const status = outcome === 'error' ? {} : { status: outcome }
-      serveEntry(ctx, x, found, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
+      serveEntry(ctx, exchange, found, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
     },
     forward: () => {
       // §4.3.5: any other answer to HEAD says the stored GET responses are not current: drop them
       // (tracked, so this process's next read waits for it).
-      if (x.req.method === 'HEAD') void ctx.entries.invalidate([x.key.id])
-      return recordingHandler(ctx, exchange, { pointer: found.pointer, fwd, requestTime, replaces: entry })
+      if (exchange.req.method === 'HEAD') void ctx.entries.invalidate([exchange.key.id])
+      return recordingHandler(ctx, revalidation, { pointer: found.pointer, fwd, requestTime, replaces: entry })
     },
   })
-  send(exchange, { ...x.opts, headers: { ...plainHeaders(x.req.headers), ...conditions } }, handler)
+  send(revalidation, { ...exchange.opts, headers: { ...plainHeaders(exchange.req.headers), ...conditions } }, handler)
 }
 
 /** RFC 5861 §3: one background revalidation per entry at a time, never tied to the caller. */
-export function revalidateInBackground(ctx: CacheContext, x: Exchange, found: Found, resD: ResponseDirectives): void {
-  void ctx.revalidations.run(found.id, () => new Promise<void>((resolve) => revalidate(ctx, x, found, resD, 'stale', resolve)))
+export function revalidateInBackground(ctx: CacheContext, exchange: Exchange, found: Found, responseDirectives: ResponseDirectives): void {
+  void ctx.revalidations.run(found.id, () => new Promise<void>((resolve) => revalidate(ctx, exchange, found, responseDirectives, 'stale', resolve)))
 }
 
 /** The origin says the stored response is still current: refresh it, store it, serve its body (§4.3.4). */
-function onNotModified(ctx: CacheContext, x: Exchange, found: Found, raw: Headers, status: number, requestTime: number, fwd: RevalidationReason, settle: (() => void) | undefined): void {
+function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, raw: Headers, status: number, requestTime: number, fwd: RevalidationReason, settle: (() => void) | undefined): void {
   const { entry } = found
   const validation = toCacheResponse(304, raw, '')
-  ctx.publish(channels.revalidate, x, found.id, status)
+  ctx.publish(channels.revalidate, exchange, found.id, status)
   if (!notModifiedMatches(entry.headers, validation.headers)) {
     // The 304 describes a representation we do not hold: ask again without conditions.
     if (settle !== undefined) return settle()
-    return forwardAndRecord(ctx, x, { ...x.opts, headers: plainHeaders(x.req.headers) }, { pointer: found.pointer, fwd, detail: 'validator-mismatch', requestTime: ctx.clock.now() })
+    return forwardAndRecord(ctx, exchange, { ...exchange.opts, headers: plainHeaders(exchange.req.headers) }, { pointer: found.pointer, fwd, detail: 'validator-mismatch', requestTime: ctx.clock.now() })
   }
-  const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, x.req, requestTime, ctx.clock.now(), ctx.options.plan)
-  if (plan.store) saveEntry(ctx, x.key, refreshed, plan, found.pointer, entry)
+  const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, exchange.req, requestTime, ctx.clock.now(), ctx.options.plan)
+  if (plan.store) saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)
   else void ctx.entries.remove(found.id)
   if (settle !== undefined) return settle()
   const age = currentAge(refreshed, ctx.clock.now())
-  serveEntry(ctx, x, found, refreshed, age, { kind: 'forward', fwd, status, ttl: refreshed.lifetime - age })
+  serveEntry(ctx, exchange, found, refreshed, age, { kind: 'forward', fwd, status, ttl: refreshed.lifetime - age })
 }
 
 /** A Downstream with no caller: it only tells `settle` when the response it would have passed on ends. */

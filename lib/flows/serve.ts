@@ -14,30 +14,34 @@ import type { CacheOutcome } from '../status.js'
 import type { EntryLocation } from '../storage/entry-repository.js'
 import { plainHeaders, send, type CacheContext, type Exchange } from './context.js'
 import { forwardAndRecord } from './miss.js'
+import { recover } from './passthrough.js'
 
 type Fields = Record<string, string | string[]>
 
-/** Serves `entry` (found at `at`) to `x`'s caller, at `age` seconds old, saying `outcome` in Cache-Status. */
-export function serveEntry(ctx: CacheContext, x: Exchange, at: EntryLocation, entry: StoredEntry, age: number, outcome: CacheOutcome): void {
+/** Serves `entry` (found at `at`) to `exchange`'s caller, at `age` seconds old, saying `outcome` in Cache-Status. */
+export function serveEntry(ctx: CacheContext, exchange: Exchange, at: EntryLocation, entry: StoredEntry, age: number, outcome: CacheOutcome): void {
   // replayHeaders returns a fresh record, so Cache-Status is set on it in place.
   const headers = ctx.withStatus(replayHeaders(entry.headers, age), outcome, true) as Fields
   const { body } = entry
   // RFC 9110 §9.3.2: a response to HEAD carries no content.
-  if (x.req.method === 'HEAD' || isInline(body)) {
-    const source = x.req.method !== 'HEAD' && isInline(body) ? inlineSource(body) : EMPTY_SOURCE
-    return new Replay(x.downstream, source).start(entry.status, entry.statusText, headers)
+  if (exchange.req.method === 'HEAD' || isInline(body)) {
+    const source = exchange.req.method !== 'HEAD' && isInline(body) ? inlineSource(body) : EMPTY_SOURCE
+    return new Replay(exchange.downstream, source).start(entry.status, entry.statusText, headers)
   }
-  void ctx.entries.openBody(at.id, body).then((opened) => {
-    if (x.downstream.controller.aborted) return x.downstream.error(x.downstream.controller.reason)
-    if (opened === undefined) return forwardAndRecord(ctx, x, x.opts, { pointer: at.pointer, fwd: 'miss', detail: 'body-unreadable', requestTime: ctx.clock.now() })
-    new Replay(x.downstream, externalSource(opened), (sent) => finishFromOrigin(x, entry, sent)).start(entry.status, entry.statusText, headers)
-  })
+  ctx.entries.openBody(at.id, body).then(
+    (opened) => {
+      if (exchange.downstream.controller.aborted) return exchange.downstream.error(exchange.downstream.controller.reason)
+      if (opened === undefined) return forwardAndRecord(ctx, exchange, exchange.opts, { pointer: at.pointer, fwd: 'miss', detail: 'body-unreadable', requestTime: ctx.clock.now() })
+      new Replay(exchange.downstream, externalSource(opened), (sent) => finishFromOrigin(exchange, entry, sent)).start(entry.status, entry.statusText, headers)
+    },
+    (err: unknown) => recover(ctx, exchange, err),
+  )
 }
 
 /** RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored. */
-export function gatewayTimeout(ctx: CacheContext, x: Exchange): void {
+export function gatewayTimeout(ctx: CacheContext, exchange: Exchange): void {
   const headers = ctx.withStatus({ 'content-length': '0' }, { kind: 'synthetic', detail: 'only-if-cached' }) as Fields
-  new Replay(x.downstream, EMPTY_SOURCE).start(504, 'Gateway Timeout', headers)
+  new Replay(exchange.downstream, EMPTY_SOURCE).start(504, 'Gateway Timeout', headers)
 }
 
 /**
@@ -45,10 +49,10 @@ export function gatewayTimeout(ctx: CacheContext, x: Exchange): void {
  * representation (Range + If-Range on a strong validator, RFC 9110 §14.2, §13.1.5). False when the
  * entry has no strong validator to make that safe; the response is then aborted.
  */
-function finishFromOrigin(x: Exchange, entry: StoredEntry, sent: number): boolean {
+function finishFromOrigin(exchange: Exchange, entry: StoredEntry, sent: number): boolean {
   const validator = ifRangeValidator(entry.headers)
   if (validator === undefined) return false
-  const headers = { ...plainHeaders(x.req.headers), range: `bytes=${sent}-`, 'if-range': validator }
-  send(x, { ...x.opts, method: 'GET', headers }, new ResumeHandler(x.downstream, sent, bodySize(entry)))
+  const headers = { ...plainHeaders(exchange.req.headers), range: `bytes=${sent}-`, 'if-range': validator }
+  send(exchange, { ...exchange.opts, method: 'GET', headers }, new ResumeHandler(exchange.downstream, sent, bodySize(entry)))
   return true
 }

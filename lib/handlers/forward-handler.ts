@@ -6,6 +6,7 @@
  * use it; it holds no RFC logic (the flow's `begin` asks policy/).
  */
 import type { Dispatcher } from 'undici'
+import { CacheError } from '../errors.js'
 import type { Downstream } from './downstream.js'
 import type { Recorder } from '../recorder.js'
 
@@ -59,11 +60,13 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     if (started.hold === undefined) return respond()
     const held: (() => void)[] = (this.#held = [respond])
     controller.pause()
-    void started.hold.then(() => {
+    // Released either way: a hold that failed (it should not) must not keep the caller waiting forever.
+    const release = (): void => {
       this.#held = undefined
       for (const event of held) event()
       if (!this.#downstream.controller.paused) controller.resume()
-    })
+    }
+    started.hold.then(release, release)
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -98,6 +101,6 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onRequestUpgrade(controller: Dispatcher.DispatchController): void {
     // Upgrades are never routed here (the interceptor passes them through); refuse rather than hang.
-    controller.abort(new Error('undici-redis-cache: unexpected upgrade on a recorded request'))
+    controller.abort(new CacheError('unexpected upgrade on a forwarded request'))
   }
 }

@@ -5,6 +5,7 @@
  * forwarded, recorded response through the handler the revalidate flow supplies (flows/miss.ts).
  */
 import type { Dispatcher } from 'undici'
+import { CacheError } from '../errors.js'
 import type { Downstream } from './downstream.js'
 
 type Headers = Record<string, string | string[] | undefined>
@@ -77,7 +78,7 @@ export class RevalidateHandler implements Dispatcher.DispatchHandler {
       case 'forward':
         return this.#delegate!.onResponseEnd?.(controller, trailers)
       case 'waiting':
-        return this.#downstream?.error(new Error('undici-redis-cache: response ended before it started'))
+        return this.#downstream?.error(new CacheError('the revalidation response ended before it started'))
     }
   }
 

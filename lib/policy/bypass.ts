@@ -8,11 +8,11 @@ import type { RequestDirectives } from './directives.js'
 
 export type BypassReason = 'no-store' | 'conditional' | 'range' | 'credentials'
 
-/** Why `req` bypasses the cache, or undefined when the cache may answer it. `reqD` as gated by `cacheControl`. */
-export function bypassReason(req: CacheRequest, reqD: RequestDirectives, credentialsPartitioned: boolean): BypassReason | undefined {
+/** Why `req` bypasses the cache, or undefined when the cache may answer it. `requestDirectives` as gated by `cacheControl`. */
+export function bypassReason(req: CacheRequest, requestDirectives: RequestDirectives, credentialsPartitioned: boolean): BypassReason | undefined {
   // RFC 9111 §5.2.1.5: the client asks that nothing of this exchange be stored. (The RFC would still
   // let a stored response answer it; DESIGN.md's choice is to go to the origin.)
-  if (reqD.noStore) return 'no-store'
+  if (requestDirectives.noStore) return 'no-store'
   // The caller's own preconditions are the origin's to evaluate: the cache does not answer them from
   // its own validators (RFC 9111 §4.3.2 is not implemented), so it stays out of the way.
   if (isConditional(req.headers)) return 'conditional'

@@ -51,7 +51,7 @@ export type NotStoredReason = NotStorableReason | 'vary-star' | 'do-not-cache' |
 export interface PlanRequest {
   readonly req: CacheRequest
   /** The request directives the cache acts on (already gated by `cacheControl`). */
-  readonly reqD: RequestDirectives
+  readonly requestDirectives: RequestDirectives
   /** Canonical key (key.ts), stored so a read can tell a hash collision from a hit. */
   readonly canonicalKey: string
   /** The URL as stored and listed: normalised, ignored parameters redacted. */
@@ -62,13 +62,13 @@ export interface PlanRequest {
 
 /** Plans the storage of a new response (RFC 9111 §3, §4.2). */
 export function planResponse(request: PlanRequest, res: CacheResponse, requestTime: number, responseTime: number, opts: PlanOptions): StorePlan {
-  const { req, reqD } = request
-  const resD = parseResponseDirectives(res.headers)
-  const verdict = storable(req, reqD, res, resD, opts.storable)
+  const { req, requestDirectives } = request
+  const responseDirectives = parseResponseDirectives(res.headers)
+  const verdict = storable(req, requestDirectives, res, responseDirectives, opts.storable)
   if (!verdict.storable) return skip(verdict.reason)
   const vary = parseVary(res.headers)
   if (vary.kind === 'any') return skip('vary-star')
-  const lifetime = decideLifetime({ res, directives: resD, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter) })
+  const lifetime = decideLifetime({ res, directives: responseDirectives, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter) })
   if (lifetime.kind === 'do-not-cache') return skip('do-not-cache')
   const effective = effectiveResponseDirectives(res.headers, opts.cacheControl)
   const window = staleWindow(effective, opts.reuse)
@@ -82,7 +82,7 @@ export function planResponse(request: PlanRequest, res: CacheResponse, requestTi
     method: req.method === 'HEAD' ? 'GET' : req.method,
     status: res.status,
     statusText: res.statusText,
-    headers: headersToStore(res.headers, resD, opts.redactHeaders),
+    headers: headersToStore(res.headers, responseDirectives, opts.redactHeaders),
     vary: varyNames === undefined ? undefined : request.varyValues(varyNames),
     requestTime,
     responseTime,
@@ -108,13 +108,13 @@ export function planRefresh(
   opts: PlanOptions,
 ): { readonly plan: StorePlan; readonly refreshed: StoredEntry } {
   const merged: CacheResponse = { status: stored.status, statusText: stored.statusText, headers: mergeNotModified(stored.headers, validation) }
-  const resD = parseResponseDirectives(merged.headers)
-  const lifetime = decideLifetime({ res: merged, directives: resD, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter) })
+  const responseDirectives = parseResponseDirectives(merged.headers)
+  const lifetime = decideLifetime({ res: merged, directives: responseDirectives, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter) })
   // The validation response's own Date and Age give the refreshed entry its age (§4.2.3).
   const asReceived: CacheResponse = { status: 304, statusText: '', headers: validation }
   const refreshed: StoredEntry = {
     ...stored,
-    headers: headersToStore(merged.headers, resD, opts.redactHeaders),
+    headers: headersToStore(merged.headers, responseDirectives, opts.redactHeaders),
     requestTime,
     responseTime,
     initialAge: correctedInitialAge(asReceived, requestTime, responseTime),
@@ -122,7 +122,7 @@ export function planRefresh(
   }
   if (lifetime.kind === 'do-not-cache') return { plan: skip('do-not-cache'), refreshed }
   // §5.2.2.5: a 304 that now says no-store ends the stored response's life (must-understand aside, §5.2.2.3).
-  if (resD.noStore && !resD.mustUnderstand) return { plan: skip('no-store'), refreshed }
+  if (responseDirectives.noStore && !responseDirectives.mustUnderstand) return { plan: skip('no-store'), refreshed }
   const window = staleWindow(effectiveResponseDirectives(merged.headers, opts.cacheControl), opts.reuse)
   const { body: _body, ...entry } = refreshed
   return { plan: { store: true, entry, varyNames, retention: retention(refreshed, window) }, refreshed }

@@ -26,10 +26,10 @@ export const HEURISTIC_MAX_SECONDS = 86400
  * `s-maxage` is skipped: it applies to shared caches only (§5.2.2.10) and this cache is private.
  * `responseTime` stands in for a missing `Date` (RFC 9110 §6.6.1).
  */
-export function explicitLifetime(res: CacheResponse, d: ResponseDirectives, responseTime: number): number | undefined {
+export function explicitLifetime(res: CacheResponse, directives: ResponseDirectives, responseTime: number): number | undefined {
   // §4.2.1: a cache may treat duplicate or invalid freshness information as stale.
-  if (d.invalid) return 0
-  if (d.maxAge !== undefined) return d.maxAge
+  if (directives.invalid) return 0
+  if (directives.maxAge !== undefined) return directives.maxAge
   const expires = fieldLines(res.headers, 'expires')
   if (expires.length === 0) return undefined
   // §4.2.1: several Expires lines, the cache may treat the response as stale.
@@ -45,11 +45,11 @@ export function explicitLifetime(res: CacheResponse, d: ResponseDirectives, resp
  * lifetime is present, the status is not heuristically cacheable and `public` is absent, or there is no
  * usable `Last-Modified` earlier than `Date`.
  */
-export function heuristicLifetime(res: CacheResponse, d: ResponseDirectives, responseTime: number): number | undefined {
+export function heuristicLifetime(res: CacheResponse, directives: ResponseDirectives, responseTime: number): number | undefined {
   // §4.2.2: a cache MUST NOT use heuristics when an explicit expiration time is present.
-  if (explicitLifetime(res, d, responseTime) !== undefined) return undefined
+  if (explicitLifetime(res, directives, responseTime) !== undefined) return undefined
   // §4.2.2 via §3: only for heuristically cacheable statuses, or responses marked public.
-  if (!HEURISTICALLY_CACHEABLE.has(res.status) && !d.public) return undefined
+  if (!HEURISTICALLY_CACHEABLE.has(res.status) && !directives.public) return undefined
   const lastModifiedLines = fieldLines(res.headers, 'last-modified')
   if (lastModifiedLines.length !== 1) return undefined
   const lastModified = parseHttpDate(lastModifiedLines[0])

@@ -41,63 +41,63 @@ export type Decision =
 type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>
 
 /** Unqualified `no-cache` only: qualified field names were stripped at store time and constrain nothing more. */
-export function hasUnqualifiedNoCache(resD: ResponseDirectives): boolean {
-  return resD.noCache === true
+export function hasUnqualifiedNoCache(responseDirectives: ResponseDirectives): boolean {
+  return responseDirectives.noCache === true
 }
 
 /**
  * §4.2.1: a response whose freshness directives are invalid or conflicting may be treated as stale; we
  * give it no freshness at all, so its staleness counts from the moment it was generated.
  */
-export function effectiveLifetime(entry: Entry, resD: ResponseDirectives): number {
-  return resD.invalid ? 0 : entry.lifetime
+export function effectiveLifetime(entry: Entry, responseDirectives: ResponseDirectives): number {
+  return responseDirectives.invalid ? 0 : entry.lifetime
 }
 
-export function decide(entry: Entry, resD: ResponseDirectives, reqD: RequestDirectives, opts: ReuseOptions, now: number): Decision {
+export function decide(entry: Entry, responseDirectives: ResponseDirectives, requestDirectives: RequestDirectives, opts: ReuseOptions, now: number): Decision {
   const age = currentAge(entry, now)
-  const lifetime = effectiveLifetime(entry, resD)
+  const lifetime = effectiveLifetime(entry, responseDirectives)
   const ttl = lifetime - age
   const revalidate = (reason: RevalidateReason): Decision =>
     // §5.2.1.7: only-if-cached never contacts the origin; what would need it becomes a 504.
-    reqD.onlyIfCached ? { kind: 'gateway-timeout' } : { kind: 'revalidate', age, reason }
+    requestDirectives.onlyIfCached ? { kind: 'gateway-timeout' } : { kind: 'revalidate', age, reason }
 
   // §5.2.2.4: an unqualified response no-cache forbids any use without successful validation, fresh or not.
-  if (hasUnqualifiedNoCache(resD)) return revalidate('no-cache-response')
+  if (hasUnqualifiedNoCache(responseDirectives)) return revalidate('no-cache-response')
   // §5.2.1.4: the client asks that no stored response be used without validation.
-  if (reqD.noCache) return revalidate('no-cache-request')
+  if (requestDirectives.noCache) return revalidate('no-cache-request')
   // §5.2.1.1: the client does not want a response older than max-age seconds.
-  if (reqD.maxAge !== undefined && age > reqD.maxAge) return revalidate('max-age-request')
+  if (requestDirectives.maxAge !== undefined && age > requestDirectives.maxAge) return revalidate('max-age-request')
 
   // §4.2: fresh while age < lifetime, so age == lifetime is already stale.
   if (ttl > 0) {
     // §5.2.1.3: the response must stay fresh for at least min-fresh more seconds.
-    if (reqD.minFresh !== undefined && ttl < reqD.minFresh) return revalidate('min-fresh-request')
+    if (requestDirectives.minFresh !== undefined && ttl < requestDirectives.minFresh) return revalidate('min-fresh-request')
     return { kind: 'hit', age, ttl, stale: false }
   }
 
-  const staleReason: RevalidateReason = resD.invalid ? 'invalid-freshness' : 'stale'
+  const staleReason: RevalidateReason = responseDirectives.invalid ? 'invalid-freshness' : 'stale'
   const staleness = -ttl
   // §5.2.2.2, §4.2.4: must-revalidate forbids serving it stale under any allowance (max-stale, swr, sie).
-  if (resD.mustRevalidate) return revalidate(staleReason)
+  if (responseDirectives.mustRevalidate) return revalidate(staleReason)
   // §5.2.1.3: min-fresh asks for a response fresh for some time yet, which a stale one never is; it
   // outweighs max-stale and stale-while-revalidate (the client's stricter wish wins).
-  if (reqD.minFresh !== undefined) return revalidate(staleReason)
+  if (requestDirectives.minFresh !== undefined) return revalidate(staleReason)
   // §5.2.1.2: the client accepts staleness up to max-stale seconds (Infinity for a bare max-stale).
-  if (reqD.maxStale !== undefined && staleness <= reqD.maxStale) return { kind: 'hit', age, ttl, stale: true }
+  if (requestDirectives.maxStale !== undefined && staleness <= requestDirectives.maxStale) return { kind: 'hit', age, ttl, stale: true }
   // RFC 5861 §3: served stale for up to the window while a background request revalidates it.
-  const swrSeconds = swrWindow(resD, opts)
+  const swrSeconds = swrWindow(responseDirectives, opts)
   if (swrSeconds > 0 && staleness <= swrSeconds) {
     // §5.2.1.7 with RFC 5861 §3: only-if-cached forbids the background request but not the stale
     // response the origin allowed, so it is a stale hit with nothing fetched.
-    if (reqD.onlyIfCached) return { kind: 'hit', age, ttl, stale: true }
+    if (requestDirectives.onlyIfCached) return { kind: 'hit', age, ttl, stale: true }
     return { kind: 'stale-while-revalidate', age, ttl }
   }
   return revalidate(staleReason)
 }
 
 /** What a request for which nothing is stored does: forward it, or a 504 under only-if-cached (§5.2.1.7). */
-export function decideWithoutEntry(reqD: RequestDirectives): 'miss' | 'gateway-timeout' {
-  return reqD.onlyIfCached ? 'gateway-timeout' : 'miss'
+export function decideWithoutEntry(requestDirectives: RequestDirectives): 'miss' | 'gateway-timeout' {
+  return requestDirectives.onlyIfCached ? 'gateway-timeout' : 'miss'
 }
 
 /**
@@ -106,12 +106,12 @@ export function decideWithoutEntry(reqD: RequestDirectives): 'miss' | 'gateway-t
  * stale use (§4.2.4: must-revalidate, no-cache). Request `max-stale` / `stale-if-error` are unknown at
  * store time and not counted. May be Infinity.
  */
-export function staleWindow(resD: ResponseDirectives, opts: ReuseOptions): number {
-  if (resD.mustRevalidate || hasUnqualifiedNoCache(resD)) return 0
-  return Math.max(swrWindow(resD, opts), resD.staleIfError ?? 0, opts.staleIfError)
+export function staleWindow(responseDirectives: ResponseDirectives, opts: ReuseOptions): number {
+  if (responseDirectives.mustRevalidate || hasUnqualifiedNoCache(responseDirectives)) return 0
+  return Math.max(swrWindow(responseDirectives, opts), responseDirectives.staleIfError ?? 0, opts.staleIfError)
 }
 
 /** RFC 5861 §3 window: the larger of the response's directive and the user's option. */
-function swrWindow(resD: ResponseDirectives, opts: ReuseOptions): number {
-  return Math.max(resD.staleWhileRevalidate ?? 0, opts.staleWhileRevalidate)
+function swrWindow(responseDirectives: ResponseDirectives, opts: ReuseOptions): number {
+  return Math.max(responseDirectives.staleWhileRevalidate ?? 0, opts.staleWhileRevalidate)
 }

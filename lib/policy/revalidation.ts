@@ -29,19 +29,19 @@ export function isErrorOutcome(outcome: ValidationOutcome): boolean {
  */
 export function staleIfErrorAllowed(
   entry: Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>,
-  resD: ResponseDirectives,
-  reqD: RequestDirectives,
+  responseDirectives: ResponseDirectives,
+  requestDirectives: RequestDirectives,
   opts: ReuseOptions,
   now: number,
 ): boolean {
   // §5.2.2.4, §4.2.4: an unqualified no-cache response is never used without successful validation.
-  if (hasUnqualifiedNoCache(resD)) return false
-  const staleness = currentAge(entry, now) - effectiveLifetime(entry, resD)
+  if (hasUnqualifiedNoCache(responseDirectives)) return false
+  const staleness = currentAge(entry, now) - effectiveLifetime(entry, responseDirectives)
   // Still fresh (the request forced validation, e.g. request no-cache): serving it breaks no rule.
   if (staleness < 0) return true
   // §5.2.2.2, §4.2.4: must-revalidate forbids serving it stale, even when the origin is unreachable.
-  if (resD.mustRevalidate) return false
-  const window = Math.max(opts.staleIfError, resD.staleIfError ?? 0, reqD.staleIfError ?? 0)
+  if (responseDirectives.mustRevalidate) return false
+  const window = Math.max(opts.staleIfError, responseDirectives.staleIfError ?? 0, requestDirectives.staleIfError ?? 0)
   return window > 0 && staleness <= window
 }
 

@@ -48,9 +48,9 @@ const STORABLE: StorableVerdict = { storable: true }
 
 export function storable(
   req: CacheRequest,
-  reqD: RequestDirectives,
+  requestDirectives: RequestDirectives,
   res: CacheResponse,
-  resD: ResponseDirectives,
+  responseDirectives: ResponseDirectives,
   opts: StorableOptions,
 ): StorableVerdict {
   // RFC 9111 §3: the request method is understood by the cache. A response to HEAD has no body, so it is
@@ -64,10 +64,10 @@ export function storable(
   if (!opts.allowableCodes.has(res.status)) return notStorable('status')
   // §5.2.2.3: must-understand stores only what the cache understands the status code of; a cache that
   // does ignores an accompanying no-store (the directive's purpose: no-store for older caches only).
-  if (resD.mustUnderstand && !UNDERSTOOD_STATUSES.has(res.status)) return notStorable('must-understand')
+  if (responseDirectives.mustUnderstand && !UNDERSTOOD_STATUSES.has(res.status)) return notStorable('must-understand')
   // §3: no-store absent from the response (§5.2.2.5); §5.2.1.5: nor in the request. Honoured even with
   // cacheControl off: it is a privacy request, not a freshness hint.
-  if ((resD.noStore && !resD.mustUnderstand) || reqD.noStore) return notStorable('no-store')
+  if ((responseDirectives.noStore && !responseDirectives.mustUnderstand) || requestDirectives.noStore) return notStorable('no-store')
   // §3: `private` only binds shared caches (§5.2.2.7); this is a private cache, so it stores.
   // §3 (shared caches, §3.5): Authorization. Stricter default: never stored, since one store serves
   // every user of the process.
@@ -82,7 +82,7 @@ export function storable(
   if (hasVaryStar(res)) return notStorable('vary-star')
   // §3: explicit freshness, a `public` / `private` directive, or a heuristically cacheable status. With
   // cacheControl off the user's expiration supplies the lifetime, so no response signal is needed.
-  if (opts.cacheControl && !hasCacheabilitySignal(res, resD)) return notStorable('no-lifetime')
+  if (opts.cacheControl && !hasCacheabilitySignal(res, responseDirectives)) return notStorable('no-lifetime')
   return STORABLE
 }
 
@@ -106,13 +106,13 @@ function hasVaryStar(res: CacheResponse): boolean {
   return vary !== undefined && splitList(vary).includes('*')
 }
 
-function hasCacheabilitySignal(res: CacheResponse, d: ResponseDirectives): boolean {
+function hasCacheabilitySignal(res: CacheResponse, directives: ResponseDirectives): boolean {
   return (
-    d.public ||
+    directives.public ||
     // §3: a private cache may count `private` as an explicit permission to store.
-    d.private !== false ||
+    directives.private !== false ||
     res.headers['expires'] !== undefined ||
-    d.maxAge !== undefined ||
+    directives.maxAge !== undefined ||
     HEURISTICALLY_CACHEABLE.has(res.status)
   )
 }

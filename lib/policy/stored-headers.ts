@@ -12,12 +12,12 @@ import { MAX_DELTA_SECONDS, type ResponseDirectives } from './directives.js'
  * - `age`, which a replay recomputes (§5.1);
  * - the names in `redact` (`ignoredParameters`), compared case-insensitively, so they never reach the store.
  */
-export function headersToStore(headers: HeaderRecord, d: ResponseDirectives, redact: ReadonlySet<string>): MutableHeaderRecord {
+export function headersToStore(headers: HeaderRecord, directives: ResponseDirectives, redact: ReadonlySet<string>): MutableHeaderRecord {
   const dropped = new Set<string>(['age'])
   const connection = fieldValue(headers, 'connection')
   if (connection !== undefined) for (const name of splitList(connection)) dropped.add(name.toLowerCase())
-  if (Array.isArray(d.noCache)) for (const name of d.noCache) dropped.add(name)
-  if (Array.isArray(d.private)) for (const name of d.private) dropped.add(name)
+  if (Array.isArray(directives.noCache)) for (const name of directives.noCache) dropped.add(name)
+  if (Array.isArray(directives.private)) for (const name of directives.private) dropped.add(name)
   for (const name of redact) dropped.add(name.toLowerCase())
 
   const out: MutableHeaderRecord = {}

@@ -1,7 +1,7 @@
 /**
  * The expiry rule both stores share, so MemoryStore and RedisStore expire a value at the same moment.
  */
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, StoreError } from '../errors.js'
 
 export interface TtlSettings {
   readonly ttl: boolean
@@ -39,7 +39,7 @@ const DROP: WritePlan = { kind: 'drop' }
 
 export function planWrite(settings: TtlSettings, ttlMs: number | undefined): WritePlan {
   if (!settings.ttl || ttlMs === undefined) return KEEP
-  if (Number.isNaN(ttlMs)) throw new RangeError('ttlMs is NaN')
+  if (Number.isNaN(ttlMs)) throw new StoreError('set', { cause: new RangeError('a write came with ttlMs NaN') })
   // Rounded up so a sub-millisecond remainder still stores the value rather than dropping it.
   const ms = Math.ceil(ttlMs + settings.ttlOffsetMs)
   if (ms <= 0) return DROP

@@ -21,6 +21,6 @@ export function gatedDirectives(
   cacheControl: boolean | undefined,
   res: Partial<ResponseDirectives> | undefined,
   req: Partial<RequestDirectives> | undefined,
-): { readonly resD: ResponseDirectives; readonly reqD: RequestDirectives } {
-  return cacheControl === false ? { resD: NO_RESPONSE_DIRECTIVES, reqD: NO_REQUEST_DIRECTIVES } : { resD: resDirectives(res), reqD: reqDirectives(req) }
+): { readonly responseDirectives: ResponseDirectives; readonly requestDirectives: RequestDirectives } {
+  return cacheControl === false ? { responseDirectives: NO_RESPONSE_DIRECTIVES, requestDirectives: NO_REQUEST_DIRECTIVES } : { responseDirectives: resDirectives(res), requestDirectives: reqDirectives(req) }
 }

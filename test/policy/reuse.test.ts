@@ -118,8 +118,8 @@ const decideRows: readonly DecideRow[] = [
 describe('policy/reuse decide', () => {
   for (const row of decideRows) {
     it(row.name, () => {
-      const { resD, reqD } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
-      const actual = decide(entry(row.age, row.lifetime, row.initialAge), resD, reqD, options(row.opts), NOW)
+      const { responseDirectives, requestDirectives } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
+      const actual = decide(entry(row.age, row.lifetime, row.initialAge), responseDirectives, requestDirectives, options(row.opts), NOW)
       assert.deepEqual(actual, row.expected)
     })
   }
@@ -135,7 +135,7 @@ describe('policy/reuse decideWithoutEntry', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(decideWithoutEntry(gatedDirectives(row.opts?.cacheControl, {}, row.req).reqD), row.expected)
+      assert.equal(decideWithoutEntry(gatedDirectives(row.opts?.cacheControl, {}, row.req).requestDirectives), row.expected)
     })
   }
 })
@@ -154,7 +154,7 @@ describe('policy/reuse staleWindow', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(staleWindow(gatedDirectives(row.opts?.cacheControl, row.res, {}).resD, options(row.opts)), row.expected)
+      assert.equal(staleWindow(gatedDirectives(row.opts?.cacheControl, row.res, {}).responseDirectives, options(row.opts)), row.expected)
     })
   }
 })

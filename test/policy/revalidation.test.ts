@@ -81,8 +81,8 @@ describe('policy/revalidation staleIfErrorAllowed', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      const { resD, reqD } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
-      const actual = staleIfErrorAllowed(entry(row.age, row.lifetime), resD, reqD, options(row.opts), NOW)
+      const { responseDirectives, requestDirectives } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
+      const actual = staleIfErrorAllowed(entry(row.age, row.lifetime), responseDirectives, requestDirectives, options(row.opts), NOW)
       assert.equal(actual, row.expected)
     })
   }

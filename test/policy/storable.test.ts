@@ -29,33 +29,33 @@ describe('policy/storable storable', () => {
   const rows: ReadonlyArray<{
     name: string
     req?: CacheRequest
-    reqD?: RequestDirectives
+    requestDirectives?: RequestDirectives
     res?: CacheResponse
-    resD?: ResponseDirectives
+    responseDirectives?: ResponseDirectives
     opts?: Partial<StorableOptions>
     expected: StorableVerdict
   }> = [
     { name: 'plain GET 200', expected: OK },
     { name: 'HEAD responses are never stored (§3 method)', req: req('HEAD'), expected: no('method') },
-    { name: 'method not in methods (§3)', req: req('POST'), resD: resDirectives({ maxAge: 60 }), expected: no('method') },
-    { name: 'POST when listed in methods', req: req('POST'), resD: resDirectives({ maxAge: 60 }), opts: { methods: new Set(['GET', 'POST']) }, expected: OK },
-    { name: 'clause order: method before no-store', req: req('HEAD'), resD: resDirectives({ noStore: true }), expected: no('method') },
+    { name: 'method not in methods (§3)', req: req('POST'), responseDirectives: resDirectives({ maxAge: 60 }), expected: no('method') },
+    { name: 'POST when listed in methods', req: req('POST'), responseDirectives: resDirectives({ maxAge: 60 }), opts: { methods: new Set(['GET', 'POST']) }, expected: OK },
+    { name: 'clause order: method before no-store', req: req('HEAD'), responseDirectives: resDirectives({ noStore: true }), expected: no('method') },
     { name: '1xx is not final (§3)', res: res(100), opts: { allowableCodes: new Set([100, 200]) }, expected: no('status') },
     { name: '304 is never stored as an entry', res: res(304), opts: { allowableCodes: new Set([200, 304]) }, expected: no('status') },
     { name: '206 is not combined (§3.3)', res: res(206), opts: { allowableCodes: new Set([200, 206]) }, expected: no('partial-content') },
     { name: '206 not in allowableCodes still says partial-content', res: res(206), expected: no('partial-content') },
     { name: 'status not in allowableCodes', res: res(404), expected: no('status') },
-    { name: 'response no-store (§5.2.2.5)', resD: resDirectives({ noStore: true, maxAge: 60 }), expected: no('no-store') },
-    { name: 'request no-store (§5.2.1.5)', reqD: reqDirectives({ noStore: true }), expected: no('no-store') },
-    { name: 'no-store honoured with cacheControl false', resD: resDirectives({ noStore: true }), opts: { cacheControl: false }, expected: no('no-store') },
-    { name: 'must-understand: an understood status ignores the no-store beside it (§5.2.2.3)', resD: resDirectives({ mustUnderstand: true, noStore: true, maxAge: 60 }), expected: OK },
-    { name: 'must-understand: a status whose rules we do not know is not stored (§5.2.2.3)', res: res(299), resD: resDirectives({ mustUnderstand: true, maxAge: 60 }), opts: { allowableCodes: new Set([200, 299]) }, expected: no('must-understand') },
-    { name: 'must-understand does not override a request no-store (§5.2.1.5)', reqD: reqDirectives({ noStore: true }), resD: resDirectives({ mustUnderstand: true, noStore: true, maxAge: 60 }), expected: no('no-store') },
-    { name: 'private is storable in a private cache (§5.2.2.7)', resD: resDirectives({ private: true }), expected: OK },
-    { name: 'qualified private is storable', resD: resDirectives({ private: ['x-user'] }), expected: OK },
-    { name: 's-maxage=0 is irrelevant to a private cache', resD: resDirectives({ sMaxAge: 0 }), expected: OK },
+    { name: 'response no-store (§5.2.2.5)', responseDirectives: resDirectives({ noStore: true, maxAge: 60 }), expected: no('no-store') },
+    { name: 'request no-store (§5.2.1.5)', requestDirectives: reqDirectives({ noStore: true }), expected: no('no-store') },
+    { name: 'no-store honoured with cacheControl false', responseDirectives: resDirectives({ noStore: true }), opts: { cacheControl: false }, expected: no('no-store') },
+    { name: 'must-understand: an understood status ignores the no-store beside it (§5.2.2.3)', responseDirectives: resDirectives({ mustUnderstand: true, noStore: true, maxAge: 60 }), expected: OK },
+    { name: 'must-understand: a status whose rules we do not know is not stored (§5.2.2.3)', res: res(299), responseDirectives: resDirectives({ mustUnderstand: true, maxAge: 60 }), opts: { allowableCodes: new Set([200, 299]) }, expected: no('must-understand') },
+    { name: 'must-understand does not override a request no-store (§5.2.1.5)', requestDirectives: reqDirectives({ noStore: true }), responseDirectives: resDirectives({ mustUnderstand: true, noStore: true, maxAge: 60 }), expected: no('no-store') },
+    { name: 'private is storable in a private cache (§5.2.2.7)', responseDirectives: resDirectives({ private: true }), expected: OK },
+    { name: 'qualified private is storable', responseDirectives: resDirectives({ private: ['x-user'] }), expected: OK },
+    { name: 's-maxage=0 is irrelevant to a private cache', responseDirectives: resDirectives({ sMaxAge: 0 }), expected: OK },
     { name: 'Authorization (§3.5, stricter: always)', req: req('GET', { authorization: 'Bearer t' }), expected: no('authorization') },
-    { name: 'Authorization even with public', req: req('GET', { authorization: 'Bearer t' }), resD: resDirectives({ public: true }), expected: no('authorization') },
+    { name: 'Authorization even with public', req: req('GET', { authorization: 'Bearer t' }), responseDirectives: resDirectives({ public: true }), expected: no('authorization') },
     { name: 'Cookie (stricter default)', req: req('GET', { cookie: 'sid=1' }), expected: no('cookie') },
     { name: 'Authorization with the credentials partition: stored per credential', req: req('GET', { authorization: 'Bearer t' }), opts: { credentialsPartitioned: true }, expected: OK },
     { name: 'Cookie with the credentials partition: stored per credential', req: req('GET', { cookie: 'sid=1' }), opts: { credentialsPartitioned: true }, expected: OK },
@@ -67,16 +67,16 @@ describe('policy/storable storable', () => {
     { name: 'ordinary Vary is storable', res: res(200, { vary: 'Accept-Encoding' }), expected: OK },
     { name: '404 added by the user is heuristically cacheable', res: res(404), opts: { allowableCodes: new Set([200, 404]) }, expected: OK },
     { name: '500 added by the user needs explicit freshness (§3)', res: res(500), opts: { allowableCodes: new Set([200, 500]) }, expected: no('no-lifetime') },
-    { name: '500 with max-age', res: res(500), resD: resDirectives({ maxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with max-age', res: res(500), responseDirectives: resDirectives({ maxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: OK },
     { name: '500 with Expires', res: res(500, { expires: DATE }), opts: { allowableCodes: new Set([500]) }, expected: OK },
-    { name: '500 with public', res: res(500), resD: resDirectives({ public: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
-    { name: '500 with private (a private cache may, §3)', res: res(500), resD: resDirectives({ private: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
-    { name: '500 with s-maxage only: not a signal for a private cache', res: res(500), resD: resDirectives({ sMaxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: no('no-lifetime') },
+    { name: '500 with public', res: res(500), responseDirectives: resDirectives({ public: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with private (a private cache may, §3)', res: res(500), responseDirectives: resDirectives({ private: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
+    { name: '500 with s-maxage only: not a signal for a private cache', res: res(500), responseDirectives: resDirectives({ sMaxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: no('no-lifetime') },
     { name: '500 with cacheControl false: user lifetime suffices', res: res(500), opts: { allowableCodes: new Set([500]), cacheControl: false }, expected: OK },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      const verdict = storable(row.req ?? req('GET'), row.reqD ?? reqDirectives(), row.res ?? res(200), row.resD ?? resDirectives(), { ...DEFAULTS, ...row.opts })
+      const verdict = storable(row.req ?? req('GET'), row.requestDirectives ?? reqDirectives(), row.res ?? res(200), row.responseDirectives ?? resDirectives(), { ...DEFAULTS, ...row.opts })
       assert.deepEqual(verdict, row.expected)
     })
   }
