@@ -13,7 +13,8 @@ export interface BodySource {
   readonly readAhead: boolean
   /**
    * Chunk `index` (0-based, asked for in order): synchronously when it is in memory, else a promise.
-   * Undefined (or a promise of it) when it cannot be read or fails its check: the response is aborted.
+   * Undefined (or a promise of it) when it cannot be read or fails its check: the replay hands the
+   * response to its BodyFailure (replay.ts) to finish from the origin, or aborts it.
    */
   read(index: number): Buffer | undefined | Promise<Buffer | undefined>
 }

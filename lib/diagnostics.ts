@@ -24,6 +24,21 @@ export const channels = {
 
 export const debug = debuglog('undici-redis-cache')
 
+/**
+ * `NODE_DEBUG=undici-redis-cache`: one line per hit, miss, revalidation, stale serve and store write,
+ * from the channels above, so the log says what a subscriber sees (the redacted URL, never a secret
+ * in it). Subscribed only when enabled: otherwise no message object is ever built (hasSubscribers).
+ * Errors are logged by createReporter, once per report.
+ */
+if (debug.enabled) {
+  for (const event of ['hit', 'miss', 'revalidate', 'stale', 'store'] as const) {
+    diagnostics.subscribe(channels[event].name, (message) => {
+      const { url, id, reason, size } = message as { url: string; id: string; reason?: string | number; size?: number }
+      debug('%s %s %s id=%s', event, url, reason ?? `${size} bytes`, id)
+    })
+  }
+}
+
 /** Minimum milliseconds between two reports of the same error code. */
 const REPORT_INTERVAL_MS = 1000
 

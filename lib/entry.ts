@@ -55,14 +55,21 @@ export interface StoredEntry {
 }
 
 /**
- * Stored at the primary id when responses for a URL carry `Vary`: names the varying fields, so a reader
- * can compute the variant id, and lists the variants so invalidation can delete them all.
+ * Stored at the primary id when responses for a URL carry `Vary`: names the varying fields and the
+ * generation, so a reader can compute the variant id, and lists the variants so invalidation can
+ * delete them (storage/vary-records.ts).
  */
 export interface VaryPointer {
   readonly kind: 'vary'
   readonly key: string
   /** Lowercased, sorted, de-duplicated field names from `Vary`. */
   readonly names: readonly string[]
+  /**
+   * 16 lowercase hex digits, random per pointer and part of every variant id under it, so variants
+   * written before an invalidation are never found again. Absent on pointers written before
+   * generations existed (the legacy generation: variant ids without one).
+   */
+  readonly generation?: string
   /** Ids of the variants written so far (bounded; oldest dropped). */
   readonly variants: readonly string[]
   /** When the last variant may be dropped (epoch ms), or null when kept until evicted. */
@@ -71,7 +78,10 @@ export interface VaryPointer {
 
 export type StoredRecord = StoredEntry | VaryPointer
 
-/** Upper bound on the variants a pointer lists; older ones are dropped from the list (and so from invalidation). */
+/**
+ * Upper bound on the variants a pointer lists; older ones are dropped from the list, so invalidation
+ * does not delete them, but they go unreachable with the pointer's generation all the same.
+ */
 export const MAX_VARIANTS = 32
 
 export function isInline(body: Uint8Array | ExternalBody): body is Uint8Array {

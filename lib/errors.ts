@@ -157,6 +157,20 @@ export class ValueTooLargeError extends CacheError {
   }
 }
 
+/**
+ * A request reached the cache without its origin: the cache was composed onto an undici 7 Client or
+ * Pool, whose dispatch options carry only the path. Compose it onto an Agent, or use undici 8, which
+ * hands the interceptor its Client's or Pool's origin.
+ */
+export class MissingOriginError extends CacheError {
+  static override readonly code = 'URC_ERR_MISSING_ORIGIN'
+  override name = 'MissingOriginError' as const
+  override readonly code = 'URC_ERR_MISSING_ORIGIN' as const
+  constructor() {
+    super('the request has no origin: compose cache() onto an Agent (new Agent().compose(cache())); undici 7 does not tell an interceptor on a Client or Pool its origin (undici 8 does)')
+  }
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return `array ${JSON.stringify(value).slice(0, 80)}`
@@ -167,4 +181,17 @@ function describe(value: unknown): string {
 
 function causeText(cause: unknown): string {
   return cause instanceof Error ? `: ${cause.message}` : ''
+}
+
+/**
+ * The write breaker is open: writes failed repeatedly (Redis at `maxmemory` under `noeviction` refuses
+ * them with OOM) and are skipped until the cooldown ends. Reads go on: stored entries are still served.
+ */
+export class StoreWritesUnavailableError extends CacheError {
+  static override readonly code = 'URC_ERR_STORE_WRITES_UNAVAILABLE'
+  override name = 'StoreWritesUnavailableError' as const
+  override readonly code = 'URC_ERR_STORE_WRITES_UNAVAILABLE' as const
+  constructor(readonly retryAt: number) {
+    super(`cache store writes skipped after repeated write failures (reads go on); next write probe at ${new Date(retryAt).toISOString()}`)
+  }
 }

@@ -3,7 +3,11 @@
  * lib/ splits list fields or knows the hop-by-hop set.
  */
 
-/** Header fields by lowercased name. A field that appeared on several lines keeps each line's value. */
+/**
+ * Header fields by lowercased name. A field that appeared on several lines keeps each line's value.
+ * Records this package builds have no prototype (headerRecord()): a field may be named `__proto__`,
+ * `constructor` or `hasOwnProperty`, and none of those may reach Object.prototype or read from it.
+ */
 export type HeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>
 
 /** Mutable counterpart, for code that builds a record. */
@@ -25,16 +29,29 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
 ])
 
+/** An empty record with no prototype, for header names (or other names from the network) as keys. */
+export function headerRecord<V = string | string[]>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>
+}
+
+/**
+ * One field's value, own properties only: a record from elsewhere (a caller's object literal, a decoded
+ * entry) may still inherit `constructor` from Object.prototype.
+ */
+function ownField(headers: HeaderRecord, name: string): string | readonly string[] | undefined {
+  return Object.hasOwn(headers, name) ? headers[name] : undefined
+}
+
 /** All values of one field as a single string, lines joined by ", " (RFC 9110 §5.3). */
 export function fieldValue(headers: HeaderRecord, name: string): string | undefined {
-  const value = headers[name]
+  const value = ownField(headers, name)
   if (value === undefined) return undefined
   return typeof value === 'string' ? value : value.join(', ')
 }
 
 /** Each value of one field as its own line (for fields where the number of lines matters, §4.2.1). */
 export function fieldLines(headers: HeaderRecord, name: string): readonly string[] {
-  const value = headers[name]
+  const value = ownField(headers, name)
   if (value === undefined) return []
   return typeof value === 'string' ? [value] : value
 }
@@ -62,9 +79,12 @@ export function splitList(value: string): string[] {
   return out
 }
 
-/** Lowercases names and drops undefined values, copying arrays so the result owns its data. */
+/**
+ * Lowercases names and drops undefined values, copying arrays so the result owns its data. Names that
+ * differ only in case are merged, their lines kept in order. The result has no prototype.
+ */
 export function normalizeHeaders(headers: Readonly<Record<string, unknown>> | undefined | null): MutableHeaderRecord {
-  const out: MutableHeaderRecord = {}
+  const out = headerRecord()
   if (headers == null) return out
   for (const [rawName, value] of Object.entries(headers)) {
     if (value === undefined || value === null) continue
@@ -73,6 +93,15 @@ export function normalizeHeaders(headers: Readonly<Record<string, unknown>> | un
     const existing = out[name]
     if (existing === undefined) out[name] = values.length === 1 ? values[0]! : values
     else out[name] = [...(typeof existing === 'string' ? [existing] : existing), ...values]
+  }
+  return out
+}
+
+/** A copy with no prototype, without undefined values, lists copied so the result owns its data. */
+export function copyHeaders(headers: Readonly<Record<string, string | readonly string[] | undefined>>): MutableHeaderRecord {
+  const out = headerRecord()
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name] = typeof value === 'string' ? value : [...value]
   }
   return out
 }

@@ -19,6 +19,8 @@ export {
   KeyFunctionError,
   InvalidEntryError,
   ValueTooLargeError,
+  MissingOriginError,
+  StoreWritesUnavailableError,
 } from './errors.js'
 export { channels } from './diagnostics.js'
 export type { CacheOptions, ExpireAfter } from './options.js'

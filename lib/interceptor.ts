@@ -13,13 +13,14 @@ import { CacheContext, type Dispatch, type DispatchOptions } from './flows/conte
 import { lookup } from './flows/lookup.js'
 import { bypass, forwardUntouched } from './flows/passthrough.js'
 import { forwardUnsafe } from './flows/unsafe.js'
+import { MissingOriginError } from './errors.js'
 import { Downstream } from './handlers/downstream.js'
 import { hasInvalidHeaderChar, type HeaderRecord } from './headers.js'
 import type { CacheRequest } from './http.js'
 import { toCacheRequest } from './message.js'
 import { resolveOptions, type CacheOptions } from './options.js'
 import { bypassReason } from './policy/bypass.js'
-import { effectiveRequestDirectives } from './policy/directives.js'
+import { parseRequestDirectives } from './policy/directives.js'
 import { SAFE_METHODS } from './policy/invalidation.js'
 import { keyedBody, readBody } from './request-body.js'
 
@@ -29,15 +30,19 @@ import { keyedBody, readBody } from './request-body.js'
  */
 export function cache(options?: CacheOptions): Dispatcher.DispatcherComposeInterceptor {
   const ctx = new CacheContext(resolveOptions(options))
-  return (next) => (opts, handler) => dispatch(ctx, next, opts, handler)
+  // undici 8 passes the origin of the Client or Pool the interceptor is composed onto (null or
+  // undefined for an Agent, whose requests carry their own).
+  return (next, origin?: string | null) => (opts, handler) => dispatch(ctx, next, origin ?? undefined, opts, handler)
 }
 
-function dispatch(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+function dispatch(ctx: CacheContext, next: Dispatch, origin: string | undefined, opts: DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
   const method = (opts.method ?? 'GET').toUpperCase()
   if (opts.upgrade != null || method === 'CONNECT') return next(opts, handler)
+  // Without an origin nothing can be keyed: say so rather than silently never caching.
+  if (opts.origin == null && origin === undefined) throw new MissingOriginError()
   let req: CacheRequest
   try {
-    req = toCacheRequest(opts)
+    req = toCacheRequest(opts, origin)
   } catch {
     return next(opts, handler)
   }
@@ -48,8 +53,8 @@ function dispatch(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, hand
     if (!SAFE_METHODS.has(req.method)) return forwardUnsafe(ctx, next, opts, handler, req)
     return bypass(ctx, next, opts, handler, 'method', undefined)
   }
-  const requestDirectives = effectiveRequestDirectives(req.headers, options.cacheControl)
-  const reason = bypassReason(req, requestDirectives, options.credentialsPartitioned)
+  const requestDirectives = parseRequestDirectives(req.headers)
+  const reason = bypassReason(req, requestDirectives, options)
   if (reason !== undefined) return bypass(ctx, next, opts, handler, 'bypass', reason)
   const body = keyedBody(req.method, opts.body)
   if (body.kind === 'unkeyable') return bypass(ctx, next, opts, handler, 'bypass', 'body-form')

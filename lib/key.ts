@@ -155,14 +155,17 @@ export function requestKey(req: CacheRequest, opts: KeyOptions, body?: Uint8Arra
 }
 
 /**
- * The id of one variant under a primary entry (RFC 9111 §4.1): the primary id, a dot, and 64 bits of
- * SHA-256 over the sorted (name, value) pairs as JSON, where `null` (field absent) differs from `""`.
+ * The id of one variant under a primary entry (RFC 9111 §4.1): the primary id, a dot, the Vary
+ * pointer's generation (storage/vary-records.ts), and 64 bits of SHA-256 over the sorted (name, value)
+ * pairs as JSON, where `null` (field absent) differs from `""`. The generation is written out rather
+ * than hashed in, so a variant id says which pointer generation it belongs to; the legacy generation
+ * `''` (pointers written before generations) gives the ids such pointers always had.
  */
-export function variantId(primaryId: string, values: VaryValues): string {
+export function variantId(primaryId: string, values: VaryValues, generation = ''): string {
   const pairs = Object.keys(values)
     .sort(compareCodeUnits)
     .map((name) => [name, values[name] ?? null])
-  return `${primaryId}.${sha256Hex(JSON.stringify(pairs)).slice(0, 16)}`
+  return `${primaryId}.${generation}${sha256Hex(JSON.stringify(pairs)).slice(0, 16)}`
 }
 
 function matchedHeaders(headers: HeaderRecord, opts: KeyOptions): Array<[string, string | null]> {

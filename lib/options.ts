@@ -6,6 +6,7 @@ import type { CacheRequest, CacheResponse } from './http.js'
 import type { CacheStore } from './stores/types.js'
 import type { CacheError } from './errors.js'
 import { InvalidOptionError } from './errors.js'
+import { bool, fn, isNonEmptyString, isStatus, list, plainObject, positiveInteger } from './option-checks.js'
 import { toExpiration, compileUrlRules, type Expiration, type UrlRule } from './policy/expire-after.js'
 import type { StorableOptions } from './policy/storable.js'
 import type { ReuseOptions } from './policy/reuse.js'
@@ -29,6 +30,17 @@ export interface CacheOptions {
    * @default 'memory'
    */
   store?: CacheStore | 'memory' | 'redis'
+
+  /**
+   * Who the cache serves (RFC 9111 §1). `'shared'`: one store behind many users, as a Redis behind a
+   * fleet is; responses marked `private` are not stored (except inside a `credentials` partition, which
+   * is one user's), `s-maxage` and `proxy-revalidate` apply, and a response to a request with
+   * `Authorization` is stored only when it says a shared cache may (§3.5: `public`, `must-revalidate`
+   * or `s-maxage`). `'private'`: one process serving one user (a CLI, a desktop app, a per-user
+   * worker); `private` responses are stored and the shared-cache directives are ignored.
+   * @default 'shared'
+   */
+  type?: 'shared' | 'private'
 
   /**
    * Request methods whose responses are stored. Safe methods other than GET/HEAD, or POST for a search
@@ -167,7 +179,7 @@ export const DEFAULT_CACHE_NAME = 'undici-redis-cache'
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'store', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
+  'store', 'type', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
   'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize', 'cacheStatus',
   'commandTimeout', 'onError', 'credentials', 'clock',
 ] satisfies (keyof CacheOptions)[])
@@ -222,10 +234,12 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   const clock = resolveClock(options.clock)
   const expireAfter = options.expireAfter === undefined ? undefined : toExpiration(options.expireAfter, 'expireAfter')
   const urlRules = compileUrlRules(plainObject(options.urlsExpireAfter ?? {}, 'urlsExpireAfter'), 'urlsExpireAfter')
-  const storable: StorableOptions = { methods, allowableCodes, cacheControl, credentialsPartitioned: credentialsSecret !== undefined }
+  const shared = resolveType(options.type) === 'shared'
+  const storable: StorableOptions = { methods, allowableCodes, cacheControl, credentialsPartitioned: credentialsSecret !== undefined, shared }
   const reuse: ReuseOptions = {
     staleIfError: window(options.staleIfError, 'staleIfError'),
     staleWhileRevalidate: window(options.staleWhileRevalidate, 'staleWhileRevalidate'),
+    shared,
   }
 
   return {
@@ -255,6 +269,11 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     clock,
     plan: { storable, reuse, cacheControl, expireAfter, urlRules, redactHeaders: ignoredHeaders },
   }
+}
+
+function resolveType(value: unknown): 'shared' | 'private' {
+  if (value === undefined || value === 'shared' || value === 'private') return value ?? 'shared'
+  throw new InvalidOptionError('type', "'shared' or 'private'", value)
 }
 
 function resolveStore(store: CacheOptions['store'], clock: Clock): CacheStore {
@@ -304,34 +323,3 @@ function upperList(value: unknown, option: string): ReadonlySet<string> {
   if (methods.has('HEAD')) methods.add('GET')
   return methods
 }
-
-function list<T>(value: unknown, option: string, check: (item: unknown) => item is T, expected: string): T[] {
-  if (!Array.isArray(value)) throw new InvalidOptionError(option, `an array of ${expected}`, value)
-  for (const item of value) if (!check(item)) throw new InvalidOptionError(option, `an array of ${expected}`, value)
-  return value as T[]
-}
-
-function bool(value: unknown, option: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value === 'boolean') return value
-  throw new InvalidOptionError(option, 'a boolean', value)
-}
-
-function fn<F>(value: F | undefined, option: string): F | undefined {
-  if (value === undefined || typeof value === 'function') return value
-  throw new InvalidOptionError(option, 'a function', value)
-}
-
-function positiveInteger(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value
-  throw new InvalidOptionError(option, 'a positive integer', value)
-}
-
-function plainObject(value: unknown, option: string): Readonly<Record<string, unknown>> {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
-  throw new InvalidOptionError(option, 'an object of URL patterns to lifetimes', value)
-}
-
-const isStatus = (item: unknown): item is number => Number.isInteger(item) && (item as number) >= 200 && (item as number) <= 599
-const isNonEmptyString = (item: unknown): item is string => typeof item === 'string' && item.length > 0

@@ -3,16 +3,16 @@
  * it only keeps references to chunks, and gives up (dropping them) as soon as the body outgrows
  * `maxSize` or contradicts its Content-Length.
  */
-export type RecorderResult =
-  | { readonly complete: true; readonly body: Uint8Array }
-  | { readonly complete: false; readonly reason: 'too-large' | 'length-mismatch' | 'abandoned' }
+export type RecorderFailure = 'too-large' | 'length-mismatch' | 'abandoned'
+
+export type RecorderResult = { readonly complete: true; readonly body: Uint8Array } | { readonly complete: false; readonly reason: RecorderFailure }
 
 export class Recorder {
   readonly #maxSize: number
   readonly #expectedLength: number | undefined
   #chunks: Buffer[] | undefined = []
   #size = 0
-  #failure: 'too-large' | 'length-mismatch' | 'abandoned' | undefined
+  #failure: RecorderFailure | undefined
 
   /** `expectedLength` is the response's Content-Length, when it gave a valid one. */
   constructor(maxSize: number, expectedLength: number | undefined) {
@@ -23,6 +23,11 @@ export class Recorder {
 
   get recording(): boolean {
     return this.#chunks !== undefined
+  }
+
+  /** Why it gave up, once it has (before the end, for a body that outgrew its bounds). */
+  get failure(): RecorderFailure | undefined {
+    return this.#failure
   }
 
   push(chunk: Buffer): void {
@@ -49,7 +54,7 @@ export class Recorder {
     return { complete: true, body }
   }
 
-  #fail(reason: 'too-large' | 'length-mismatch' | 'abandoned'): void {
+  #fail(reason: RecorderFailure): void {
     this.#chunks = undefined
     this.#failure ??= reason
   }

@@ -52,12 +52,50 @@ export function normalizeQuery(bytes: Uint8Array, ignoredParams: ReadonlySet<str
   return pairs.map(({ name, value }) => `${name}=${value}`).join('&')
 }
 
+/**
+ * `reference` (an absolute or relative URI reference, RFC 3986 §4.1, as a response header carries it)
+ * without the query pairs whose name, form-decoded as normalizeQuery decodes it and lowercased, is in
+ * `lowercasedNames`; `&`-separated pairs of the fragment are treated alike (`#api_key=…`). Everything
+ * else is kept byte for byte, so a reference that names no such parameter comes back as it was; a
+ * query or fragment left empty loses its `?` or `#`. For redacting URL-valued response fields before
+ * they are stored (policy/stored-headers.ts): names match case-insensitively there, the safe side.
+ */
+export function stripQueryParams(reference: string, lowercasedNames: ReadonlySet<string>): string {
+  if (lowercasedNames.size === 0) return reference
+  const hash = reference.indexOf('#')
+  const beforeHash = hash === -1 ? reference : reference.slice(0, hash)
+  const fragment = hash === -1 ? undefined : reference.slice(hash + 1)
+  const mark = beforeHash.indexOf('?')
+  const query = mark === -1 ? undefined : beforeHash.slice(mark + 1)
+  const keptQuery = query === undefined ? undefined : withoutPairs(query, lowercasedNames)
+  const keptFragment = fragment === undefined ? undefined : withoutPairs(fragment, lowercasedNames)
+  if (keptQuery === query && keptFragment === fragment) return reference
+  let out = mark === -1 ? beforeHash : beforeHash.slice(0, mark)
+  if (keptQuery !== undefined && keptQuery !== '') out += `?${keptQuery}`
+  if (keptFragment !== undefined && keptFragment !== '') out += `#${keptFragment}`
+  return out
+}
+
+/** `text` (`a=1&b=2`) without the pairs `names` lists; `text` itself when none is removed. */
+function withoutPairs(text: string, names: ReadonlySet<string>): string {
+  if (text === '') return text
+  const pairs = text.split('&')
+  const kept = pairs.filter((pair) => {
+    const eq = pair.indexOf('=')
+    const rawName = UTF8_ENCODER.encode(eq === -1 ? pair : pair.slice(0, eq))
+    return !names.has(UTF8_DECODER.decode(formDecode(rawName)).toLowerCase())
+  })
+  return kept.length === pairs.length ? text : kept.join('&')
+}
+
 /** Code-unit order: deterministic everywhere, unlike localeCompare. The order of every sorted key part. */
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/
+const UTF8_ENCODER = new TextEncoder()
+const UTF8_DECODER = new TextDecoder()
 
 /**
  * RFC 3986 §6.2.2.1-2: hex digits of escapes uppercased and escaped unreserved characters decoded. Other

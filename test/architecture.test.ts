@@ -15,7 +15,7 @@ const LIB = resolve(dirname(fileURLToPath(import.meta.url)), '../lib')
  * pattern names a file's layer.
  */
 const LAYERS: ReadonlyArray<{ readonly name: string; readonly files: RegExp }> = [
-  { name: 'foundation', files: /^(errors|headers|http|clock|entry|diagnostics|single-flight)\.ts$/ },
+  { name: 'foundation', files: /^(errors|headers|http|clock|entry|diagnostics|single-flight|option-checks)\.ts$/ },
   { name: 'policy, keys, codec', files: /^(policy\/.*|key|url-normalize|body-digest|codec\/.*)\.ts$/ },
   { name: 'stores', files: /^stores\/.*\.ts$/ },
   { name: 'storage', files: /^storage\/.*\.ts$/ },

@@ -157,6 +157,15 @@ describe('codec', () => {
       assert.deepEqual(decodeRecord(encodeRecord(timed)), timed)
     })
 
+    it('vary pointer with a generation; one without stays without (the legacy generation, its bytes unchanged)', () => {
+      const generational: VaryPointer = { ...pointer, generation: '0123456789abcdef' }
+      assert.deepEqual(decodeRecord(encodeRecord(generational)), generational)
+      const legacy = decodeRecord(encodeRecord(pointer))
+      assert.ok(legacy?.kind === 'vary')
+      assert.equal(Object.hasOwn(legacy, 'generation'), false)
+      assert.equal(encodeRecord(generational).length, encodeRecord(pointer).length + 1 + 'generation'.length + 1 + 16)
+    })
+
     it('decoded records are fresh plain objects', () => {
       const decoded = decodeRecord(encodeRecord(entry))
       assert.ok(decoded?.kind === 'entry')
@@ -195,6 +204,8 @@ describe('codec', () => {
       ['empty key', { ...entry, key: '' }],
       ['too many variants', { ...pointer, variants: Array.from({ length: 33 }, (_, i) => `id.${i}`) }],
       ['repeated vary name', { ...pointer, names: ['accept', 'accept'] }],
+      ['pointer generation not 16 hex digits', { ...pointer, generation: '0123456789ABCDEF' }],
+      ['empty pointer generation', { ...pointer, generation: '' }],
     ]
     for (const [name, record] of rows) {
       it(name, () => {
@@ -321,6 +332,9 @@ describe('codec', () => {
       ['header value holding a newline', () => frame(looseEncode(entryFields({ headers: { a: 'b\nc' } }))), /unsafe/],
       ['33 variants in a pointer', () => frame(looseEncode({ key: pointer.key, names: pointer.names, deleteAt: null, variants: Array.from({ length: 33 }, (_, i) => `v${i}`) }), 2), /variants/],
       ['pointer names not strings', () => frame(looseEncode({ key: 'k', names: [1], variants: [], deleteAt: null }), 2), /names/],
+      ['pointer generation a number', () => frame(looseEncode({ key: 'k', names: [], variants: [], deleteAt: null, generation: 7 }), 2), /generation/],
+      ['pointer generation too long', () => frame(looseEncode({ key: 'k', names: [], variants: [], deleteAt: null, generation: 'a'.repeat(17) }), 2), /generation/],
+      ['pointer generation null', () => frame(looseEncode({ key: 'k', names: [], variants: [], deleteAt: null, generation: null }), 2), /generation/],
       ['100,000-deep nested arrays', () => frame(concat([0xa1], text('key'), new Uint8Array(100_000).fill(0x81), [0xf6])), /nesting deeper/],
       ['100,000-deep nested maps', () => frame(concat(...Array.from({ length: 100_000 }, () => [0xa1, 0x61, 0x61]), [0xf6])), /nesting deeper/],
       ['byte string header claiming 2^32 bytes', () => frame(concat([0xa1], text('key'), [0x5b, 0, 0, 0, 1, 0, 0, 0, 0])), /byte string not allowed/],

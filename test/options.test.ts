@@ -10,6 +10,8 @@ import {
   CorruptEntryError,
   InvalidOptionError,
   BodyReadError,
+  MissingOriginError,
+  StoreWritesUnavailableError,
   MemoryStore,
   RedisStore,
   StoreError,
@@ -156,6 +158,8 @@ describe('error classes', () => {
     { error: new BodyReadError(1024, 200), cls: BodyReadError, code: 'URC_ERR_BODY_READ', name: 'BodyReadError' },
     { error: new KeyFunctionError('it threw'), cls: KeyFunctionError, code: 'URC_ERR_KEY_FUNCTION', name: 'KeyFunctionError' },
     { error: new InvalidEntryError('no body'), cls: InvalidEntryError, code: 'URC_ERR_INVALID_ENTRY', name: 'InvalidEntryError' },
+    { error: new MissingOriginError(), cls: MissingOriginError, code: 'URC_ERR_MISSING_ORIGIN', name: 'MissingOriginError' },
+    { error: new StoreWritesUnavailableError(Date.now() + 1000), cls: StoreWritesUnavailableError, code: 'URC_ERR_STORE_WRITES_UNAVAILABLE', name: 'StoreWritesUnavailableError' },
   ]
   for (const { error, cls, code, name } of instances) {
     it(`${name}: an Error and a CacheError, with code ${code}, and no other subclass`, () => {

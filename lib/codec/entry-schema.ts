@@ -5,8 +5,9 @@
  *
  * An entry's metadata is every StoredEntry field but `kind` and `body`, plus `bodySize` and either
  * `bodyCrc` (CRC-32 of an inline body) or `bodyRef` ({ id, size, chunkSize, crcs } of a body stored
- * apart). A pointer's is every VaryPointer field but `kind`. The encoder runs the same checks, so a
- * record that would not decode is never written.
+ * apart). A pointer's is every VaryPointer field but `kind`; `generation` is present only on pointers
+ * that have one (those written before generations keep their exact bytes). The encoder runs the same
+ * checks, so a record that would not decode is never written.
  */
 import { crc32 } from 'node:zlib'
 import { isInline, MAX_VARIANTS, type ExternalBody, type StoredEntry, type VaryPointer, type VaryValues } from '../entry.js'
@@ -37,14 +38,24 @@ const ENTRY_FIELDS = [...COMMON_ENTRY_FIELDS, 'bodyCrc'] as const
 const EXTERNAL_ENTRY_FIELDS = [...COMMON_ENTRY_FIELDS, 'bodyRef'] as const
 const BODY_REF_FIELDS = ['id', 'size', 'chunkSize', 'crcs'] as const
 const POINTER_FIELDS = ['key', 'names', 'variants', 'deleteAt'] as const
+const GENERATION_POINTER_FIELDS = [...POINTER_FIELDS, 'generation'] as const
 
+/** A vary pointer's generation (entry.ts VaryPointer): 64 random bits as lowercase hex. */
+const GENERATION = /^[0-9a-f]{16}$/
 /** RFC 9110 §5.1 field names (tokens), lowercased as the rest of the cache keeps them. */
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
 /** RFC 9110 §9.1 method token. */
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** CR, LF and NUL would split or end a header line on replay (RFC 9110 §5.5). */
 const UNSAFE_TEXT = /[\r\n\0]/
-/** Own keys that mean something to JavaScript objects; cbor-x renames `__proto__` to `__proto_`. */
+/**
+ * Field names never stored. cbor-x renames a `__proto__` map key to `__proto_` when it decodes, so
+ * neither can round-trip. `constructor` and `prototype` could now that the records the cache builds have
+ * no prototype (headers.ts), but released readers of format 1 refuse them: in a rolling upgrade they
+ * would report and delete what newer writers store. Refusing them also keeps the records decoded here
+ * (ordinary objects) free of own keys that shadow Object.prototype. A response carrying one of these
+ * fields is served and not stored: the save reports InvalidEntryError (entry-repository.ts).
+ */
 const FORBIDDEN_NAMES: ReadonlySet<string> = new Set(['__proto__', '__proto_', 'constructor', 'prototype'])
 
 /** The metadata map written for `entry`. */
@@ -72,7 +83,8 @@ export function entryMetadata(entry: StoredEntry): Record<string, unknown> {
 
 /** The metadata map written for `pointer`. */
 export function pointerMetadata(pointer: VaryPointer): Record<string, unknown> {
-  return { key: pointer.key, names: pointer.names, variants: pointer.variants, deleteAt: pointer.deleteAt }
+  const fields = { key: pointer.key, names: pointer.names, variants: pointer.variants, deleteAt: pointer.deleteAt }
+  return pointer.generation === undefined ? fields : { ...fields, generation: pointer.generation }
 }
 
 // Field by field rather than with object rest/spread: this runs on every hit, and V8's rest copy of a
@@ -139,11 +151,13 @@ export function validateEntryMeta(raw: unknown, external: boolean): Result<Entry
   }
 }
 
-/** A vary pointer rebuilt from `raw`. */
+/** A vary pointer rebuilt from `raw`; one without `generation` is a legacy pointer, and comes back without one. */
 export function validatePointer(raw: unknown): Result<VaryPointer> {
-  const object = exactObject(raw, POINTER_FIELDS)
+  const legacy = !isPlainObject(raw) || !Object.hasOwn(raw, 'generation')
+  const object = exactObject<string>(raw, legacy ? POINTER_FIELDS : GENERATION_POINTER_FIELDS)
   if (typeof object === 'string') return fail(object)
-  const { key, names, variants, deleteAt } = object
+  const { key, names, variants, deleteAt, generation } = object
+  if (!legacy && (typeof generation !== 'string' || !GENERATION.test(generation))) return fail('generation is not 16 lowercase hex digits')
   if (typeof key !== 'string' || key === '') return fail('key is not a non-empty string')
   if (!Array.isArray(names) || names.length > MAX_VARY_NAMES) return fail(`names is not an array of at most ${MAX_VARY_NAMES}`)
   const nameList: string[] = []
@@ -159,7 +173,8 @@ export function validatePointer(raw: unknown): Result<VaryPointer> {
     variantList.push(id)
   }
   if (deleteAt !== null && !isTime(deleteAt)) return fail('deleteAt is neither null nor a finite number ≥ 0')
-  return { ok: true, value: { kind: 'vary', key, names: nameList, variants: variantList, deleteAt } }
+  const pointer: VaryPointer = { kind: 'vary', key, names: nameList, variants: variantList, deleteAt }
+  return { ok: true, value: typeof generation === 'string' ? { ...pointer, generation } : pointer }
 }
 
 export function fail(reason: string): { ok: false; reason: string } {

@@ -10,7 +10,9 @@
  *   metadata     a CBOR map (plain-cbor.ts) holding the entry's or pointer's fields (entry-schema.ts)
  *   body         the raw body bytes (kind 1 only), so a reader can slice or stream it without a copy
  *
- * Kind 3 was added within format 1: readers that predate it refuse the kind, which is a miss.
+ * Kind 3 was added within format 1: readers that predate it refuse the kind, which is a miss. So was a
+ * vary pointer's `generation` field (entry-schema.ts): a pointer without one still decodes, as the
+ * legacy generation, and readers that predate the field refuse a pointer that has it, which is a miss.
  *
  * Decoding never throws: stored bytes come from a shared Redis that anyone with access can write, so
  * anything unexpected (a future version, truncation, corruption, hostile CBOR) is refused with a reason,

@@ -2,7 +2,9 @@
  * Request collapsing: concurrent misses for one entry share one trip to the origin. The first leads
  * (goes to the origin and records); the others wait for the leader's entry and are served it
  * (RFC 9211 §2.6 `collapsed`). If the leader's response is not stored, or varies on values a follower
- * does not share, the follower goes to the origin after all.
+ * does not share, the follower goes to the origin after all; the leader says so as soon as it knows
+ * (at response start, or when its body outgrows maxEntrySize), and for a while afterwards misses for
+ * that entry neither lead nor follow (hit-for-miss.ts). A follower whose caller aborts ends at once.
  */
 import { channels } from '../diagnostics.js'
 import { currentAge, type StoredEntry, type VaryPointer } from '../entry.js'
@@ -22,16 +24,22 @@ export function fetchMiss(ctx: CacheContext, exchange: Exchange, found: Exclude<
     detail: found.kind === 'unavailable' ? (ctx.store.state === 'open' ? 'store-unavailable' : 'store-error') : undefined,
     requestTime: ctx.clock.now(),
   }
-  const leader = ctx.flights.get(exchange.key.id)
+  // Hit-for-miss: its last response was not stored, so nobody would be served what a leader fetched.
+  const alone = ctx.hitForMiss.holds(exchange.key.id, recording.requestTime)
+  const leader = alone ? undefined : ctx.flights.get(exchange.key.id)
   if (leader !== undefined) return void follow(ctx, exchange, leader, recording).catch((err: unknown) => recover(ctx, exchange, err))
   ctx.count(COUNT.miss)
   ctx.publish(channels.miss, exchange, exchange.key.id, recording.detail ?? recording.fwd)
+  if (alone) return forwardAndRecord(ctx, exchange, exchange.opts, recording)
   void ctx.flights.run(exchange.key.id, () => new Promise((settle) => forwardAndRecord(ctx, exchange, exchange.opts, { ...recording, settle })))
 }
 
 async function follow(ctx: CacheContext, exchange: Exchange, leader: Promise<StoredEntry | undefined>, recording: Recording): Promise<void> {
-  const entry = await leader
-  if (exchange.downstream.controller.aborted) return exchange.downstream.error(exchange.downstream.controller.reason)
+  const { downstream } = exchange
+  // No source is attached while it waits, so an abort would otherwise go unnoticed until the leader ends.
+  const unsubscribe = downstream.controller.onAbort((reason) => downstream.error(reason))
+  const entry = await leader.finally(unsubscribe)
+  if (downstream.controller.aborted) return downstream.error(downstream.controller.reason)
   if (entry !== undefined && ctx.entries.vary.matches(entry, exchange.req.headers)) {
     ctx.count(COUNT.hit)
     ctx.publish(channels.hit, exchange, exchange.key.id, 'collapsed')

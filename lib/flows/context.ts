@@ -9,15 +9,18 @@ import type { StoredEntry } from '../entry.js'
 import { channels, createReporter } from '../diagnostics.js'
 import { CacheError } from '../errors.js'
 import type { Downstream } from '../handlers/downstream.js'
+import { copyHeaders, headerRecord } from '../headers.js'
 import type { CacheRequest } from '../http.js'
 import { createKeyer, type RequestKey } from '../key.js'
 import type { ResolvedOptions } from '../options.js'
 import type { RequestDirectives } from '../policy/directives.js'
 import { SingleFlight } from '../single-flight.js'
+import { HitForMiss } from './hit-for-miss.js'
 import { appendCacheStatus, formatCacheStatus, type CacheOutcome } from '../status.js'
 import { EntryRepository } from '../storage/entry-repository.js'
 import { GuardedStore } from '../stores/guarded-store.js'
 import type { CacheCounters } from '../stores/types.js'
+import { redactUrl } from '../url-normalize.js'
 
 export type Dispatch = Dispatcher.Dispatch
 export type DispatchOptions = Dispatcher.DispatchOptions
@@ -28,7 +31,7 @@ export interface Exchange {
   readonly next: Dispatch
   readonly opts: DispatchOptions
   readonly req: CacheRequest
-  /** The request directives the cache acts on (gated by `cacheControl`). */
+  /** The request's own Cache-Control / Pragma directives (honoured whatever `cacheControl` is). */
   readonly requestDirectives: RequestDirectives
   readonly key: RequestKey
   readonly downstream: Downstream
@@ -59,6 +62,8 @@ export class CacheContext {
   readonly flights = new SingleFlight<StoredEntry | undefined>()
   /** Background revalidations under way, one per entry (RFC 5861 §3). */
   readonly revalidations = new SingleFlight<void>()
+  /** Entries whose last response was not stored: for a while their misses skip collapsing (hit-for-miss.ts). */
+  readonly hitForMiss = new HitForMiss()
   readonly key: (req: CacheRequest, body?: Uint8Array) => RequestKey
   readonly #reporter: (error: CacheError) => void
 
@@ -82,8 +87,13 @@ export class CacheContext {
     this.store.count(delta)
   }
 
+  /**
+   * Publishes one cache event with the redacted URL (url-normalize.ts: ignored parameters and userinfo
+   * removed), the same URL an entry stores, so a subscriber that logs events logs no secret. Nothing
+   * is built unless someone listens (NODE_DEBUG subscribes, diagnostics.ts).
+   */
   publish(channel: Channel, exchange: Exchange, id: string, reason: string | number): void {
-    if (channel.hasSubscribers) channel.publish({ url: exchange.req.url.href, id, reason })
+    if (channel.hasSubscribers) channel.publish({ url: redactUrl(exchange.req.url, this.options.key.ignoredParams), id, reason })
   }
 
   /** Adds our Cache-Status member; to a copy of `headers` unless the caller `owns` them. */
@@ -91,7 +101,7 @@ export class CacheContext {
     const name = this.options.cacheStatusName
     if (name === undefined) return headers
     const value = appendCacheStatus(headers['cache-status'], formatCacheStatus(name, outcome))
-    if (!owns) return { ...headers, 'cache-status': value }
+    if (!owns) return Object.assign(headerRecord<string | string[] | undefined>(), headers, { 'cache-status': value })
     headers['cache-status'] = value
     return headers
   }
@@ -119,9 +129,5 @@ export function asCacheError(err: unknown, message: string): CacheError {
 
 /** The caller's request headers as a plain record undici accepts, for requests the cache sends in its place. */
 export function plainHeaders(headers: CacheRequest['headers']): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) out[name] = typeof value === 'string' ? value : [...value]
-  }
-  return out
+  return copyHeaders(headers)
 }

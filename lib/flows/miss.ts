@@ -2,7 +2,8 @@
  * A miss goes to the origin, and its response is recorded while it streams to the caller: at response
  * start policy/entry-plan.ts decides whether and how it is stored; the body is teed into a bounded
  * recorder; after a clean, length-checked end the entry is committed (never awaited by the caller).
- * A revalidation whose origin sent a new response ends here too.
+ * A revalidation whose origin sent a new response ends here too, and so does an unsafe method the cache
+ * stores (POST in `methods`), which invalidates as flows/unsafe.ts does (RFC 9111 §4.4).
  */
 import { bodySize, type StoredEntry, type VaryPointer } from '../entry.js'
 import { channels, debug } from '../diagnostics.js'
@@ -11,10 +12,12 @@ import type { CacheRequest, CacheResponse } from '../http.js'
 import type { RequestKey } from '../key.js'
 import { redactUrl } from '../url-normalize.js'
 import { toCacheResponse } from '../message.js'
-import { planResponse, retentionMs, type StorePlan } from '../policy/entry-plan.js'
+import { planResponse, retentionMs, type NotStoredReason, type StorePlan } from '../policy/entry-plan.js'
+import { invalidationTargets } from '../policy/invalidation.js'
 import { contentLength, Recorder } from '../recorder.js'
 import type { ForwardReason } from '../status.js'
 import { asCacheError, send, type CacheContext, type DispatchOptions, type Exchange } from './context.js'
+import { invalidate } from './unsafe.js'
 
 type Stored = Extract<StorePlan, { store: true }>
 
@@ -40,18 +43,30 @@ export function forwardAndRecord(ctx: CacheContext, exchange: Exchange, opts: Di
 /** The handler that passes the origin's response to `exchange`'s caller and records it. */
 export function recordingHandler(ctx: CacheContext, exchange: Exchange, recording: Recording): ForwardHandler {
   const settle = recording.settle ?? (() => {})
+  const id = exchange.key.id
   let plan: Stored | undefined
   return new ForwardHandler(exchange.downstream, {
     begin: (status, headers, statusText) => {
-      plan = planFor(ctx, exchange, toCacheResponse(status, headers, statusText), recording.requestTime)
+      const res = toCacheResponse(status, headers, statusText)
+      const planned = planFor(ctx, exchange, res, recording.requestTime)
+      plan = planned.store ? planned : undefined
       let recorder = plan === undefined ? undefined : new Recorder(ctx.options.maxEntrySize, contentLength(headers['content-length']))
       // Known too large from its Content-Length: not stored, and collapsed requests need not wait for it.
       if (recorder !== undefined && !recorder.recording) recorder = plan = undefined
-      if (plan === undefined) settle(undefined)
-      // While the breaker is open the write will be skipped: recorded only for collapsed requests.
-      const stored = plan !== undefined && ctx.store.state !== 'open'
+      if (plan === undefined) {
+        settle(undefined)
+        // Remembered for a while (hit-for-miss.ts). A HEAD is never stored, but that says nothing of
+        // the GET it shares an entry with.
+        if (planned.store || planned.reason !== 'method') ctx.hitForMiss.mark(id, ctx.clock.now())
+      } else ctx.hitForMiss.clear(id)
+      // While the write breaker is open the write will be skipped: recorded only for collapsed requests.
+      const stored = plan !== undefined && ctx.store.writeState !== 'open'
       const detail = recording.detail !== undefined ? { detail: recording.detail } : {}
-      return { headers: ctx.withStatus(headers, { kind: 'forward', fwd: recording.fwd, status, stored, ...detail }), recorder }
+      const out = { headers: ctx.withStatus(headers, { kind: 'forward', fwd: recording.fwd, status, stored, ...detail }), recorder }
+      // RFC 9111 §4.4 for an unsafe method the cache also stores (POST in `methods`), as flows/unsafe.ts
+      // does for the others: the caller sees the response once what it made obsolete is gone.
+      const targets = invalidationTargets(exchange.req, res)
+      return targets.length > 0 ? { ...out, hold: invalidate(ctx, exchange.req, targets) } : out
     },
     commit: (body) => {
       if (plan === undefined) return
@@ -59,10 +74,14 @@ export function recordingHandler(ctx: CacheContext, exchange: Exchange, recordin
       settle(entry)
       saveEntry(ctx, exchange.key, entry, plan, recording.pointer, recording.replaces)
     },
-    // Not an error: an oversized, cut-off or aborted response is simply not stored.
+    // Not an error: an oversized, cut-off or aborted response is simply not stored. An oversized one
+    // is said mid-body: collapsed requests go to the origin at once, and later ones for a while.
     discard: (reason) => {
       settle(undefined)
-      if (plan !== undefined) debug('response for %s not stored: %s', redactUrl(exchange.req.url, ctx.options.key.ignoredParams), reason)
+      if (plan === undefined) return
+      if (reason === 'too-large') ctx.hitForMiss.mark(id, ctx.clock.now())
+      debug('response for %s not stored: %s', redactUrl(exchange.req.url, ctx.options.key.ignoredParams), reason)
+      plan = undefined
     },
   })
 }
@@ -81,8 +100,8 @@ export function saveEntry(ctx: CacheContext, key: RequestKey, entry: StoredEntry
   )
 }
 
-/** The plan for a response that is stored, or undefined (policy says no, or the user's filter does). */
-function planFor(ctx: CacheContext, exchange: Exchange, res: CacheResponse, requestTime: number): Stored | undefined {
+/** The plan for a response that is stored, or why it is not (policy says no, or the user's filter does). */
+function planFor(ctx: CacheContext, exchange: Exchange, res: CacheResponse, requestTime: number): Stored | { readonly store: false; readonly reason: NotStoredReason | 'filter' } {
   const { req, requestDirectives, key } = exchange
   const options = ctx.options
   const request = {
@@ -93,8 +112,8 @@ function planFor(ctx: CacheContext, exchange: Exchange, res: CacheResponse, requ
     varyValues: (names: readonly string[]) => ctx.entries.vary.valuesFor(names, req.headers),
   }
   const plan = planResponse(request, res, requestTime, ctx.clock.now(), options.plan)
-  if (!plan.store) return undefined
-  if (options.filter !== undefined && !userFilter(ctx, options.filter, res, req)) return undefined
+  if (!plan.store) return plan
+  if (options.filter !== undefined && !userFilter(ctx, options.filter, res, req)) return { store: false, reason: 'filter' }
   return plan
 }
 

@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici'
 import { Downstream } from '../handlers/downstream.js'
 import { ForwardHandler } from '../handlers/forward-handler.js'
+import { CREDENTIAL_HEADERS, type HeaderRecord } from '../headers.js'
 import type { CacheRequest } from '../http.js'
 import { toCacheResponse } from '../message.js'
 import { invalidationTargets } from '../policy/invalidation.js'
@@ -19,21 +20,41 @@ export function forwardUnsafe(ctx: CacheContext, next: Dispatch, opts: DispatchO
     begin: (status, headers, statusText) => {
       const targets = invalidationTargets(req, toCacheResponse(status, headers, statusText))
       const out = ctx.withStatus(headers, { kind: 'forward', fwd: 'method', status })
-      return targets.length > 0 ? { headers: out, hold: invalidate(ctx, targets) } : { headers: out }
+      return targets.length > 0 ? { headers: out, hold: invalidate(ctx, req, targets) } : { headers: out }
     },
   })
   return send({ next, downstream }, opts, forward)
 }
 
-/** Deletes every entry stored for these URLs (as GET requests key them), every variant included. */
-export function invalidate(ctx: CacheContext, urls: readonly URL[]): Promise<void> {
-  const ids: string[] = []
+/**
+ * Deletes every entry stored for these URLs as GET requests key them, every variant included: the
+ * entries without credentials, and, with the `credentials` option, the requester's own partition (the
+ * user who changed a resource must not read their old copy of it). Other users' partitions, and
+ * entries keyed through `matchHeaders` or a custom `key`, are not reachable from the URL alone.
+ */
+export function invalidate(ctx: CacheContext, req: CacheRequest, urls: readonly URL[]): Promise<void> {
+  const credentials = ctx.options.credentialsPartitioned ? credentialHeaders(req.headers) : undefined
+  const ids = new Set<string>()
   for (const url of urls) {
-    try {
-      ids.push(ctx.key({ method: 'GET', url, headers: {} }).id)
-    } catch (err) {
-      ctx.report(asCacheError(err, 'key function failed during invalidation'))
+    for (const headers of credentials === undefined ? [NO_HEADERS] : [NO_HEADERS, credentials]) {
+      try {
+        ids.add(ctx.key({ method: 'GET', url, headers }).id)
+      } catch (err) {
+        ctx.report(asCacheError(err, 'key function failed during invalidation'))
+      }
     }
   }
-  return ctx.entries.invalidate(ids)
+  return ctx.entries.invalidate([...ids])
+}
+
+const NO_HEADERS: HeaderRecord = Object.freeze({})
+
+/** The request's credential fields, or undefined when it carries none. */
+function credentialHeaders(headers: HeaderRecord): HeaderRecord | undefined {
+  const out: Record<string, string | readonly string[]> = {}
+  for (const name of CREDENTIAL_HEADERS) {
+    const value = headers[name]
+    if (value !== undefined) out[name] = value
+  }
+  return Object.keys(out).length > 0 ? out : undefined
 }

@@ -28,6 +28,7 @@ export class CallerController implements Dispatcher.DispatchController {
   #paused = false
   #aborted = false
   #reason: Error | null = null
+  #abortListeners: ((reason: Error) => void)[] | undefined
   #headers: Headers | undefined
   #trailers: Headers | undefined
   #rawHeaders: Buffer[] | string[] | null | undefined
@@ -86,6 +87,26 @@ export class CallerController implements Dispatcher.DispatchController {
     this.#aborted = true
     this.#reason = reason
     this.#source?.abort(reason)
+    const listeners = this.#abortListeners
+    this.#abortListeners = undefined
+    for (const listener of listeners ?? []) listener(reason)
+  }
+
+  /**
+   * Tells `listener` when the caller aborts (at once if it has), for a flow that waits with no source
+   * attached, such as a collapsed request waiting for its leader. Returns a function that unregisters it.
+   */
+  onAbort(listener: (reason: Error) => void): () => void {
+    if (this.#aborted) {
+      listener(this.#reason!)
+      return () => {}
+    }
+    const listeners = (this.#abortListeners ??= [])
+    listeners.push(listener)
+    return () => {
+      const index = listeners.indexOf(listener)
+      if (index !== -1) listeners.splice(index, 1)
+    }
   }
 
   pause(): void {

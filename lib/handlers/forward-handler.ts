@@ -29,7 +29,10 @@ export interface ForwardHooks {
   begin(status: number, headers: Headers, statusText: string): ResponseStart
   /** After a clean end, with the whole body, when a recorder was given. Runs after the caller has the end. */
   commit?(body: Uint8Array): void
-  /** The response was not stored after all: it did not complete, outgrew its bounds, or failed (even before it started). */
+  /**
+   * The response is not stored after all: it outgrew its bounds (said as soon as it does, while the
+   * body still streams to the caller), did not complete, or failed (even before it started). Called once.
+   */
   discard?(reason: string): void
 }
 
@@ -40,6 +43,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   #source: Dispatcher.DispatchController | undefined
   /** Origin events that arrived while `hold` was pending, replayed in order once it settles. */
   #held: (() => void)[] | undefined
+  #started = false
 
   constructor(downstream: Downstream, hooks: ForwardHooks) {
     this.#downstream = downstream
@@ -54,6 +58,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
+    this.#started = true
     const started = this.#hooks.begin(status, headers, statusText ?? '')
     this.#recorder = started.recorder
     const respond = () => this.#downstream.responseStart(status, started.headers, statusText ?? '')
@@ -71,7 +76,15 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#held !== undefined) return void this.#held.push(() => this.onResponseData(controller, chunk))
-    this.#recorder?.push(chunk)
+    const recorder = this.#recorder
+    if (recorder !== undefined) {
+      recorder.push(chunk)
+      if (!recorder.recording) {
+        // Given up: nothing will be stored, so whoever waits for the entry need not wait for the end.
+        this.#recorder = undefined
+        this.#hooks.discard?.(recorder.failure ?? 'abandoned')
+      }
+    }
     this.#downstream.data(chunk)
   }
 
@@ -92,9 +105,10 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#held !== undefined) return void this.#held.push(() => this.onResponseError(controller, error))
+    // Before the response started nobody has been told yet; after, only a recorder still recording has not.
+    if (this.#recorder !== undefined || !this.#started) this.#hooks.discard?.('error')
     this.#recorder?.abandon()
     this.#recorder = undefined
-    this.#hooks.discard?.('error')
     this.#downstream.controller.detach(controller)
     this.#downstream.error(error)
   }

@@ -5,11 +5,21 @@ import { CREDENTIAL_HEADERS } from '../headers.js'
 import type { CacheRequest } from '../http.js'
 import { isConditional } from './conditional.js'
 import type { RequestDirectives } from './directives.js'
+import { userExpiration, type Expiration, type UrlRule } from './expire-after.js'
 
-export type BypassReason = 'no-store' | 'conditional' | 'range' | 'credentials'
+export type BypassReason = 'do-not-cache' | 'no-store' | 'conditional' | 'range' | 'credentials'
 
-/** Why `req` bypasses the cache, or undefined when the cache may answer it. `requestDirectives` as gated by `cacheControl`. */
-export function bypassReason(req: CacheRequest, requestDirectives: RequestDirectives, credentialsPartitioned: boolean): BypassReason | undefined {
+export interface BypassOptions {
+  readonly credentialsPartitioned: boolean
+  readonly urlRules: readonly UrlRule[]
+  readonly expireAfter: Expiration | undefined
+}
+
+/** Why `req` bypasses the cache, or undefined when the cache may answer it. */
+export function bypassReason(req: CacheRequest, requestDirectives: RequestDirectives, opts: BypassOptions): BypassReason | undefined {
+  // `false` / -1 for this URL (requests-cache's DO_NOT_CACHE): neither read nor written, so a URL the
+  // operator excluded costs no store command at all.
+  if (userExpiration(req.url, opts.urlRules, opts.expireAfter)?.kind === 'do-not-cache') return 'do-not-cache'
   // RFC 9111 §5.2.1.5: the client asks that nothing of this exchange be stored. (The RFC would still
   // let a stored response answer it; DESIGN.md's choice is to go to the origin.)
   if (requestDirectives.noStore) return 'no-store'
@@ -19,6 +29,6 @@ export function bypassReason(req: CacheRequest, requestDirectives: RequestDirect
   // Partial content is not combined (RFC 9111 §3.3, §3.4), so a Range request goes to the origin.
   if (req.headers['range'] !== undefined) return 'range'
   // RFC 9111 §3.5 and DESIGN.md "Security defaults": one store serves every user of the process.
-  if (!credentialsPartitioned && CREDENTIAL_HEADERS.some((name) => req.headers[name] !== undefined)) return 'credentials'
+  if (!opts.credentialsPartitioned && CREDENTIAL_HEADERS.some((name) => req.headers[name] !== undefined)) return 'credentials'
   return undefined
 }

@@ -296,19 +296,12 @@ export const NO_RESPONSE_DIRECTIVES: ResponseDirectives = Object.freeze({
   invalid: false,
 })
 
-// The `cacheControl: false` gate, in one place: with it the user's expiration settings replace
-// Cache-Control entirely (requests-cache cache_control=False), so neither side's directives constrain
-// reuse. Every rule of the request path reads directives through these two functions.
-
-/** The request directives the cache acts on: none when `cacheControl` is false. */
-export function effectiveRequestDirectives(headers: HeaderRecord, cacheControl: boolean): RequestDirectives {
-  return cacheControl ? parseRequestDirectives(headers) : NO_REQUEST_DIRECTIVES
-}
-
 /**
- * The response directives that constrain reuse and the stale windows: none when `cacheControl` is
- * false. (Whether a response may be stored at all reads the raw directives: `no-store` is a privacy
- * request that holds either way, see storable.ts.)
+ * The `cacheControl: false` gate, in one place: with it the user's expiration settings replace the
+ * response's Cache-Control, Expires and Pragma (requests-cache cache_control=False), so the response's
+ * directives constrain neither reuse nor the stale windows. Request directives are the caller's own
+ * and are always honoured. (Whether a response may be stored at all reads the raw directives: a
+ * response `no-store` is a privacy request that holds either way, see storable.ts.)
  */
 export function effectiveResponseDirectives(headers: HeaderRecord, cacheControl: boolean): ResponseDirectives {
   return cacheControl ? parseResponseDirectives(headers) : NO_RESPONSE_DIRECTIVES

@@ -50,7 +50,7 @@ export type NotStoredReason = NotStorableReason | 'vary-star' | 'do-not-cache' |
 /** What the plan knows of the request: its identity as the key built it, and how to record Vary values. */
 export interface PlanRequest {
   readonly req: CacheRequest
-  /** The request directives the cache acts on (already gated by `cacheControl`). */
+  /** The request's own Cache-Control / Pragma directives. */
   readonly requestDirectives: RequestDirectives
   /** Canonical key (key.ts), stored so a read can tell a hash collision from a hit. */
   readonly canonicalKey: string
@@ -68,11 +68,11 @@ export function planResponse(request: PlanRequest, res: CacheResponse, requestTi
   if (!verdict.storable) return skip(verdict.reason)
   const vary = parseVary(res.headers)
   if (vary.kind === 'any') return skip('vary-star')
-  const lifetime = decideLifetime({ res, directives: responseDirectives, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter) })
+  const lifetime = decideLifetime({ res, directives: responseDirectives, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter), shared: opts.storable.shared })
   if (lifetime.kind === 'do-not-cache') return skip('do-not-cache')
   const effective = effectiveResponseDirectives(res.headers, opts.cacheControl)
   const window = staleWindow(effective, opts.reuse)
-  if (!worthStoring(lifetime.lifetime, res, effective, window)) return skip('not-worth-storing')
+  if (!worthStoring(lifetime.lifetime, res, window)) return skip('not-worth-storing')
   const varyNames = vary.kind === 'fields' ? vary.names : undefined
   const entry: Omit<StoredEntry, 'body'> = {
     kind: 'entry',
@@ -109,7 +109,7 @@ export function planRefresh(
 ): { readonly plan: StorePlan; readonly refreshed: StoredEntry } {
   const merged: CacheResponse = { status: stored.status, statusText: stored.statusText, headers: mergeNotModified(stored.headers, validation) }
   const responseDirectives = parseResponseDirectives(merged.headers)
-  const lifetime = decideLifetime({ res: merged, directives: responseDirectives, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter) })
+  const lifetime = decideLifetime({ res: merged, directives: responseDirectives, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter), shared: opts.storable.shared })
   // The validation response's own Date and Age give the refreshed entry its age (§4.2.3).
   const asReceived: CacheResponse = { status: 304, statusText: '', headers: validation }
   const refreshed: StoredEntry = {

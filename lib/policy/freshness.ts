@@ -1,6 +1,6 @@
 /**
  * Freshness lifetime (RFC 9111 §4.2.1), heuristic freshness (§4.2.2) and the age a response arrives with
- * (§4.2.3), for a private cache. Times are epoch ms in, seconds out.
+ * (§4.2.3), for a shared or a private cache. Times are epoch ms in, seconds out.
  */
 import { fieldLines, fieldValue } from '../headers.js'
 import type { CacheResponse } from '../http.js'
@@ -23,12 +23,14 @@ export const HEURISTIC_MAX_SECONDS = 86400
 
 /**
  * The explicit freshness lifetime in seconds, or undefined when the response gives none (§4.2.1).
- * `s-maxage` is skipped: it applies to shared caches only (§5.2.2.10) and this cache is private.
  * `responseTime` stands in for a missing `Date` (RFC 9110 §6.6.1).
  */
-export function explicitLifetime(res: CacheResponse, directives: ResponseDirectives, responseTime: number): number | undefined {
+export function explicitLifetime(res: CacheResponse, directives: ResponseDirectives, responseTime: number, shared: boolean): number | undefined {
   // §4.2.1: a cache may treat duplicate or invalid freshness information as stale.
   if (directives.invalid) return 0
+  // §4.2.1, §5.2.2.10: in a shared cache s-maxage comes first, over max-age and Expires; a private
+  // cache ignores it.
+  if (shared && directives.sMaxAge !== undefined) return directives.sMaxAge
   if (directives.maxAge !== undefined) return directives.maxAge
   const expires = fieldLines(res.headers, 'expires')
   if (expires.length === 0) return undefined
@@ -45,9 +47,9 @@ export function explicitLifetime(res: CacheResponse, directives: ResponseDirecti
  * lifetime is present, the status is not heuristically cacheable and `public` is absent, or there is no
  * usable `Last-Modified` earlier than `Date`.
  */
-export function heuristicLifetime(res: CacheResponse, directives: ResponseDirectives, responseTime: number): number | undefined {
+export function heuristicLifetime(res: CacheResponse, directives: ResponseDirectives, responseTime: number, shared: boolean): number | undefined {
   // §4.2.2: a cache MUST NOT use heuristics when an explicit expiration time is present.
-  if (explicitLifetime(res, directives, responseTime) !== undefined) return undefined
+  if (explicitLifetime(res, directives, responseTime, shared) !== undefined) return undefined
   // §4.2.2 via §3: only for heuristically cacheable statuses, or responses marked public.
   if (!HEURISTICALLY_CACHEABLE.has(res.status) && !directives.public) return undefined
   const lastModifiedLines = fieldLines(res.headers, 'last-modified')
@@ -87,14 +89,16 @@ export function decideLifetime(input: {
   responseTime: number
   cacheControl: boolean
   user: Expiration | undefined
+  /** A shared cache: s-maxage counts (§5.2.2.10). */
+  shared: boolean
 }): Lifetime {
-  const { res, directives, responseTime, cacheControl, user } = input
+  const { res, directives, responseTime, cacheControl, user, shared } = input
   if (user?.kind === 'do-not-cache') return { kind: 'do-not-cache' }
   if (!cacheControl) return store(user === undefined ? Infinity : userSeconds(user))
-  const explicit = explicitLifetime(res, directives, responseTime)
+  const explicit = explicitLifetime(res, directives, responseTime, shared)
   if (explicit !== undefined) return store(explicit)
   if (user !== undefined) return store(userSeconds(user))
-  return store(heuristicLifetime(res, directives, responseTime) ?? 0)
+  return store(heuristicLifetime(res, directives, responseTime, shared) ?? 0)
 }
 
 function store(lifetime: number): Lifetime {

@@ -1,23 +1,35 @@
 /**
  * May a stored response be used for this request, and how (RFC 9111 §4, §4.2, §4.2.4, §5.2.1; RFC 5861)?
  *
- * This is a private cache: `s-maxage` and `proxy-revalidate` bind shared caches only (§5.2.2.10,
- * §5.2.2.8) and are ignored here. `immutable` (RFC 8246) needs nothing beyond freshness: it only asks a
- * cache not to revalidate a fresh response on a user's reload, and a fresh response is served as is anyway.
+ * `s-maxage` and `proxy-revalidate` bind shared caches only (§5.2.2.10, §5.2.2.8): a private cache
+ * (`type: 'private'`) ignores them. `immutable` (RFC 8246) needs nothing beyond freshness: it only asks
+ * a cache not to revalidate a fresh response on a user's reload, and a fresh response is served as is anyway.
  */
 import { currentAge, type StoredEntry } from '../entry.js'
 import type { RequestDirectives, ResponseDirectives } from './directives.js'
 
 /**
- * The user's stale windows. Directives reach these functions already gated by `cacheControl`
- * (directives.ts effective*Directives): with it off they constrain nothing and the stored lifetime
- * and these windows alone decide.
+ * The user's stale windows and the cache type. Response directives reach these functions already
+ * gated by `cacheControl` (directives.ts effectiveResponseDirectives): with it off they constrain
+ * nothing, and the stored lifetime, these windows and the request's own directives decide.
  */
 export interface ReuseOptions {
   /** Seconds past staleness in which stale-while-revalidate applies from the user's option (0 off, Infinity for `true`). */
   readonly staleWhileRevalidate: number
   /** Same for stale-if-error. */
   readonly staleIfError: number
+  /** A shared cache (`type: 'shared'`): proxy-revalidate and s-maxage bind it. */
+  readonly shared: boolean
+}
+
+/**
+ * Whether a stale response may never be served without validation (§4.2.4): must-revalidate
+ * (§5.2.2.2), and in a shared cache also proxy-revalidate (§5.2.2.8) and s-maxage, which implies it
+ * (§5.2.2.10).
+ */
+export function staleUseForbidden(responseDirectives: ResponseDirectives, opts: Pick<ReuseOptions, 'shared'>): boolean {
+  if (responseDirectives.mustRevalidate) return true
+  return opts.shared && (responseDirectives.proxyRevalidate || responseDirectives.sMaxAge !== undefined)
 }
 
 export type RevalidateReason =
@@ -77,8 +89,9 @@ export function decide(entry: Entry, responseDirectives: ResponseDirectives, req
 
   const staleReason: RevalidateReason = responseDirectives.invalid ? 'invalid-freshness' : 'stale'
   const staleness = -ttl
-  // §5.2.2.2, §4.2.4: must-revalidate forbids serving it stale under any allowance (max-stale, swr, sie).
-  if (responseDirectives.mustRevalidate) return revalidate(staleReason)
+  // §5.2.2.2, §5.2.2.8, §4.2.4: must-revalidate (and proxy-revalidate / s-maxage in a shared cache)
+  // forbid serving it stale under any allowance (max-stale, swr, sie).
+  if (staleUseForbidden(responseDirectives, opts)) return revalidate(staleReason)
   // §5.2.1.3: min-fresh asks for a response fresh for some time yet, which a stale one never is; it
   // outweighs max-stale and stale-while-revalidate (the client's stricter wish wins).
   if (requestDirectives.minFresh !== undefined) return revalidate(staleReason)
@@ -103,11 +116,11 @@ export function decideWithoutEntry(requestDirectives: RequestDirectives): 'miss'
 /**
  * Seconds past staleness in which a stored response may still be served (stale-while-revalidate or
  * stale-if-error, from the response or the options), to size a store TTL. 0 when the response forbids
- * stale use (§4.2.4: must-revalidate, no-cache). Request `max-stale` / `stale-if-error` are unknown at
+ * stale use (§4.2.4: must-revalidate and its shared-cache kin, no-cache). Request `max-stale` / `stale-if-error` are unknown at
  * store time and not counted. May be Infinity.
  */
 export function staleWindow(responseDirectives: ResponseDirectives, opts: ReuseOptions): number {
-  if (responseDirectives.mustRevalidate || hasUnqualifiedNoCache(responseDirectives)) return 0
+  if (staleUseForbidden(responseDirectives, opts) || hasUnqualifiedNoCache(responseDirectives)) return 0
   return Math.max(swrWindow(responseDirectives, opts), responseDirectives.staleIfError ?? 0, opts.staleIfError)
 }
 

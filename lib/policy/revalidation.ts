@@ -6,7 +6,7 @@ import { currentAge, type StoredEntry } from '../entry.js'
 import { HOP_BY_HOP, fieldLines, fieldValue, splitList, type HeaderRecord, type MutableHeaderRecord } from '../headers.js'
 import type { RequestDirectives, ResponseDirectives } from './directives.js'
 import { parseHttpDate } from './http-date.js'
-import { effectiveLifetime, hasUnqualifiedNoCache, type ReuseOptions } from './reuse.js'
+import { effectiveLifetime, hasUnqualifiedNoCache, staleUseForbidden, type ReuseOptions } from './reuse.js'
 
 /** A network error or timeout (`'error'`), or the status of the validation response. */
 export type ValidationOutcome = 'error' | number
@@ -39,8 +39,9 @@ export function staleIfErrorAllowed(
   const staleness = currentAge(entry, now) - effectiveLifetime(entry, responseDirectives)
   // Still fresh (the request forced validation, e.g. request no-cache): serving it breaks no rule.
   if (staleness < 0) return true
-  // §5.2.2.2, §4.2.4: must-revalidate forbids serving it stale, even when the origin is unreachable.
-  if (responseDirectives.mustRevalidate) return false
+  // §5.2.2.2, §5.2.2.8, §4.2.4: must-revalidate (and proxy-revalidate / s-maxage in a shared cache)
+  // forbid serving it stale, even when the origin is unreachable.
+  if (staleUseForbidden(responseDirectives, opts)) return false
   const window = Math.max(opts.staleIfError, responseDirectives.staleIfError ?? 0, requestDirectives.staleIfError ?? 0)
   return window > 0 && staleness <= window
 }

@@ -1,9 +1,10 @@
 /**
- * May this response be stored? RFC 9111 §3 clause by clause, for a private cache, plus the stricter
- * defaults of DESIGN.md "Security defaults": one Redis serves many users, so credentials are treated as a
- * shared cache would treat them.
+ * May this response be stored? RFC 9111 §3 clause by clause, for a shared cache (the default: one Redis
+ * behind many users) or a private one (`type: 'private'`), plus the stricter defaults of DESIGN.md
+ * "Security defaults": requests with credentials bypass the cache unless the `credentials` option
+ * partitions them, and Set-Cookie is never stored.
  */
-import { fieldValue, splitList } from '../headers.js'
+import { CREDENTIAL_HEADERS, fieldValue, splitList } from '../headers.js'
 import type { CacheRequest, CacheResponse } from '../http.js'
 import type { RequestDirectives, ResponseDirectives } from './directives.js'
 import { HEURISTICALLY_CACHEABLE } from './freshness.js'
@@ -13,6 +14,7 @@ export type NotStorableReason =
   | 'status'
   | 'partial-content'
   | 'no-store'
+  | 'private'
   | 'authorization'
   | 'cookie'
   | 'set-cookie'
@@ -32,6 +34,8 @@ export interface StorableOptions {
    * of those values, so each credential's responses are stored apart and may be stored.
    */
   readonly credentialsPartitioned: boolean
+  /** A shared cache (`type: 'shared'`, RFC 9111 §1): `private`, `s-maxage` and §3.5 apply. */
+  readonly shared: boolean
 }
 
 /**
@@ -68,12 +72,19 @@ export function storable(
   // §3: no-store absent from the response (§5.2.2.5); §5.2.1.5: nor in the request. Honoured even with
   // cacheControl off: it is a privacy request, not a freshness hint.
   if ((responseDirectives.noStore && !responseDirectives.mustUnderstand) || requestDirectives.noStore) return notStorable('no-store')
-  // §3: `private` only binds shared caches (§5.2.2.7); this is a private cache, so it stores.
-  // §3 (shared caches, §3.5): Authorization. Stricter default: never stored, since one store serves
-  // every user of the process.
+  // A request with credentials under the `credentials` option is keyed on them: what it stores only that
+  // user can read back, as from a private cache of their own.
+  const partitioned = opts.credentialsPartitioned && CREDENTIAL_HEADERS.some((name) => req.headers[name] !== undefined)
+  // §3, §5.2.2.7: a shared cache does not store a response marked (unqualified) `private`. A qualified
+  // one is stored without the fields it names (stored-headers.ts).
+  if (opts.shared && responseDirectives.private === true && !partitioned) return notStorable('private')
+  // §3.5 forbids a shared cache to reuse a response to a request with Authorization for other requests
+  // unless it says so (public, must-revalidate, s-maxage). Stricter default: without the `credentials`
+  // option such requests are not stored at all, public or not (a Cookie usually personalises the
+  // response too); with it, they are stored in the requester's partition, which no other credential
+  // can read, so no response is ever reused across users.
   if (!opts.credentialsPartitioned) {
     if (req.headers['authorization'] !== undefined) return notStorable('authorization')
-    // Stricter default: a Cookie usually personalises the response the same way.
     if (req.headers['cookie'] !== undefined) return notStorable('cookie')
   }
   // Stricter default: replaying Set-Cookie would hand one user's session to another.
@@ -82,17 +93,15 @@ export function storable(
   if (hasVaryStar(res)) return notStorable('vary-star')
   // §3: explicit freshness, a `public` / `private` directive, or a heuristically cacheable status. With
   // cacheControl off the user's expiration supplies the lifetime, so no response signal is needed.
-  if (opts.cacheControl && !hasCacheabilitySignal(res, responseDirectives)) return notStorable('no-lifetime')
+  if (opts.cacheControl && !hasCacheabilitySignal(res, responseDirectives, opts.shared && !partitioned)) return notStorable('no-lifetime')
   return STORABLE
 }
 
 /**
  * Whether a storable response is worth a store write: not when it is stale on arrival, has no validator
  * for a conditional request (RFC 9111 §4.3.1), and no stale window in which it could still be served.
- * `_resD` is accepted for callers' symmetry but not read: whether `no-cache` / `must-revalidate` void the
- * stale window depends on `cacheControl`, so the caller folds that into `staleWindow`.
  */
-export function worthStoring(lifetime: number, res: CacheResponse, _resD: ResponseDirectives, staleWindow: number): boolean {
+export function worthStoring(lifetime: number, res: CacheResponse, staleWindow: number): boolean {
   if (lifetime > 0 || staleWindow > 0) return true
   return res.headers['etag'] !== undefined || res.headers['last-modified'] !== undefined
 }
@@ -106,11 +115,11 @@ function hasVaryStar(res: CacheResponse): boolean {
   return vary !== undefined && splitList(vary).includes('*')
 }
 
-function hasCacheabilitySignal(res: CacheResponse, directives: ResponseDirectives): boolean {
+function hasCacheabilitySignal(res: CacheResponse, directives: ResponseDirectives, shared: boolean): boolean {
   return (
     directives.public ||
-    // §3: a private cache may count `private` as an explicit permission to store.
-    directives.private !== false ||
+    // §3: a private cache may count `private` as an explicit permission to store; a shared one, s-maxage.
+    (shared ? directives.sMaxAge !== undefined : directives.private !== false) ||
     res.headers['expires'] !== undefined ||
     directives.maxAge !== undefined ||
     HEURISTICALLY_CACHEABLE.has(res.status)

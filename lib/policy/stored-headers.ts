@@ -1,7 +1,9 @@
 /**
  * What a stored response keeps of its header fields, and what a replay adds back (RFC 9111 §3.1, §5.1).
+ * Both build records with no prototype (headers.ts), whatever the fields are named.
  */
-import { fieldValue, HOP_BY_HOP, splitList, type HeaderRecord, type MutableHeaderRecord } from '../headers.js'
+import { copyHeaders, fieldValue, headerRecord, HOP_BY_HOP, splitList, type HeaderRecord, type MutableHeaderRecord } from '../headers.js'
+import { stripQueryParams } from '../url-normalize.js'
 import { MAX_DELTA_SECONDS, type ResponseDirectives } from './directives.js'
 
 /**
@@ -10,7 +12,9 @@ import { MAX_DELTA_SECONDS, type ResponseDirectives } from './directives.js'
  * - fields named by a qualified `no-cache="…"` or `private="…"`: not storing them is the simplest way to
  *   never reuse them without validation (§5.2.2.4) or share them (§5.2.2.7);
  * - `age`, which a replay recomputes (§5.1);
- * - the names in `redact` (`ignoredParameters`), compared case-insensitively, so they never reach the store.
+ * - the names in `redact` (`ignoredParameters`), compared case-insensitively, so they never reach the store;
+ * and with the `redact` names also removed as query parameters from the URLs in URL-valued fields
+ * (redactUrlFields): an origin that echoes `?api_key=…` in `Location` must not have it replayed to others.
  */
 export function headersToStore(headers: HeaderRecord, directives: ResponseDirectives, redact: ReadonlySet<string>): MutableHeaderRecord {
   const dropped = new Set<string>(['age'])
@@ -18,24 +22,45 @@ export function headersToStore(headers: HeaderRecord, directives: ResponseDirect
   if (connection !== undefined) for (const name of splitList(connection)) dropped.add(name.toLowerCase())
   if (Array.isArray(directives.noCache)) for (const name of directives.noCache) dropped.add(name)
   if (Array.isArray(directives.private)) for (const name of directives.private) dropped.add(name)
-  for (const name of redact) dropped.add(name.toLowerCase())
+  const lowercased = new Set<string>()
+  for (const name of redact) lowercased.add(name.toLowerCase())
+  for (const name of lowercased) dropped.add(name)
 
-  const out: MutableHeaderRecord = {}
+  const out = headerRecord()
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || dropped.has(name)) continue
     out[name] = typeof value === 'string' ? value : [...value]
   }
+  if (lowercased.size > 0) redactUrlFields(out, lowercased)
   return out
 }
 
 /** A copy of the stored fields with `Age` set to the whole seconds of `age` (§5.1), capped as delta-seconds are (§1.2.2). */
 export function replayHeaders(stored: HeaderRecord, age: number): MutableHeaderRecord {
-  const out: MutableHeaderRecord = {}
-  for (const [name, value] of Object.entries(stored)) {
-    if (value === undefined) continue
-    out[name] = typeof value === 'string' ? value : [...value]
-  }
+  const out = copyHeaders(stored)
   const seconds = age > 0 ? Math.min(Math.floor(age), MAX_DELTA_SECONDS) : 0
   out['age'] = String(seconds)
   return out
+}
+
+/**
+ * Response fields whose values hold URI references, and how to find them: `Location` and
+ * `Content-Location` are one reference (RFC 9110 §10.2.2, §8.7), `Link` holds `<reference>` targets
+ * (RFC 8288 §3), and the non-standard `Refresh` has one after `url=`. Any other field, and the body,
+ * is stored as the origin sent it (README, "Keys and ignoredParameters").
+ */
+const URL_FIELDS: ReadonlyMap<string, (value: string, names: ReadonlySet<string>) => string> = new Map([
+  ['location', stripQueryParams],
+  ['content-location', stripQueryParams],
+  ['link', (value: string, names: ReadonlySet<string>) => value.replace(/<([^>]*)>/g, (_, target: string) => `<${stripQueryParams(target, names)}>`)],
+  ['refresh', (value: string, names: ReadonlySet<string>) => value.replace(/(\burl\s*=\s*)(.*)$/is, (_, lead: string, target: string) => lead + stripQueryParams(target, names))],
+])
+
+/** Removes the `names` query parameters from the URL-valued fields of `headers`, in place. */
+function redactUrlFields(headers: MutableHeaderRecord, names: ReadonlySet<string>): void {
+  for (const [name, strip] of URL_FIELDS) {
+    const value = headers[name]
+    if (value === undefined) continue
+    headers[name] = typeof value === 'string' ? strip(value, names) : value.map((line) => strip(line, names))
+  }
 }

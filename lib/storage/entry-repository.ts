@@ -8,20 +8,21 @@
  * - A body over INLINE_BODY_LIMIT is stored apart, in the same atomic write (external-body.ts).
  *
  * Writes are never awaited by the caller of fetch; a later read in this process waits for a write or
- * invalidation of the same primary id still under way, so a process always reads its own writes.
+ * invalidation of the same primary id still under way, so a process always reads its own writes, and
+ * a Vary write or an invalidation waits for the ones before it, so they apply in the order issued.
  */
 import type { Clock } from '../clock.js'
 import { encodeRecord, tryDecodeRecord } from '../codec/frame.js'
 import { isInline, type ExternalBody, type StoredEntry, type StoredRecord, type VaryPointer } from '../entry.js'
 import { CacheError, CorruptEntryError } from '../errors.js'
 import type { HeaderRecord } from '../headers.js'
-import { variantId, type RequestKey } from '../key.js'
+import type { RequestKey } from '../key.js'
 import { sameVaryValues } from '../policy/vary.js'
 import { SingleFlight } from '../single-flight.js'
 import type { GuardedStore } from '../stores/guarded-store.js'
 import type { StoreWrite } from '../stores/types.js'
 import { ExternalBodies, externalize, type OpenedBody } from './external-body.js'
-import { VaryRecords } from './vary-records.js'
+import { sameGeneration, VaryRecords } from './vary-records.js'
 
 export type Lookup =
   /** The store could not be asked (down, slow, breaker open): a miss that is not the store's answer. */
@@ -40,6 +41,7 @@ export interface EntryLocation {
 }
 
 const MISS: Lookup = { kind: 'miss', pointer: undefined }
+const UNREADABLE = Symbol('unreadable')
 const UNAVAILABLE: Lookup = { kind: 'unavailable' }
 
 export class EntryRepository {
@@ -78,9 +80,9 @@ export class EntryRepository {
       return { kind: 'entry', entry: primary, id: key.id, pointer: undefined }
     }
 
-    this.vary.remember(key.id, primary.names)
+    this.vary.remember(key.id, primary)
     const wanted = this.vary.valuesFor(primary.names, headers)
-    const id = variantId(key.id, wanted)
+    const id = this.vary.idFor(key.id, primary, wanted)
     let bytes: Uint8Array | undefined
     if (id === guess?.id) bytes = values[1]
     else {
@@ -97,31 +99,19 @@ export class EntryRepository {
 
   /**
    * Writes an entry (its pointer when it varies, its body when stored apart) in one atomic store call.
-   * `ttlMs` as in StoreWrite; `replaces` is the entry this one supersedes, whose external body (if
-   * any) is retired once the write succeeded. Resolves to whether it was written; never rejects.
+   * `ttlMs` as in StoreWrite; `previous` is the Vary pointer the lookup found; `replaces` is the entry
+   * this one supersedes, whose external body (if any) is retired once the write succeeded. Resolves to
+   * whether it was written; never rejects.
    */
   save(key: RequestKey, entry: StoredEntry, varyNames: readonly string[] | undefined, previous: VaryPointer | undefined, ttlMs: number | undefined, replaces?: StoredEntry): Promise<boolean> {
-    const entryId = varyNames === undefined ? key.id : variantId(key.id, entry.vary ?? {})
-    let writes: StoreWrite[]
-    try {
-      const { stored, body } = this.#inProcess ? { stored: entry, body: undefined } : externalize(entry, entryId)
-      writes = this.#writesFor(key, entryId, stored, varyNames, previous, ttlMs)
-      // The body goes first in the same atomic call; an external body kept by a 304 refresh gets its TTL reset.
-      if (body !== undefined) writes.unshift({ id: body.id, value: body.value, ttlMs })
-    } catch (err) {
-      // encodeRecord refuses a record the decoder would reject (e.g. a header value over its bound):
-      // storing it would only make a miss that never heals.
-      this.#report(err instanceof CacheError ? err : new CacheError('could not encode entry', { cause: err }))
-      return Promise.resolve(false)
-    }
-    const done = this.#store.set(writes)
+    const done =
+      varyNames === undefined
+        ? this.#commit(key.id, entry, ttlMs, replaces, () => {
+            this.vary.forget(key.id)
+            return []
+          })
+        : this.#saveVariant(key, entry, varyNames, previous, ttlMs, replaces, this.#pending.get(key.id))
     this.#pending.track(key.id, done)
-    const retired = replaces !== undefined && !isInline(replaces.body) ? replaces.body.id : undefined
-    if (retired !== undefined && retired !== writes[0]?.id) {
-      void done.then((ok) => {
-        if (ok) this.#bodies.retire(retired)
-      })
-    }
     return done
   }
 
@@ -135,7 +125,7 @@ export class EntryRepository {
 
   /** Deletes what is stored at these primary ids, with every variant a pointer lists (RFC 9111 §4.4). */
   invalidate(ids: readonly string[]): Promise<void> {
-    const all = Promise.all(ids.map((id) => this.#invalidateOne(id))).then(() => undefined)
+    const all = Promise.all(ids.map((id) => this.#invalidateOne(id, this.#pending.get(id)))).then(() => undefined)
     for (const id of ids) this.#pending.track(id, all)
     return all
   }
@@ -147,20 +137,86 @@ export class EntryRepository {
     return done
   }
 
-  #writesFor(key: RequestKey, entryId: string, entry: StoredEntry, varyNames: readonly string[] | undefined, previous: VaryPointer | undefined, ttlMs: number | undefined): StoreWrite[] {
-    if (varyNames === undefined) {
-      this.vary.forget(key.id)
-      return [{ id: key.id, value: encodeRecord(entry), ttlMs }]
+  /**
+   * A response with Vary, filed under the pointer `previous` its lookup found (vary-records.ts plan).
+   * A new generation is written with its pointer in one atomic write. A variant that joins the
+   * lookup's generation is written alone, so it is reachable at once under the stored pointer, and the
+   * pointer is then updated only if it still has that generation: one invalidated (or expired) while
+   * this response was on its way is never written again, and the variant stays unreachable, since the
+   * response may predate the invalidation (RFC 9111 §4.4).
+   *
+   * `earlier` is a write or invalidation of this URL by this process still under way (a collapsed
+   * request's leader, say): this one waits for it and is filed under the pointer it leaves, so two
+   * first requests for different variants join one generation instead of orphaning one of them.
+   */
+  async #saveVariant(key: RequestKey, entry: StoredEntry, names: readonly string[], previous: VaryPointer | undefined, ttlMs: number | undefined, replaces: StoredEntry | undefined, earlier: Promise<unknown> | undefined): Promise<boolean> {
+    let base = previous
+    let fresh = false
+    if (earlier !== undefined) {
+      await earlier
+      const current = await this.#currentPointer(key)
+      if (current !== UNREADABLE) {
+        if (previous !== undefined && (current === undefined || !sameGeneration(previous, current))) return false
+        base = current
+        fresh = true
+      }
     }
     const now = this.#clock.now()
-    const pointer = this.vary.pointerFor(key.canonical, key.id, entryId, varyNames, previous, ttlMs === undefined ? null : now + ttlMs)
-    return [
-      { id: entryId, value: encodeRecord(entry), ttlMs },
-      { id: key.id, value: encodeRecord(pointer), ttlMs: pointer.deleteAt === null ? undefined : Math.max(0, pointer.deleteAt - now) },
-    ]
+    const deleteAt = ttlMs === undefined ? null : now + ttlMs
+    const { id, pointer, joined } = this.vary.plan(key.canonical, key.id, names, entry.vary ?? {}, base, deleteAt)
+    if (!joined || fresh || base === undefined) return this.#commit(id, entry, ttlMs, replaces, () => [pointerWrite(key.id, pointer, now)])
+    const written = await this.#commit(id, entry, ttlMs, replaces, () => [])
+    // Listed already, and living no longer than the pointer: nothing to update.
+    if (!written || (base.variants.includes(id) && pointer.deleteAt === base.deleteAt)) return written
+    const current = await this.#currentPointer(key)
+    if (current === UNREADABLE || current === undefined || !sameGeneration(current, base)) return written
+    const update = this.vary.plan(key.canonical, key.id, names, entry.vary ?? {}, current, deleteAt).pointer
+    try {
+      await this.#store.set([pointerWrite(key.id, update, this.#clock.now())])
+    } catch (err) {
+      this.#report(err instanceof CacheError ? err : new CacheError('could not encode vary pointer', { cause: err }))
+    }
+    return written
   }
 
-  async #invalidateOne(id: string): Promise<void> {
+  /** The Vary pointer stored for `key` now; undefined when there is none, UNREADABLE when the store cannot say. */
+  async #currentPointer(key: RequestKey): Promise<VaryPointer | undefined | typeof UNREADABLE> {
+    const values = await this.#store.get([key.id])
+    if (values === undefined) return UNREADABLE
+    const record = this.#decode(key.id, values[0])
+    return record?.kind === 'vary' && record.key === key.canonical ? record : undefined
+  }
+
+  /**
+   * Writes `entry` at `entryId` with the writes `more` returns (its pointer), and its body first when
+   * stored apart, in one atomic store call; then retires the external body of `replaces`.
+   */
+  #commit(entryId: string, entry: StoredEntry, ttlMs: number | undefined, replaces: StoredEntry | undefined, more: () => StoreWrite[]): Promise<boolean> {
+    let writes: StoreWrite[]
+    try {
+      const { stored, body } = this.#inProcess ? { stored: entry, body: undefined } : externalize(entry, entryId)
+      writes = [{ id: entryId, value: encodeRecord(stored), ttlMs }, ...more()]
+      // The body goes first in the same atomic call; an external body kept by a 304 refresh gets its TTL reset.
+      if (body !== undefined) writes.unshift({ id: body.id, value: body.value, ttlMs })
+    } catch (err) {
+      // encodeRecord refuses a record the decoder would reject (e.g. a header value over its bound):
+      // storing it would only make a miss that never heals.
+      this.#report(err instanceof CacheError ? err : new CacheError('could not encode entry', { cause: err }))
+      return Promise.resolve(false)
+    }
+    const done = this.#store.set(writes)
+    const retired = replaces !== undefined && !isInline(replaces.body) ? replaces.body.id : undefined
+    if (retired !== undefined && retired !== writes[0]?.id) {
+      void done.then((ok) => {
+        if (ok) this.#bodies.retire(retired)
+      })
+    }
+    return done
+  }
+
+  /** After `earlier` (a write or invalidation of `id` under way in this process), so it cannot land after this. */
+  async #invalidateOne(id: string, earlier: Promise<unknown> | undefined): Promise<void> {
+    if (earlier !== undefined) await earlier
     this.vary.forget(id)
     const values = await this.#store.get([id])
     const record = values === undefined ? undefined : this.#decode(id, values[0])
@@ -190,4 +246,9 @@ export class EntryRepository {
     if (removeCorrupt) void this.#store.remove([id])
     return undefined
   }
+}
+
+/** The write of `pointer` at `id`, living until its `deleteAt`. */
+function pointerWrite(id: string, pointer: VaryPointer, now: number): StoreWrite {
+  return { id, value: encodeRecord(pointer), ttlMs: pointer.deleteAt === null ? undefined : Math.max(0, pointer.deleteAt - now) }
 }

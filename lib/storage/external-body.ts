@@ -3,22 +3,39 @@
  * `<entry id>~<generation>`, written in the same atomic call as its entry, and is read back in
  * BODY_CHUNK_SIZE ranges, each checked against its CRC before it reaches anyone. A replaced body is
  * removed after a grace period, so a reader still streaming it can finish.
+ *
+ * A timeout is not corruption: only a body that is missing, short or fails its CRC is reported
+ * (CorruptEntryError) and removed with its entry. A chunk the store did not answer in time is asked
+ * for again with a longer budget (CHUNK_RETRY_BUDGETS), since a response that started should finish;
+ * a store that failed, was skipped by the breaker or stayed silent through the retries leaves the
+ * entry alone, and the replay finishes from the origin or fails (flows/serve.ts).
  */
 import { randomBytes } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import type { Clock } from '../clock.js'
 import { BODY_CHUNK_SIZE, INLINE_BODY_LIMIT, isInline, type ExternalBody, type StoredEntry } from '../entry.js'
 import { CorruptEntryError, type CacheError } from '../errors.js'
-import type { GuardedStore } from '../stores/guarded-store.js'
+import type { GuardedStore, RangeRead } from '../stores/guarded-store.js'
 
 /** How long a replaced external body stays readable for replays that already started on it. */
 const RETIRED_BODY_GRACE_MS = 60_000
+
+/**
+ * Budgets of the attempts at a chunk after the first, in multiples of commandTimeout: 2 and 4, so a
+ * chunk of a response under way waits at most 7 commandTimeouts (1.4 s at the default 200 ms) before
+ * the origin is asked for the rest. The first chunk is read once: nothing was sent yet, and the origin
+ * serves a miss sooner than a silent store would.
+ */
+const CHUNK_RETRY_BUDGETS = [2, 4] as const
 
 /** An external body opened for reading: its first chunk already read and checked. */
 export interface OpenedBody {
   readonly chunks: number
   readonly first: Buffer
-  /** Chunk `index` (1 or more), checked; undefined when it is missing or corrupt (the entry is then removed). */
+  /**
+   * Chunk `index` (1 or more), checked; undefined when it cannot be had: missing or corrupt (the entry
+   * is then reported and removed), or the store failed or stayed silent through the retries (the entry stays).
+   */
   read(index: number): Promise<Buffer | undefined>
 }
 
@@ -59,12 +76,12 @@ export class ExternalBodies {
 
   /**
    * Opens the body of the entry stored at `entryId`, reading its first chunk; undefined when that
-   * chunk cannot be had, so a missing or corrupt body is a miss rather than a response cut short.
+   * chunk cannot be had, so an unreadable body is a miss rather than a response cut short.
    */
   async open(entryId: string, body: ExternalBody): Promise<OpenedBody | undefined> {
-    const first = await this.#readChunk(entryId, body, 0)
+    const first = await this.#readChunk(entryId, body, 0, [])
     if (first === undefined) return undefined
-    return { chunks: body.crcs.length, first, read: (index) => this.#readChunk(entryId, body, index) }
+    return { chunks: body.crcs.length, first, read: (index) => this.#readChunk(entryId, body, index, CHUNK_RETRY_BUDGETS) }
   }
 
   /** Removes a replaced body once readers that started on it have had time to finish. */
@@ -72,15 +89,21 @@ export class ExternalBodies {
     this.#clock.setTimer(RETIRED_BODY_GRACE_MS, () => void this.#store.remove([id]))
   }
 
-  async #readChunk(entryId: string, body: ExternalBody, index: number): Promise<Buffer | undefined> {
+  async #readChunk(entryId: string, body: ExternalBody, index: number, retries: readonly number[]): Promise<Buffer | undefined> {
     const offset = index * body.chunkSize
     const length = Math.min(body.chunkSize, body.size - offset)
-    const bytes = await this.#store.getRange(body.id, offset, length)
-    if (bytes !== undefined && bytes.byteLength === length && crc32(bytes) === body.crcs[index]) {
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    let read: RangeRead = await this.#store.getRange(body.id, offset, length)
+    for (const factor of retries) {
+      if (read.kind !== 'timeout') break
+      read = await this.#store.getRange(body.id, offset, length, factor * this.#store.commandTimeout)
+    }
+    // No answer says nothing of the entry: the guard reported it, and the entry stays.
+    if (read.kind === 'timeout' || read.kind === 'unavailable') return undefined
+    if (read.kind === 'bytes' && read.bytes.byteLength === length && crc32(read.bytes) === body.crcs[index]) {
+      return Buffer.from(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength)
     }
     // Missing, short or corrupt: nothing of this entry can be trusted any more.
-    this.#report(new CorruptEntryError(body.id, bytes === undefined ? 'body missing or unreadable' : `chunk ${index} failed its length or checksum`))
+    this.#report(new CorruptEntryError(body.id, read.kind === 'missing' ? 'body missing' : `chunk ${index} failed its length or checksum`))
     void this.#store.remove([entryId, body.id])
     return undefined
   }

@@ -1,12 +1,28 @@
 /**
  * The only home of fail-open. Every store call the interceptor makes goes through a GuardedStore,
  * which bounds it in time, reports what went wrong, and stops calling a store that keeps failing.
- * Callers see a miss (get) or `false` (set, remove) instead of an error; nothing here throws.
- * count() is guarded too, and failures of the store's own background work (RedisStore's counter
- * flush, CacheStore.onBackgroundError) are reported through the same reporter.
+ * Callers see a miss (get), an outcome (getRange) or `false` (set, remove) instead of an error;
+ * nothing here throws. count() is guarded too, and failures of the store's own background work
+ * (RedisStore's counter flush, CacheStore.onBackgroundError) are reported through the same reporter.
+ *
+ * Reads and writes have separate health (DESIGN.md "breaker (reads apart from writes)", issue 11). A
+ * Redis at `maxmemory` under `noeviction` refuses every write with OOM and still answers every read,
+ * so failed writes (set) open only the write breaker. Failed reads open the read breaker, which skips
+ * writes too: a store that cannot answer a read (stalled, disconnected) cannot take a write either.
+ * A write that times out counts against reads as well, since that is a stalled store, not a full one.
+ * remove() goes with the reads: a full Redis still deletes, and an invalidation (RFC 9111 §4.4)
+ * skipped while hits are served would serve what the origin just changed.
  */
-import { resolveClock, type Clock } from '../clock.js'
-import { CacheError, InvalidOptionError, StoreError, StoreTimeoutError, StoreUnavailableError, ValueTooLargeError } from '../errors.js'
+import { resolveClock, type CancelTimer, type Clock } from '../clock.js'
+import {
+  CacheError,
+  InvalidOptionError,
+  StoreError,
+  StoreTimeoutError,
+  StoreUnavailableError,
+  StoreWritesUnavailableError,
+  ValueTooLargeError,
+} from '../errors.js'
 import type { CacheCounters, CacheStore, StoreWrite } from './types.js'
 
 export interface GuardOptions {
@@ -16,7 +32,7 @@ export interface GuardOptions {
    * is the only bound on a stalled Redis.
    */
   readonly commandTimeout: number
-  /** Consecutive failures (errors or timeouts) that open the breaker. @default 3 */
+  /** Consecutive failures (errors or timeouts) that open a breaker (of reads, or of writes). @default 3 */
   readonly failureThreshold?: number
   /**
    * Milliseconds the open breaker skips the store before one probe call; doubled after each failed
@@ -25,8 +41,9 @@ export interface GuardOptions {
    */
   readonly cooldown?: number
   /**
-   * Receives every failure (of calls, of count(), and of the store's background work), and
-   * StoreUnavailableError each time the breaker opens.
+   * Receives every failure (of calls, of count(), and of the store's background work),
+   * StoreUnavailableError each time the read breaker opens, and StoreWritesUnavailableError each time
+   * the write breaker does.
    */
   readonly report: (error: CacheError) => void
   /** Times commandTimeout and the cooldown. @default the system clock (clock.ts systemClock) */
@@ -39,29 +56,128 @@ export interface GuardOptions {
  */
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
+/**
+ * What getRange found: the bytes, nothing stored at the id (`missing`: the caller may conclude the
+ * entry is broken), or no answer, which says nothing of the entry: `timeout` (no answer within the
+ * call's budget; worth asking again with a longer one) or `unavailable` (the store failed, or the
+ * breaker skipped it). Failures are reported here; the caller must not report them again.
+ */
+export type RangeRead =
+  | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'unavailable' }
+
 const MAX_COOLDOWN_MS = 30_000
+
+/**
+ * A timer that fires this late (a quarter of its duration, and at least STALL_MIN_LATENESS_MS)
+ * measures a stall of this process's event loop (a GC pause, a long synchronous task), not of the
+ * store: the answer may be waiting unread on the socket, since Node runs due timers before it polls
+ * for I/O (issue 11). The call then gets one fresh window, counted from when the loop came back.
+ */
+const STALL_LATENESS = 0.25
+const STALL_MIN_LATENESS_MS = 25
 
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CacheError | undefined }
 
 /** A call the breaker did not let through: no error to report, it was reported when the breaker opened. */
 const SKIPPED: Outcome<never> = { ok: false, error: undefined }
+const MISSING: RangeRead = { kind: 'missing' }
+const TIMEOUT: RangeRead = { kind: 'timeout' }
+const UNAVAILABLE: RangeRead = { kind: 'unavailable' }
 
-export class GuardedStore {
-  readonly store: CacheStore
-  readonly #timeout: number
-  readonly #threshold: number
-  readonly #baseCooldown: number
-  readonly #maxCooldown: number
-  readonly #report: (error: CacheError) => void
-  readonly #clock: Clock
-  /** Set while count() reports a throwing store.count, whose report counts an error again. */
-  #countFailing = false
+type Admission = 'call' | 'probe' | 'skip'
+
+/** One circuit breaker: consecutive failures open it; after a cooldown (growing, capped) one probe may close it. */
+class Breaker {
   #state: BreakerState = 'closed'
   #failures = 0
   #cooldown: number
   #retryAt = 0
   /** The store reported itself disconnected when the breaker last opened. */
   #openedDisconnected = false
+
+  constructor(
+    readonly settings: {
+      readonly threshold: number
+      readonly baseCooldown: number
+      readonly maxCooldown: number
+      readonly clock: Clock
+      /** The store's own view of its connection, when it has one (RedisStore.isReady). */
+      readonly connected: () => boolean | undefined
+      /** Called each time the breaker opens, with the time of the next probe. */
+      readonly onOpen: (retryAt: number) => void
+    },
+  ) {
+    this.#cooldown = settings.baseCooldown
+  }
+
+  get state(): BreakerState {
+    return this.#state
+  }
+
+  admit(): Admission {
+    switch (this.#state) {
+      case 'closed':
+        return 'call'
+      case 'half-open':
+        return 'skip'
+      case 'open':
+        // A store that was disconnected when the breaker opened and reports itself connected again
+        // (RedisStore after a restart) is probed at once rather than after the cooldown. A stalled
+        // store stays connected, so it still waits the cooldown out.
+        if (this.settings.clock.now() < this.#retryAt && !(this.#openedDisconnected && this.settings.connected() === true)) return 'skip'
+        this.#state = 'half-open'
+        return 'probe'
+    }
+  }
+
+  settle(admission: Admission, healthy: boolean): void {
+    if (admission === 'probe') this.#settleProbe(healthy)
+    else if (admission === 'call') this.#settleCall(healthy)
+  }
+
+  /** An ordinary call. One admitted before the breaker opened and ending after moves no state. */
+  #settleCall(healthy: boolean): void {
+    if (healthy) {
+      if (this.#state === 'closed') this.#failures = 0
+      return
+    }
+    if (this.#state !== 'closed') return
+    this.#failures++
+    if (this.#failures >= this.settings.threshold) this.#open()
+  }
+
+  #settleProbe(healthy: boolean): void {
+    if (healthy) {
+      this.#state = 'closed'
+      this.#failures = 0
+      this.#cooldown = this.settings.baseCooldown
+      return
+    }
+    this.#cooldown = Math.min(this.#cooldown * 2, this.settings.maxCooldown)
+    this.#open()
+  }
+
+  #open(): void {
+    this.#openedDisconnected = this.settings.connected() === false
+    this.#state = 'open'
+    this.#retryAt = this.settings.clock.now() + this.#cooldown
+    this.settings.onOpen(this.#retryAt)
+  }
+}
+
+export class GuardedStore {
+  readonly store: CacheStore
+  /** Milliseconds a call may take (GuardOptions.commandTimeout), unless the caller gives it a budget of its own. */
+  readonly commandTimeout: number
+  readonly #report: (error: CacheError) => void
+  readonly #clock: Clock
+  readonly #reads: Breaker
+  readonly #writes: Breaker
+  /** Set while count() reports a throwing store.count, whose report counts an error again. */
+  #countFailing = false
 
   constructor(store: CacheStore, options: GuardOptions) {
     this.store = store
@@ -77,40 +193,52 @@ export class GuardedStore {
     }
     if (typeof report !== 'function') throw new InvalidOptionError('report', 'a function', report)
     this.#clock = resolveClock(options.clock)
-    this.#timeout = commandTimeout
-    this.#threshold = failureThreshold
-    this.#baseCooldown = cooldown
-    this.#maxCooldown = Math.max(MAX_COOLDOWN_MS, cooldown)
-    this.#cooldown = cooldown
+    this.commandTimeout = commandTimeout
     this.#report = report
+    const settings = {
+      threshold: failureThreshold,
+      baseCooldown: cooldown,
+      maxCooldown: Math.max(MAX_COOLDOWN_MS, cooldown),
+      clock: this.#clock,
+      connected: () => this.#connected(),
+    }
+    this.#reads = new Breaker({ ...settings, onOpen: (retryAt) => this.#emit(new StoreUnavailableError(retryAt)) })
+    this.#writes = new Breaker({ ...settings, onOpen: (retryAt) => this.#emit(new StoreWritesUnavailableError(retryAt)) })
     // Subscribed for the store's lifetime: a cache() is made once and lives as long as its store.
     store.onBackgroundError?.((error) => this.#emit(error))
   }
 
+  /** The read breaker: the store's health as a whole (while it is not closed, writes are skipped too). */
   get state(): BreakerState {
-    return this.#state
+    return this.#reads.state
+  }
+
+  /** What a set() meets: the read breaker while that is not closed, else the write breaker. */
+  get writeState(): BreakerState {
+    return this.#reads.state !== 'closed' ? this.#reads.state : this.#writes.state
   }
 
   /** The values at `ids`, or undefined when the store is unavailable (the caller treats it as a miss). */
   async get(ids: readonly string[]): Promise<(Uint8Array | undefined)[] | undefined> {
-    const outcome = await this.#call('get', () => this.store.get(ids))
+    const outcome = await this.#call(this.#reads, 'get', () => this.store.get(ids))
     return outcome.ok ? outcome.value : undefined
   }
 
-  /** One chunk of a stored body; undefined when unavailable or missing (the replay then aborts). */
-  async getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
-    const outcome = await this.#call('getRange', () => this.store.getRange(id, offset, length))
-    return outcome.ok ? outcome.value : undefined
+  /** One chunk of a stored body, within `timeoutMs` (default commandTimeout); see RangeRead. */
+  async getRange(id: string, offset: number, length: number, timeoutMs = this.commandTimeout): Promise<RangeRead> {
+    const outcome = await this.#call(this.#reads, 'getRange', () => this.store.getRange(id, offset, length), timeoutMs)
+    if (outcome.ok) return outcome.value === undefined ? MISSING : { kind: 'bytes', bytes: outcome.value }
+    return outcome.error instanceof StoreTimeoutError ? TIMEOUT : UNAVAILABLE
   }
 
   /** Whether the writes were committed. */
   async set(writes: readonly StoreWrite[]): Promise<boolean> {
-    return (await this.#call('set', () => this.store.set(writes))).ok
+    return (await this.#call(this.#writes, 'set', () => this.store.set(writes))).ok
   }
 
-  /** Whether the ids were removed. */
+  /** Whether the ids were removed. Gated by the read breaker, not the write one (see above). */
   async remove(ids: readonly string[]): Promise<boolean> {
-    return (await this.#call('remove', () => this.store.remove(ids))).ok
+    return (await this.#call(this.#reads, 'remove', () => this.store.remove(ids))).ok
   }
 
   /**
@@ -134,55 +262,19 @@ export class GuardedStore {
     }
   }
 
-  async #call<T>(operation: string, invoke: () => Promise<T>): Promise<Outcome<T>> {
-    const admission = this.#admit()
+  async #call<T>(breaker: Breaker, operation: string, invoke: () => Promise<T>, timeoutMs = this.commandTimeout): Promise<Outcome<T>> {
+    // Writes wait for reads to be healthy: while the read breaker is not closed the store is down as a whole.
+    const admission = breaker === this.#writes && this.#reads.state !== 'closed' ? 'skip' : breaker.admit()
     if (admission === 'skip') return SKIPPED
-    const outcome = await this.#race(operation, invoke)
+    const outcome = await this.#race(operation, invoke, timeoutMs)
     if (!outcome.ok && outcome.error !== undefined) this.#emit(outcome.error)
     // A store that refuses a value (ValueTooLargeError) answered: the refusal is reported, and the
     // call still counts as healthy for the breaker, since one large response says nothing of the store.
-    const healthy = outcome.ok || outcome.error instanceof ValueTooLargeError
-    if (admission === 'probe') this.#settleProbe(healthy)
-    else this.#settleCall(healthy)
+    breaker.settle(admission, outcome.ok || outcome.error instanceof ValueTooLargeError)
+    // A write that got no answer in time says the store is stalled, not full (a full Redis refuses at
+    // once): the read breaker counts it too, so a stall is noticed as soon as it was before the split.
+    if (breaker === this.#writes && !outcome.ok && outcome.error instanceof StoreTimeoutError) this.#reads.settle('call', false)
     return outcome
-  }
-
-  #admit(): 'call' | 'probe' | 'skip' {
-    switch (this.#state) {
-      case 'closed':
-        return 'call'
-      case 'half-open':
-        return 'skip'
-      case 'open':
-        // A store that was disconnected when the breaker opened and reports itself connected again
-        // (RedisStore after a restart) is probed at once rather than after the cooldown. A stalled
-        // store stays connected, so it still waits the cooldown out.
-        if (this.#clock.now() < this.#retryAt && !(this.#openedDisconnected && this.#connected() === true)) return 'skip'
-        this.#state = 'half-open'
-        return 'probe'
-    }
-  }
-
-  /** An ordinary call. One admitted before the breaker opened and ending after moves no state. */
-  #settleCall(healthy: boolean): void {
-    if (healthy) {
-      if (this.#state === 'closed') this.#failures = 0
-      return
-    }
-    if (this.#state !== 'closed') return
-    this.#failures++
-    if (this.#failures >= this.#threshold) this.#open()
-  }
-
-  #settleProbe(healthy: boolean): void {
-    if (healthy) {
-      this.#state = 'closed'
-      this.#failures = 0
-      this.#cooldown = this.#baseCooldown
-      return
-    }
-    this.#cooldown = Math.min(this.#cooldown * 2, this.#maxCooldown)
-    this.#open()
   }
 
   /** The wrapped store's own view of its connection, when it has one (RedisStore.isReady). */
@@ -191,22 +283,22 @@ export class GuardedStore {
     return typeof ready === 'boolean' ? ready : undefined
   }
 
-  #open(): void {
-    this.#openedDisconnected = this.#connected() === false
-    this.#state = 'open'
-    this.#retryAt = this.#clock.now() + this.#cooldown
-    this.#emit(new StoreUnavailableError(this.#retryAt))
-  }
-
   /**
-   * Settles with the store's outcome or a timeout, whichever comes first. The store promise always
-   * has handlers attached, so its late rejection after a timeout is never unhandled.
+   * Settles with the store's outcome or a timeout after `timeoutMs` (longer after a stall of our own
+   * loop: STALL_LATENESS), whichever comes first. The store promise always has handlers attached, so
+   * its late rejection after a timeout is never unhandled.
    */
-  #race<T>(operation: string, invoke: () => Promise<T>): Promise<Outcome<T>> {
+  #race<T>(operation: string, invoke: () => Promise<T>, timeoutMs: number): Promise<Outcome<T>> {
     return new Promise((resolve) => {
-      const cancel = this.#clock.setTimer(this.#timeout, () => {
-        resolve({ ok: false, error: new StoreTimeoutError(operation, this.#timeout) })
-      })
+      let cancel: CancelTimer = () => {}
+      const arm = (fresh: boolean): void => {
+        const due = this.#clock.now() + timeoutMs
+        cancel = this.#clock.setTimer(timeoutMs, () => {
+          if (fresh && this.#clock.now() - due >= Math.max(timeoutMs * STALL_LATENESS, STALL_MIN_LATENESS_MS)) return arm(false)
+          resolve({ ok: false, error: new StoreTimeoutError(operation, timeoutMs) })
+        })
+      }
+      arm(true)
       let promise: Promise<T>
       try {
         promise = Promise.resolve(invoke())

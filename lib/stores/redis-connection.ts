@@ -5,9 +5,11 @@
  *
  * DESIGN.md "Failure model": without an 'error' listener node-redis crashes the process when Redis
  * goes away, so ours is attached before connect(), also to a borrowed client. connect() can stay
- * pending forever (wrong password, TLS mismatch), so it is never awaited: commands fail fast with
- * StoreError until the client is ready, and node-redis v4 has no command timeout, so callers bound
- * each call themselves (guarded-store.ts).
+ * pending forever (wrong password, TLS mismatch), so it is never awaited. A command sent before the
+ * client's first connect attempt has settled waits for it (issue 11: startup is quiet, the first
+ * request finds Redis up rather than reporting "not connected"); once the client has been ready, or
+ * has reported an error, commands fail fast with StoreError while it is not ready. node-redis v4 has
+ * no command timeout, so callers bound each call themselves (guarded-store.ts), that wait included.
  */
 import { createClient, type RedisClientOptions } from '@redis/client'
 import type { CancelTimer, Clock } from '../clock.js'
@@ -18,6 +20,12 @@ import { redisCommands, type RedisCommands } from './redis-commands.js'
 const QUEUE_MAX_LENGTH = 1000
 /** How long close() lets the store's own commands finish before it drops the connection. */
 const CLOSE_GRACE_MS = 1000
+/**
+ * Longest a command waits for the first connect attempt (node-redis's default connectTimeout). Only a
+ * first attempt that neither succeeds nor fails (a server that accepts and never answers AUTH) lasts
+ * that long; callers bound their own wait sooner (GuardedStore's commandTimeout).
+ */
+const STARTUP_WAIT_MS = 5000
 
 export class RedisConnection {
   readonly #redis: RedisCommands
@@ -28,13 +36,20 @@ export class RedisConnection {
   readonly #inFlight = new Set<Promise<unknown>>()
   #lastError: unknown
   #closing: Promise<void> | undefined
+  /**
+   * Settles once the first connect attempt has: the client was ready, reported an error, or the store
+   * closed. Undefined from then on (and from the start for a client that was ready already).
+   */
+  #starting: { readonly settled: Promise<void>; readonly settle: () => void; readonly cancel: CancelTimer } | undefined
 
   // Kept as fields so close() can detach them from a borrowed client.
   readonly #onError = (error: unknown): void => {
     this.#lastError = error
+    this.#started()
   }
   readonly #onReady = (): void => {
     this.#lastError = undefined
+    this.#started()
   }
 
   constructor(redis: RedisCommands, options: { readonly owned: boolean; readonly unref: boolean; readonly clock: Clock }) {
@@ -44,6 +59,13 @@ export class RedisConnection {
     redis.on('error', this.#onError)
     redis.on('ready', this.#onReady)
     if (options.unref) redis.unref()
+    if (!redis.isReady) {
+      let settle = (): void => {}
+      const settled = new Promise<void>((resolve) => {
+        settle = resolve
+      })
+      this.#starting = { settled, settle, cancel: this.#clock.setTimer(STARTUP_WAIT_MS, () => this.#started()) }
+    }
     if (!redis.isOpen) redis.connect().catch(this.#onError)
   }
 
@@ -78,8 +100,12 @@ export class RedisConnection {
     })
   }
 
-  /** Runs one command batch, failing fast when the client cannot take commands now. */
+  /**
+   * Runs one command batch. Before the first connect attempt has settled it waits for it; after, it
+   * fails fast when the client cannot take commands now.
+   */
   async run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
+    if (this.#starting !== undefined && this.#closing === undefined && !this.#redis.isReady) await this.#starting.settled
     if (this.#closing !== undefined) {
       throw new StoreError(operation, { cause: new Error('the store is closed') })
     }
@@ -113,7 +139,16 @@ export class RedisConnection {
    */
   close(last: Promise<void> = Promise.resolve()): Promise<void> {
     this.#closing ??= this.#shutdown(last)
+    // Calls still waiting for the first connect fail now, as a closed store's calls do.
+    this.#started()
     return this.#closing
+  }
+
+  /** The first connect attempt settled (or the store closed): calls stop waiting for it. */
+  #started(): void {
+    this.#starting?.cancel()
+    this.#starting?.settle()
+    this.#starting = undefined
   }
 
   async #shutdown(last: Promise<void>): Promise<void> {

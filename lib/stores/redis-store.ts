@@ -20,8 +20,9 @@ export type { RedisStoreOptions } from './redis-options.js'
  * redis-connection.ts's, the namespace walks redis-scan.ts's, the counters and their flush
  * redis-counters.ts's, the admin API admin.ts's.
  *
- * The store never waits for Redis to come up: commands fail fast with StoreError while the client is
- * not ready. Admin reads (ids, scan, keys, entries, delete, deleteExpired, stats, clear) walk the
+ * A command sent before the client's first connect attempt has settled waits for it, so the first
+ * request after startup finds Redis up (callers bound the wait: GuardedStore's commandTimeout); after
+ * that, commands fail fast with StoreError while the client is not ready. Admin reads (ids, scan, keys, entries, delete, deleteExpired, stats, clear) walk the
  * namespace with SCAN, which may repeat an id when Redis resizes its table mid-walk.
  *
  * count(), and the store's own writes and deletes, are buffered and flushed to `<namespace>:stats`
@@ -51,7 +52,10 @@ export class RedisStore implements CacheStore {
     this.#admin = new StoreAdmin(source, clock)
   }
 
-  /** Whether the client can take commands now; while false, every call fails fast with StoreError. */
+  /**
+   * Whether the client can take commands now; while false, every call fails fast with StoreError
+   * (or, before the first connect attempt has settled, waits for it).
+   */
   get isReady(): boolean {
     return this.#connection.isReady
   }

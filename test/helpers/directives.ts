@@ -15,12 +15,13 @@ export function reqDirectives(partial: Partial<RequestDirectives> = {}): Request
 
 /**
  * A row's directives as the request path hands them to policy: with `cacheControl: false` the gate
- * (effectiveRequestDirectives / effectiveResponseDirectives) lets none through, whatever the row set.
+ * (effectiveResponseDirectives) lets no response directive through, whatever the row set; the
+ * request's own directives always pass.
  */
 export function gatedDirectives(
   cacheControl: boolean | undefined,
   res: Partial<ResponseDirectives> | undefined,
   req: Partial<RequestDirectives> | undefined,
 ): { readonly responseDirectives: ResponseDirectives; readonly requestDirectives: RequestDirectives } {
-  return cacheControl === false ? { responseDirectives: NO_RESPONSE_DIRECTIVES, requestDirectives: NO_REQUEST_DIRECTIVES } : { responseDirectives: resDirectives(res), requestDirectives: reqDirectives(req) }
+  return { responseDirectives: cacheControl === false ? NO_RESPONSE_DIRECTIVES : resDirectives(res), requestDirectives: reqDirectives(req) }
 }

@@ -68,3 +68,10 @@ export function sendBytes(req: IncomingMessage, res: ServerResponse, body: Buffe
   res.writeHead(200, { ...headers, 'content-length': body.byteLength })
   res.end(body)
 }
+
+/** An origin that answers every GET with `body of <url>`, fresh for 60 s: for tests where the body is not the subject. */
+export const freshBodyOfUrl: OriginHandler = (req, res) => {
+  const text = `body of ${req.url}`
+  res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}

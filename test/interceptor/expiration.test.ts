@@ -36,6 +36,8 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
 const STATUS = 'undici-redis-cache'
 const STORED = `${STATUS}; fwd=miss; fwd-status=200; stored`
 const NOT_STORED = `${STATUS}; fwd=miss; fwd-status=200`
+/** A URL set to false / -1 is never looked up (requests-cache's DO_NOT_CACHE). */
+const DO_NOT_CACHE = `${STATUS}; fwd=bypass; fwd-status=200; detail=do-not-cache`
 
 /**
  * A fresh hit with about `lifetime` seconds left. The origin's Date has one-second precision, so the
@@ -92,14 +94,16 @@ for (const kind of storeKinds) {
       }))
 
     for (const value of [false, -1] as const) {
-      it(`expireAfter: ${value} stores nothing, even a response with max-age`, () =>
+      it(`expireAfter: ${value} neither looks up nor stores, even a response with max-age`, () =>
         withCache({ expireAfter: value }, async (dispatcher, store) => {
           for (const path of [`/plain/off${value}`, `/max-age/off${value}`]) {
-            assert.equal((await send(dispatcher, `${origin.url}${path}`)).cacheStatus, NOT_STORED)
-            assert.equal((await send(dispatcher, `${origin.url}${path}`)).cacheStatus, NOT_STORED)
+            assert.equal((await send(dispatcher, `${origin.url}${path}`)).cacheStatus, DO_NOT_CACHE)
+            assert.equal((await send(dispatcher, `${origin.url}${path}`)).cacheStatus, DO_NOT_CACHE)
             assert.equal(origin.count(path), 2)
           }
           assert.deepEqual(await storedIds(store), [])
+          const stats = await store.stats()
+          assert.equal(stats.hits + stats.misses + stats.revalidations, 0, 'no lookup was made')
         }))
     }
 
@@ -162,12 +166,14 @@ for (const kind of storeKinds) {
       }
     })
 
-    it('urlsExpireAfter: false means do not store, even when the response has max-age (user do-not-cache wins)', () =>
+    it('urlsExpireAfter: false means neither look up nor store, even when the response has max-age (user do-not-cache wins)', () =>
       withCache({ expireAfter: 30, urlsExpireAfter: { '*/private/*': false } }, async (dispatcher, store) => {
-        assert.equal((await send(dispatcher, `${origin.url}/private/p`)).cacheStatus, NOT_STORED)
-        assert.equal((await send(dispatcher, `${origin.url}/private/p`)).cacheStatus, NOT_STORED)
+        assert.equal((await send(dispatcher, `${origin.url}/private/p`)).cacheStatus, DO_NOT_CACHE)
+        assert.equal((await send(dispatcher, `${origin.url}/private/p`)).cacheStatus, DO_NOT_CACHE)
         assert.equal(origin.count('/private/p'), 2)
         assert.deepEqual(await storedIds(store), [])
+        const stats = await store.stats()
+        assert.equal(stats.hits + stats.misses + stats.revalidations, 0, 'no lookup was made')
       }))
 
     it('urlsExpireAfter: a URL no pattern matches falls back to expireAfter', () =>

@@ -89,13 +89,19 @@ describe('request directives', () => {
     }
   })
 
-  it('cacheControl: false ignores request directives', async () => {
+  it('cacheControl: false still honours the request directives no-store, no-cache and only-if-cached (as requests-cache does)', async () => {
     const { dispatcher, close } = cachedAgent({ store: new MemoryStore(), cacheControl: false, expireAfter: 60 })
     try {
       await send(dispatcher, `${origin.url}/cc-off`)
-      const reply = await send(dispatcher, `${origin.url}/cc-off`, { headers: { 'cache-control': 'no-cache' } })
-      assert.match(reply.cacheStatus ?? '', /; hit; /)
-      assert.equal(origin.count('/cc-off'), 1)
+      assert.match((await send(dispatcher, `${origin.url}/cc-off`)).cacheStatus ?? '', /; hit; /)
+      const noCache = await send(dispatcher, `${origin.url}/cc-off`, { headers: { 'cache-control': 'no-cache' } })
+      assert.match(noCache.cacheStatus ?? '', /fwd=request/)
+      const noStore = await send(dispatcher, `${origin.url}/cc-off`, { headers: { 'cache-control': 'no-store' } })
+      assert.match(noStore.cacheStatus ?? '', /fwd=bypass; fwd-status=200; detail=no-store/)
+      assert.equal(origin.count('/cc-off'), 3)
+      const onlyIfCached = await send(dispatcher, `${origin.url}/cc-off-never-stored`, { headers: { 'cache-control': 'only-if-cached' } })
+      assert.equal(onlyIfCached.status, 504)
+      assert.equal(origin.count('/cc-off-never-stored'), 0)
     } finally {
       await close()
     }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createClient } from 'redis'
+import { dumpRedis } from '../helpers/redis-dump.js'
 import type { CacheOptions } from '../../lib/index.js'
 import { cacheRunner, send } from '../helpers/client.js'
 import { storedIds } from '../helpers/faults.js'
@@ -43,45 +43,6 @@ function handler(req: IncomingMessage, res: ServerResponse, index: number): void
 
 function who(credential: string | string[]): string {
   return `user-${createHash('sha256').update(String(credential)).digest('hex').slice(0, 12)}`
-}
-
-/**
- * Every key in the fixture Redis (every database SCAN reaches from db 0) and every value under it,
- * whatever its type, as raw bytes.
- */
-async function dumpRedis(redis: RedisServer): Promise<Buffer[]> {
-  const client = createClient({ url: redis.url })
-  client.on('error', () => {})
-  await client.connect()
-  const raw = { returnBuffers: true } as const
-  const out: Buffer[] = []
-  try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await client.sendCommand<[Buffer, Buffer[]]>(['SCAN', cursor, 'MATCH', '*', 'COUNT', '1000'], raw)
-      cursor = next.toString()
-      for (const key of keys) {
-        out.push(key)
-        const type = String(await client.sendCommand<string>(['TYPE', key]))
-        const read: Record<string, Array<string | Buffer>> = {
-          string: ['GET', key],
-          hash: ['HGETALL', key],
-          list: ['LRANGE', key, '0', '-1'],
-          set: ['SMEMBERS', key],
-          zset: ['ZRANGE', key, '0', '-1', 'WITHSCORES'],
-        }
-        const command = read[type]
-        assert.ok(command !== undefined, `unexpected Redis type ${type} at ${key.toString()}`)
-        const reply = await client.sendCommand<Buffer | Buffer[] | null>(command, raw)
-        if (reply === null) continue
-        if (Buffer.isBuffer(reply)) out.push(reply)
-        else out.push(...reply)
-      }
-    } while (cursor !== '0')
-  } finally {
-    await client.quit()
-  }
-  return out
 }
 
 /**

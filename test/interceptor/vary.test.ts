@@ -2,8 +2,29 @@
  * Vary (RFC 9111 §4.1): one stored variant per distinct set of varying request header values.
  */
 import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { CacheStore } from '../../lib/index.js'
 import { cachedAgent, send } from '../helpers/client.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
+
+/** `store` with its `get` calls (one store round trip each) counted. */
+function countingGets(store: CacheStore): { store: CacheStore; gets: () => number } {
+  let gets = 0
+  const proxy = new Proxy(store, {
+    get(target, name) {
+      if (name === 'get') {
+        return (ids: readonly string[]) => {
+          gets++
+          return target.get(ids)
+        }
+      }
+      // Stores keep private fields: their methods run on the store itself.
+      const value: unknown = Reflect.get(target, name)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return { store: proxy, gets: () => gets }
+}
 
 for (const kind of storeKinds) {
   describe(`Vary (${kind.name} store)`, () => {
@@ -65,6 +86,25 @@ for (const kind of storeKinds) {
       } finally {
         await a.close()
         await b.close()
+      }
+    })
+
+    it('a warm hit on a varying URL is one store round trip, for each of its variants', async () => {
+      const { store, gets } = countingGets(await kind.make())
+      const { dispatcher, close } = cachedAgent({ store })
+      try {
+        for (const lang of ['en', 'fr']) await send(dispatcher, `${origin.url}/warm`, { headers: { 'accept-language': lang } })
+        // The writes are not awaited by the requests: let them land before counting.
+        await sleep(50)
+        for (const lang of ['en', 'fr', 'en']) {
+          const before = gets()
+          const hit = await send(dispatcher, `${origin.url}/warm`, { headers: { 'accept-language': lang } })
+          assert.equal(hit.text, `/warm in ${lang}`)
+          assert.match(hit.cacheStatus ?? '', /; hit; /)
+          assert.equal(gets() - before, 1, `store reads for a warm hit on ${lang}`)
+        }
+      } finally {
+        await close()
       }
     })
 

@@ -39,7 +39,7 @@ describe('policy/freshness constants', () => {
 })
 
 describe('policy/freshness explicitLifetime', () => {
-  const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; responseTime?: number; expected: number | undefined }> = [
+  const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; responseTime?: number; shared?: boolean; expected: number | undefined }> = [
     { name: 'max-age (§4.2.1)', res: res(200, { date: DATE_T0 }), d: resDirectives({ maxAge: 60 }), expected: 60 },
     { name: 'max-age=0', res: res(200, {}), d: resDirectives({ maxAge: 0 }), expected: 0 },
     { name: 'max-age wins over Expires (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: resDirectives({ maxAge: 60 }), expected: 60 },
@@ -55,16 +55,20 @@ describe('policy/freshness explicitLifetime', () => {
     { name: 'no max-age, no Expires', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: undefined },
     { name: 's-maxage alone is ignored by a private cache (§5.2.2.10)', res: res(200, { date: DATE_T0 }), d: resDirectives({ sMaxAge: 300 }), expected: undefined },
     { name: 's-maxage does not override max-age in a private cache', res: res(200, { date: DATE_T0 }), d: resDirectives({ maxAge: 60, sMaxAge: 300 }), expected: 60 },
+    { name: 'shared: s-maxage overrides max-age (§5.2.2.10)', res: res(200, { date: DATE_T0 }), d: resDirectives({ maxAge: 60, sMaxAge: 300 }), shared: true, expected: 300 },
+    { name: 'shared: s-maxage overrides Expires (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_PLUS_1H }), d: resDirectives({ sMaxAge: 30 }), shared: true, expected: 30 },
+    { name: 'shared: s-maxage=0 is stale at once', res: res(200, { date: DATE_T0 }), d: resDirectives({ maxAge: 60, sMaxAge: 0 }), shared: true, expected: 0 },
+    { name: 'shared: max-age still counts without s-maxage', res: res(200, { date: DATE_T0 }), d: resDirectives({ maxAge: 60 }), shared: true, expected: 60 },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(explicitLifetime(row.res, row.d, row.responseTime ?? T0), row.expected)
+      assert.equal(explicitLifetime(row.res, row.d, row.responseTime ?? T0, row.shared ?? false), row.expected)
     })
   }
 })
 
 describe('policy/freshness heuristicLifetime', () => {
-  const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; responseTime?: number; expected: number | undefined }> = [
+  const rows: ReadonlyArray<{ name: string; res: CacheResponse; d: ResponseDirectives; responseTime?: number; shared?: boolean; expected: number | undefined }> = [
     { name: '10% of Date minus Last-Modified (§4.2.2)', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: 8640 },
     { name: 'capped at a day', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_31D }), d: resDirectives(), expected: 86400 },
     { name: 'Date missing: response time stands in', res: res(200, { 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: 8640 },
@@ -79,10 +83,11 @@ describe('policy/freshness heuristicLifetime', () => {
     { name: 'Expires present, even past: MUST NOT use heuristics', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: undefined },
     { name: 'invalid freshness directives: no heuristics', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives({ invalid: true }), expected: undefined },
     { name: 's-maxage does not block heuristics in a private cache', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives({ sMaxAge: 5 }), expected: 8640 },
+    { name: 'shared: s-maxage is explicit freshness, so no heuristics (§4.2.2)', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives({ sMaxAge: 5 }), shared: true, expected: undefined },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(heuristicLifetime(row.res, row.d, row.responseTime ?? T0), row.expected)
+      assert.equal(heuristicLifetime(row.res, row.d, row.responseTime ?? T0, row.shared ?? false), row.expected)
     })
   }
 })
@@ -130,7 +135,7 @@ describe('policy/freshness decideLifetime', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      const lifetime = decideLifetime({ res: row.res, directives: row.d, responseTime: T0, cacheControl: row.cacheControl, user: row.user })
+      const lifetime = decideLifetime({ res: row.res, directives: row.d, responseTime: T0, cacheControl: row.cacheControl, user: row.user, shared: false })
       assert.deepEqual(lifetime, row.expected)
     })
   }

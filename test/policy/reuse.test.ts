@@ -9,7 +9,7 @@ const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
 type RowOptions = Partial<ReuseOptions> & { readonly cacheControl?: boolean }
 
 function options(partial: RowOptions = {}): ReuseOptions {
-  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0 }
+  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0, shared: partial.shared ?? false }
 }
 
 /** An entry whose current age at NOW is `age` seconds, `initialAge` of them from before it was stored. */
@@ -70,9 +70,14 @@ const decideRows: readonly DecideRow[] = [
   { name: 'must-revalidate blocks max-stale', age: 70, lifetime: 60, res: { mustRevalidate: true }, req: { maxStale: 100 }, expected: revalidate(70, 'stale') },
   { name: 'must-revalidate blocks response stale-while-revalidate', age: 70, lifetime: 60, res: { mustRevalidate: true, staleWhileRevalidate: 100 }, expected: revalidate(70, 'stale') },
   { name: 'must-revalidate blocks the swr option', age: 70, lifetime: 60, res: { mustRevalidate: true }, opts: { staleWhileRevalidate: Infinity }, expected: revalidate(70, 'stale') },
-  // shared-cache-only directives are ignored by this private cache
-  { name: 'proxy-revalidate does not block max-stale', age: 70, lifetime: 60, res: { proxyRevalidate: true }, req: { maxStale: 10 }, expected: hit(70, -10, true) },
-  { name: 's-maxage does not extend freshness', age: 70, lifetime: 60, res: { sMaxAge: 1000 }, expected: revalidate(70, 'stale') },
+  // shared-cache-only directives are ignored by a private cache (type: 'private')
+  { name: 'private cache: proxy-revalidate does not block max-stale', age: 70, lifetime: 60, res: { proxyRevalidate: true }, req: { maxStale: 10 }, expected: hit(70, -10, true) },
+  { name: 'private cache: s-maxage does not block stale-while-revalidate', age: 70, lifetime: 60, res: { sMaxAge: 1000, staleWhileRevalidate: 30 }, expected: swr(70, -10) },
+  // ... and bind a shared one (type: 'shared', the default)
+  { name: 'shared: proxy-revalidate blocks max-stale (§5.2.2.8)', age: 70, lifetime: 60, res: { proxyRevalidate: true }, req: { maxStale: 10 }, opts: { shared: true }, expected: revalidate(70, 'stale') },
+  { name: 'shared: proxy-revalidate blocks stale-while-revalidate (§5.2.2.8)', age: 70, lifetime: 60, res: { proxyRevalidate: true, staleWhileRevalidate: 30 }, opts: { shared: true }, expected: revalidate(70, 'stale') },
+  { name: 'shared: s-maxage implies proxy-revalidate (§5.2.2.10)', age: 70, lifetime: 60, res: { sMaxAge: 60 }, req: { maxStale: 100 }, opts: { shared: true }, expected: revalidate(70, 'stale') },
+  { name: 'shared: proxy-revalidate leaves a fresh entry alone', age: 10, lifetime: 60, res: { proxyRevalidate: true }, opts: { shared: true }, expected: hit(10, 50) },
   { name: 'immutable fresh is a plain hit', age: 10, lifetime: 60, res: { immutable: true }, expected: hit(10, 50) },
   { name: 'immutable does not override request no-cache', age: 10, lifetime: 60, res: { immutable: true }, req: { noCache: true }, expected: revalidate(10, 'no-cache-request') },
   // stale-while-revalidate (RFC 5861 §3)
@@ -105,10 +110,10 @@ const decideRows: readonly DecideRow[] = [
   { name: 'only-if-cached with request no-cache is a 504', age: 10, lifetime: 60, req: { onlyIfCached: true, noCache: true }, expected: gatewayTimeout },
   { name: 'only-if-cached with must-revalidate stale is a 504', age: 70, lifetime: 60, res: { mustRevalidate: true }, req: { onlyIfCached: true, maxStale: 100 }, expected: gatewayTimeout },
   { name: 'only-if-cached with min-fresh unmet is a 504', age: 10, lifetime: 60, req: { onlyIfCached: true, minFresh: 55 }, expected: gatewayTimeout },
-  // cacheControl: false ignores directives on both sides
-  { name: 'cacheControl false ignores request no-cache', age: 10, lifetime: 60, req: { noCache: true }, opts: { cacheControl: false }, expected: hit(10, 50) },
-  { name: 'cacheControl false ignores request max-stale', age: 70, lifetime: 60, req: { maxStale: 100 }, opts: { cacheControl: false }, expected: revalidate(70, 'stale') },
-  { name: 'cacheControl false ignores only-if-cached', age: 70, lifetime: 60, req: { onlyIfCached: true }, opts: { cacheControl: false }, expected: revalidate(70, 'stale') },
+  // cacheControl: false ignores the response's directives and honours the request's (requests-cache)
+  { name: 'cacheControl false honours request no-cache', age: 10, lifetime: 60, req: { noCache: true }, opts: { cacheControl: false }, expected: revalidate(10, 'no-cache-request') },
+  { name: 'cacheControl false honours request max-stale', age: 70, lifetime: 60, req: { maxStale: 100 }, opts: { cacheControl: false }, expected: hit(70, -10, true) },
+  { name: 'cacheControl false honours only-if-cached', age: 70, lifetime: 60, req: { onlyIfCached: true }, opts: { cacheControl: false }, expected: gatewayTimeout },
   { name: 'cacheControl false ignores response no-cache', age: 10, lifetime: 60, res: { noCache: true }, opts: { cacheControl: false }, expected: hit(10, 50) },
   { name: 'cacheControl false ignores invalid freshness', age: 10, lifetime: 60, res: { invalid: true }, opts: { cacheControl: false }, expected: hit(10, 50) },
   { name: 'cacheControl false ignores must-revalidate, keeps swr option', age: 70, lifetime: 60, res: { mustRevalidate: true }, opts: { cacheControl: false, staleWhileRevalidate: 30 }, expected: swr(70, -10) },
@@ -131,7 +136,7 @@ describe('policy/reuse decideWithoutEntry', () => {
     { name: 'only-if-cached is a 504', req: { onlyIfCached: true }, expected: 'gateway-timeout' },
     { name: 'only-if-cached with max-stale is still a 504', req: { onlyIfCached: true, maxStale: Infinity }, expected: 'gateway-timeout' },
     { name: 'request no-cache is a miss', req: { noCache: true }, expected: 'miss' },
-    { name: 'only-if-cached ignored when cacheControl is false', req: { onlyIfCached: true }, opts: { cacheControl: false }, expected: 'miss' },
+    { name: 'only-if-cached honoured when cacheControl is false', req: { onlyIfCached: true }, opts: { cacheControl: false }, expected: 'gateway-timeout' },
   ]
   for (const row of rows) {
     it(row.name, () => {

@@ -18,7 +18,7 @@ const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
 type RowOptions = Partial<ReuseOptions> & { readonly cacheControl?: boolean }
 
 function options(partial: RowOptions = {}): ReuseOptions {
-  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0 }
+  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0, shared: partial.shared ?? false }
 }
 
 function entry(age: number, lifetime: number) {
@@ -77,7 +77,11 @@ describe('policy/revalidation staleIfErrorAllowed', () => {
     { name: 'invalid freshness counts staleness from 0', age: 20, lifetime: 60, res: { invalid: true, staleIfError: 10 }, expected: false },
     { name: 'invalid freshness within window', age: 10, lifetime: 60, res: { invalid: true, staleIfError: 10 }, expected: true },
     { name: 'cacheControl false ignores must-revalidate', age: 70, lifetime: 60, res: { mustRevalidate: true }, opts: { cacheControl: false, staleIfError: 10 }, expected: true },
-    { name: 'cacheControl false ignores directive windows', age: 70, lifetime: 60, res: { staleIfError: 100 }, req: { staleIfError: 100 }, opts: { cacheControl: false }, expected: false },
+    { name: 'cacheControl false ignores the response window', age: 70, lifetime: 60, res: { staleIfError: 100 }, opts: { cacheControl: false }, expected: false },
+    { name: 'cacheControl false honours the request window', age: 70, lifetime: 60, req: { staleIfError: 100 }, opts: { cacheControl: false }, expected: true },
+    { name: 'shared: proxy-revalidate forbids it (§5.2.2.8)', age: 70, lifetime: 60, res: { proxyRevalidate: true }, opts: { shared: true, staleIfError: 100 }, expected: false },
+    { name: 'shared: s-maxage forbids it (§5.2.2.10)', age: 70, lifetime: 60, res: { sMaxAge: 60 }, opts: { shared: true, staleIfError: 100 }, expected: false },
+    { name: 'private cache: proxy-revalidate does not', age: 70, lifetime: 60, res: { proxyRevalidate: true }, opts: { staleIfError: 100 }, expected: true },
   ]
   for (const row of rows) {
     it(row.name, () => {

@@ -20,7 +20,10 @@ const DEFAULTS: StorableOptions = {
   allowableCodes: new Set([200, 203, 300, 301, 308]),
   cacheControl: true,
   credentialsPartitioned: false,
+  // The rows above the shared-cache block describe a private cache (`type: 'private'`).
+  shared: false,
 }
+const SHARED: Partial<StorableOptions> = { shared: true }
 
 const OK: StorableVerdict = { storable: true }
 const no = (reason: Exclude<StorableVerdict, { storable: true }>['reason']): StorableVerdict => ({ storable: false, reason })
@@ -73,6 +76,15 @@ describe('policy/storable storable', () => {
     { name: '500 with private (a private cache may, §3)', res: res(500), responseDirectives: resDirectives({ private: true }), opts: { allowableCodes: new Set([500]) }, expected: OK },
     { name: '500 with s-maxage only: not a signal for a private cache', res: res(500), responseDirectives: resDirectives({ sMaxAge: 10 }), opts: { allowableCodes: new Set([500]) }, expected: no('no-lifetime') },
     { name: '500 with cacheControl false: user lifetime suffices', res: res(500), opts: { allowableCodes: new Set([500]), cacheControl: false }, expected: OK },
+    // A shared cache (type: 'shared', the default)
+    { name: 'shared: private is not stored (§3, §5.2.2.7)', responseDirectives: resDirectives({ private: true, maxAge: 60 }), opts: SHARED, expected: no('private') },
+    { name: 'shared: qualified private is stored without the named fields (§5.2.2.7)', responseDirectives: resDirectives({ private: ['x-user'], maxAge: 60 }), opts: SHARED, expected: OK },
+    { name: "shared: private inside a credentials partition is stored (one user's entries)", req: req('GET', { cookie: 'sid=1' }), responseDirectives: resDirectives({ private: true, maxAge: 60 }), opts: { ...SHARED, credentialsPartitioned: true }, expected: OK },
+    { name: 'shared: private without credentials on the request is not stored, even with the partition option', responseDirectives: resDirectives({ private: true, maxAge: 60 }), opts: { ...SHARED, credentialsPartitioned: true }, expected: no('private') },
+    { name: 'shared: Authorization without the partition is never stored, even public (§3.5, stricter)', req: req('GET', { authorization: 'Bearer t' }), responseDirectives: resDirectives({ public: true, maxAge: 60 }), opts: SHARED, expected: no('authorization') },
+    { name: "shared: Authorization inside the partition is stored: only that credential reads it back (§3.5's concern)", req: req('GET', { authorization: 'Bearer t' }), responseDirectives: resDirectives({ maxAge: 60 }), opts: { ...SHARED, credentialsPartitioned: true }, expected: OK },
+    { name: 'shared: 500 with s-maxage only is a signal (§3)', res: res(500), responseDirectives: resDirectives({ sMaxAge: 10 }), opts: { ...SHARED, allowableCodes: new Set([500]) }, expected: OK },
+    { name: 'shared: 500 with private only is no signal', res: res(500), responseDirectives: resDirectives({ private: ['x'] }), opts: { ...SHARED, allowableCodes: new Set([500]) }, expected: no('no-lifetime') },
   ]
   for (const row of rows) {
     it(row.name, () => {
@@ -94,7 +106,7 @@ describe('policy/storable worthStoring', () => {
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(worthStoring(row.lifetime, { status: 200, statusText: '', headers: row.headers }, resDirectives(), row.staleWindow), row.expected)
+      assert.equal(worthStoring(row.lifetime, { status: 200, statusText: '', headers: row.headers }, row.staleWindow), row.expected)
     })
   }
 })

@@ -4,6 +4,18 @@ import type { ResponseDirectives } from '../../lib/policy/directives.js'
 import { headersToStore, replayHeaders } from '../../lib/policy/stored-headers.js'
 import { resDirectives } from '../helpers/directives.js'
 
+/** `fields` as the record the functions build: no prototype. */
+function record(fields: MutableHeaderRecord): MutableHeaderRecord {
+  return Object.assign(Object.create(null) as MutableHeaderRecord, fields)
+}
+
+/** Fields named `name` with `value`, built without an object literal ever holding the name as a key. */
+function field(name: string, value: string): MutableHeaderRecord {
+  const out = Object.create(null) as MutableHeaderRecord
+  out[name] = value
+  return out
+}
+
 describe('policy/stored-headers headersToStore', () => {
   const rows: ReadonlyArray<{ name: string; headers: HeaderRecord; d?: ResponseDirectives; redact?: ReadonlySet<string>; expected: MutableHeaderRecord }> = [
     { name: 'ordinary fields are kept', headers: { 'content-type': 'text/plain', etag: '"a"' }, expected: { 'content-type': 'text/plain', etag: '"a"' } },
@@ -21,10 +33,12 @@ describe('policy/stored-headers headersToStore', () => {
     { name: 'redacted names dropped, case-insensitively', headers: { 'x-api-key': 'k', etag: '"a"' }, redact: new Set(['X-Api-Key']), expected: { etag: '"a"' } },
     { name: 'several lines kept as a list', headers: { link: ['<a>', '<b>'] }, expected: { link: ['<a>', '<b>'] } },
     { name: 'undefined values skipped', headers: { etag: undefined, vary: 'Accept' }, expected: { vary: 'Accept' } },
+    { name: 'a field named __proto__ is kept as a field', headers: field('__proto__', 'x'), expected: field('__proto__', 'x') },
+    { name: 'a field named constructor is kept as a field', headers: field('constructor', 'x'), expected: field('constructor', 'x') },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.deepEqual(headersToStore(row.headers, row.d ?? resDirectives(), row.redact ?? new Set()), row.expected)
+      assert.deepEqual(headersToStore(row.headers, row.d ?? resDirectives(), row.redact ?? new Set()), record(row.expected))
     })
   }
 
@@ -32,7 +46,40 @@ describe('policy/stored-headers headersToStore', () => {
     const link = ['<a>']
     const stored = headersToStore({ link }, resDirectives(), new Set())
     link.push('<b>')
-    assert.deepEqual(stored, { link: ['<a>'] })
+    assert.deepEqual(stored, record({ link: ['<a>'] }))
+  })
+})
+
+describe('policy/stored-headers headersToStore: ignored parameters in URL-valued fields', () => {
+  const redact: ReadonlySet<string> = new Set(['api_key', 'x-api-key'])
+  const rows: ReadonlyArray<{ name: string; headers: HeaderRecord; expected: MutableHeaderRecord }> = [
+    { name: 'Location, absolute', headers: { location: 'https://a.test/next?page=2&api_key=S3CR3T' }, expected: { location: 'https://a.test/next?page=2' } },
+    { name: 'Location, relative, the only parameter: no ? left', headers: { location: '/login?api_key=S3CR3T' }, expected: { location: '/login' } },
+    { name: 'every occurrence removed, other pairs kept in order and as sent', headers: { location: '/x?b=%7e&api_key=1&a=2+3&api_key=4' }, expected: { location: '/x?b=%7e&a=2+3' } },
+    { name: 'names match after decoding, case-insensitively', headers: { location: '/x?API%5Fkey=S3CR3T&Api_Key&b=1' }, expected: { location: '/x?b=1' } },
+    { name: 'pairs in the fragment too', headers: { location: '/cb?a=1#api_key=S3CR3T&state=2' }, expected: { location: '/cb?a=1#state=2' } },
+    { name: 'a fragment left empty loses its #', headers: { location: '/cb#api_key=S3CR3T' }, expected: { location: '/cb' } },
+    { name: 'a reference without them is kept byte for byte', headers: { location: '/x?b=1&&c#frag' }, expected: { location: '/x?b=1&&c#frag' } },
+    { name: 'a parameter named like an ignored one is kept', headers: { location: '/x?api_key2=1&my_api_key=2' }, expected: { location: '/x?api_key2=1&my_api_key=2' } },
+    { name: 'Content-Location', headers: { 'content-location': '/doc?api_key=S3CR3T&v=2' }, expected: { 'content-location': '/doc?v=2' } },
+    {
+      name: 'Link: every target, on every line',
+      headers: { link: ['<https://a.test/p?page=2&api_key=S3CR3T>; rel="next", </p?api_key=S3CR3T>; rel="first"', '</style.css>; rel=preload'] },
+      expected: { link: ['<https://a.test/p?page=2>; rel="next", </p>; rel="first"', '</style.css>; rel=preload'] },
+    },
+    { name: 'Refresh', headers: { refresh: '0; url=https://a.test/x?api_key=S3CR3T&b=1' }, expected: { refresh: '0; url=https://a.test/x?b=1' } },
+    { name: 'ignored header names count as parameter names too', headers: { location: '/x?x-api-key=S3CR3T' }, expected: { location: '/x' } },
+    { name: 'other fields are not URL-valued: kept as sent', headers: { 'x-echo': '/x?api_key=S3CR3T' }, expected: { 'x-echo': '/x?api_key=S3CR3T' } },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.deepEqual(headersToStore(row.headers, resDirectives(), redact), record(row.expected))
+    })
+  }
+
+  it('nothing is rewritten without ignored parameters', () => {
+    const headers = { location: '/x?api_key=1', link: '</p?api_key=1>; rel=next' }
+    assert.deepEqual(headersToStore(headers, resDirectives(), new Set()), record(headers))
   })
 })
 
@@ -46,10 +93,11 @@ describe('policy/stored-headers replayHeaders', () => {
     { name: 'Infinity capped', stored: {}, age: Infinity, expected: { age: '2147483648' } },
     { name: 'a stored age is replaced', stored: { age: '5', 'content-type': 'text/plain' }, age: 10, expected: { age: '10', 'content-type': 'text/plain' } },
     { name: 'lists kept', stored: { link: ['<a>', '<b>'] }, age: 1, expected: { link: ['<a>', '<b>'], age: '1' } },
+    { name: 'a field named __proto__ replayed as a field', stored: field('__proto__', 'x'), age: 1, expected: Object.assign(field('__proto__', 'x'), { age: '1' }) },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.deepEqual(replayHeaders(row.stored, row.age), row.expected)
+      assert.deepEqual(replayHeaders(row.stored, row.age), record(row.expected))
     })
   }
 

@@ -13,6 +13,7 @@ import {
   StoreError,
   StoreTimeoutError,
   StoreUnavailableError,
+  ValueTooLargeError,
 } from '../../lib/index.js'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { ManualClock } from '../helpers/clock.js'
@@ -20,12 +21,24 @@ import { errorLog, freshNamespace, storedIds, untilReady } from '../helpers/faul
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 
-/** A MemoryStore whose writes always fail while its reads work, so the breaker never opens. */
+/** A MemoryStore whose writes always fail while its reads work (only the write breaker opens, issue 11). */
 class WriteFailingStore extends MemoryStore {
   failedWrites = 0
   override async set(): Promise<void> {
     this.failedWrites++
     throw new Error('simulated write failure')
+  }
+}
+
+/**
+ * A MemoryStore that refuses every write as too large: a refusal is an answer, so no breaker opens and
+ * every write reaches the store (a failing one would open the write breaker after a few, issue 11).
+ */
+class WriteRefusingStore extends MemoryStore {
+  failedWrites = 0
+  override async set(): Promise<void> {
+    this.failedWrites++
+    throw new ValueTooLargeError('ab', 2, 1, 'maxEntrySize')
   }
 }
 
@@ -119,7 +132,7 @@ describe('observability', () => {
   })
 
   it('rate-limits onError: 40 failed writes within a second make one call, and one a second later is reported again', async () => {
-    const store = new WriteFailingStore()
+    const store = new WriteRefusingStore()
     const clock = new ManualClock()
     const { errors, onError } = errorLog()
     const { dispatcher, close } = cachedAgent({ store, onError, clock })
@@ -127,7 +140,7 @@ describe('observability', () => {
       for (let i = 0; i < 40; i++) assert.equal((await send(dispatcher, `${origin.url}/rate-${i}`)).status, 200)
       await eventually(() => store.failedWrites >= 40)
       assert.equal(errors.length, 1, `onError was called ${errors.length} times for 40 failures`)
-      assert.ok(errors.every((e) => e instanceof StoreError))
+      assert.ok(errors.every((e) => e instanceof ValueTooLargeError))
       clock.advance(999)
       await send(dispatcher, `${origin.url}/rate-still`)
       await eventually(() => store.failedWrites >= 41)

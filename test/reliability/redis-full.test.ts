@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { RedisStore, StoreError } from '../../lib/index.js'
 import { cachedAgent, send } from '../helpers/client.js'
 import { errorLog, freshNamespace, storedIds, untilReady, watchProcess } from '../helpers/faults.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
+import { freshBodyOfUrl, startOrigin, type Origin } from '../helpers/origin.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 
 describe('Redis full (maxmemory 2mb, noeviction)', () => {
@@ -16,11 +16,7 @@ describe('Redis full (maxmemory 2mb, noeviction)', () => {
 
   before(async () => {
     redis = await startRedis({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'] })
-    origin = await startOrigin((req, res) => {
-      const text = `body of ${req.url}`
-      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(text) })
-      res.end(text)
-    })
+    origin = await startOrigin(freshBodyOfUrl)
   })
   after(async () => {
     await origin.close()

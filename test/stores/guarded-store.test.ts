@@ -6,6 +6,7 @@ import {
   StoreError,
   StoreTimeoutError,
   StoreUnavailableError,
+  StoreWritesUnavailableError,
 } from '../../lib/errors.js'
 import { GuardedStore, type GuardOptions } from '../../lib/stores/guarded-store.js'
 import type { CacheCounters, CacheStore, EntryInfo, StoreStats } from '../../lib/stores/types.js'
@@ -47,8 +48,9 @@ class FakeStore implements CacheStore {
   remove(): Promise<void> {
     return this.#act(() => undefined)
   }
+  /** The id `gone` holds nothing. */
   getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
-    return this.#act(() => text(id).subarray(offset, offset + length))
+    return this.#act(() => (id === 'gone' ? undefined : text(id).subarray(offset, offset + length)))
   }
   count(delta: Partial<CacheCounters>): void {
     if (this.countThrows !== undefined) throw this.countThrows
@@ -105,18 +107,32 @@ class FakeStore implements CacheStore {
   }
 }
 
+/**
+ * A ManualClock whose now() can jump ahead without firing timers, as the system clock does while the
+ * event loop is blocked: the timers due meanwhile then fire late, on the next advance().
+ */
+class StallingClock extends ManualClock {
+  #lag = 0
+  override now(): number {
+    return super.now() + this.#lag
+  }
+  stall(ms: number): void {
+    this.#lag += ms
+  }
+}
+
 interface Harness {
   readonly store: FakeStore
   readonly guarded: GuardedStore
   readonly reports: CacheError[]
   /** The guard's clock, starting at 0 ms. */
-  readonly clock: ManualClock
+  readonly clock: StallingClock
 }
 
 function harness(options: Partial<GuardOptions> = {}): Harness {
   const store = new FakeStore()
   const reports: CacheError[] = []
-  const clock = new ManualClock(0)
+  const clock = new StallingClock(0)
   const guarded = new GuardedStore(store, { commandTimeout: 40, report: (error) => reports.push(error), clock, ...options })
   return { store, reports, clock, guarded }
 }
@@ -148,6 +164,12 @@ const write = [{ id: 'ab', value: text('x'), ttlMs: undefined }]
 async function failGets(h: Harness, count: number): Promise<void> {
   h.store.behaviour = boom()
   for (let index = 0; index < count; index++) assert.equal(await h.guarded.get(['ab']), undefined)
+}
+
+/** Fails `count` set calls as a Redis at maxmemory under noeviction does. */
+async function failSets(h: Harness, count: number): Promise<void> {
+  h.store.behaviour = boom("OOM command not allowed when used memory > 'maxmemory'.")
+  for (let index = 0; index < count; index++) assert.equal(await h.guarded.set(write), false)
 }
 
 describe('GuardedStore', () => {
@@ -375,6 +397,155 @@ describe('GuardedStore', () => {
     assert.ok(await h.guarded.get(['ab']))
     await failGets(h, 1)
     assert.equal((h.reports.at(-1) as StoreUnavailableError).retryAt, 4000)
+  })
+
+  describe('reads apart from writes (issue 11)', () => {
+    it('write failures open only the write breaker: reads still reach the store', async () => {
+      const h = harness({ failureThreshold: 3 })
+      await failSets(h, 3)
+      assert.equal(h.guarded.writeState, 'open')
+      assert.equal(h.guarded.state, 'closed')
+      assert.deepEqual(
+        h.reports.map((error) => error.constructor),
+        [StoreError, StoreError, StoreError, StoreWritesUnavailableError],
+      )
+      assert.equal((h.reports[3] as StoreWritesUnavailableError).retryAt, 1000)
+      h.store.behaviour = OK
+      const calls = h.store.calls
+      assert.ok(await h.guarded.get(['ab']), 'a read goes on')
+      assert.deepEqual(await h.guarded.getRange('ab', 0, 1), { kind: 'bytes', bytes: text('a') })
+      assert.equal(h.store.calls, calls + 2)
+      assert.equal(await h.guarded.set(write), false, 'a write is skipped')
+      assert.equal(h.store.calls, calls + 2)
+      // A full Redis still deletes: an invalidation must not be skipped while hits are served.
+      assert.equal(await h.guarded.remove(['ab']), true)
+      assert.equal(h.store.calls, calls + 3)
+    })
+
+    it('reads that keep succeeding do not close the write breaker; a write probe after the cooldown does', async () => {
+      const h = harness({ failureThreshold: 2, cooldown: 1000 })
+      await failSets(h, 2)
+      h.store.behaviour = OK
+      for (let index = 0; index < 5; index++) assert.ok(await h.guarded.get(['ab']))
+      assert.equal(h.guarded.writeState, 'open')
+      at(h, 1000)
+      assert.equal(await h.guarded.set(write), true)
+      assert.equal(h.guarded.writeState, 'closed')
+    })
+
+    it('read failures open the read breaker, which skips writes too', async () => {
+      const h = harness({ failureThreshold: 2 })
+      await failGets(h, 2)
+      assert.equal(h.guarded.state, 'open')
+      assert.equal(h.guarded.writeState, 'open')
+      h.store.behaviour = OK
+      const calls = h.store.calls
+      assert.equal(await h.guarded.set(write), false)
+      assert.equal(h.store.calls, calls)
+      assert.ok(!h.reports.some((error) => error instanceof StoreWritesUnavailableError), 'the write breaker itself never opened')
+    })
+
+    it('a write failure does not count against reads, nor a read failure against writes', async () => {
+      const h = harness({ failureThreshold: 2 })
+      await failSets(h, 1)
+      await failGets(h, 1)
+      await failSets(h, 1)
+      assert.equal(h.guarded.state, 'closed', 'one read failure')
+      assert.equal(h.guarded.writeState, 'open', 'two write failures in a row')
+    })
+
+    it('a write that times out counts against reads too: a stalled store, not a full one', async () => {
+      const h = harness({ failureThreshold: 2, commandTimeout: 40 })
+      h.store.behaviour = HANG
+      const set = h.guarded.set(write)
+      h.clock.advance(40)
+      assert.equal(await set, false)
+      const get = h.guarded.get(['ab'])
+      h.clock.advance(40)
+      assert.equal(await get, undefined)
+      assert.equal(h.guarded.state, 'open', 'a write timeout and a read timeout in a row')
+    })
+  })
+
+  describe('getRange outcomes (issue 11)', () => {
+    it('tells the bytes, a missing id, a timeout and a failure apart', async () => {
+      const h = harness({ commandTimeout: 40, failureThreshold: 10 })
+      assert.deepEqual(await h.guarded.getRange('abcd', 1, 2), { kind: 'bytes', bytes: text('bc') })
+      assert.deepEqual(await h.guarded.getRange('gone', 0, 2), { kind: 'missing' })
+      h.store.behaviour = HANG
+      const timedOut = h.guarded.getRange('abcd', 0, 2)
+      h.clock.advance(40)
+      assert.deepEqual(await timedOut, { kind: 'timeout' })
+      h.store.behaviour = boom()
+      assert.deepEqual(await h.guarded.getRange('abcd', 0, 2), { kind: 'unavailable' })
+      assert.deepEqual(
+        h.reports.map((error) => error.constructor),
+        [StoreTimeoutError, StoreError],
+        'a missing id is no store failure',
+      )
+    })
+
+    it('a read skipped by the open breaker is unavailable', async () => {
+      const h = harness({ failureThreshold: 1 })
+      await failGets(h, 1)
+      assert.deepEqual(await h.guarded.getRange('abcd', 0, 2), { kind: 'unavailable' })
+    })
+
+    it('waits the budget the caller gives instead of commandTimeout', async () => {
+      const h = harness({ commandTimeout: 40 })
+      h.store.behaviour = HANG
+      const read = h.guarded.getRange('abcd', 0, 2, 160)
+      h.clock.advance(159)
+      assert.equal(await settled(read), false, 'gave up before its own budget')
+      h.clock.advance(1)
+      assert.deepEqual(await read, { kind: 'timeout' })
+      assert.equal((h.reports[0] as StoreTimeoutError).timeoutMs, 160)
+    })
+  })
+
+  describe('stalls of our own event loop (issue 11)', () => {
+    it('a timer that fires late after the loop stalled gives the call a fresh window rather than a timeout', async () => {
+      const h = harness({ commandTimeout: 40 })
+      h.store.behaviour = HELD
+      const call = h.guarded.get(['ab'])
+      // The loop is blocked for 300 ms: the timer due at 40 fires when it comes back, 300 ms late.
+      h.clock.stall(300)
+      h.clock.advance(40)
+      assert.equal(await settled(call), false, 'timed out after a stall of its own loop')
+      h.store.settle()
+      assert.equal((await call)?.length, 1)
+      assert.deepEqual(h.reports, [])
+    })
+
+    it('a store that stays silent still times out after the fresh window, and stalls buy at most one', async () => {
+      const h = harness({ commandTimeout: 40 })
+      h.store.behaviour = HANG
+      const once = h.guarded.get(['ab'])
+      h.clock.stall(300)
+      h.clock.advance(40)
+      h.clock.advance(40)
+      assert.equal(await once, undefined)
+      const stalled = h.guarded.get(['ab'])
+      for (let index = 0; index < 2; index++) {
+        h.clock.stall(300)
+        h.clock.advance(40)
+      }
+      assert.equal(await stalled, undefined)
+      assert.deepEqual(
+        h.reports.map((error) => error.constructor),
+        [StoreTimeoutError, StoreTimeoutError],
+      )
+    })
+
+    it('a timer a little late (ordinary loop lag) is a timeout as before', async () => {
+      const h = harness({ commandTimeout: 40 })
+      h.store.behaviour = HANG
+      const call = h.guarded.get(['ab'])
+      h.clock.stall(24)
+      h.clock.advance(40)
+      assert.equal(await call, undefined)
+      assert.ok(h.reports[0] instanceof StoreTimeoutError)
+    })
   })
 
   it('passes counts to the store with count(), and reports a store.count that throws instead of throwing', async () => {
