@@ -35,5 +35,25 @@ export function externalSource(body: OpenedBody): BodySource {
   return { chunks: body.chunks, readAhead: true, read: (index) => (index === 0 ? body.first : body.read(index)) }
 }
 
+/**
+ * Bytes `first` to `last` (inclusive offsets into the stored body) of an external body of `chunkSize`
+ * chunks, opened at the chunk holding `first` (a byte range, RFC 9110 §14): the chunks in between,
+ * the two ends trimmed.
+ */
+export function externalSliceSource(body: OpenedBody, chunkSize: number, first: number, last: number): BodySource {
+  const from = Math.floor(first / chunkSize)
+  const chunks = Math.floor(last / chunkSize) - from + 1
+  const trim = (chunk: Buffer, index: number): Buffer => {
+    const start = index === 0 ? first - from * chunkSize : 0
+    const end = index === chunks - 1 ? last + 1 - (from + index) * chunkSize : chunk.byteLength
+    return chunk.subarray(start, end)
+  }
+  return {
+    chunks,
+    readAhead: true,
+    read: (index) => (index === 0 ? trim(body.first, 0) : body.read(from + index).then((chunk) => (chunk === undefined ? undefined : trim(chunk, index)))),
+  }
+}
+
 /** No body: a HEAD request (RFC 9110 §9.3.2) or a synthetic 504. */
 export const EMPTY_SOURCE: BodySource = { chunks: 0, readAhead: false, read: () => undefined }

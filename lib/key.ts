@@ -65,6 +65,8 @@ export const NEVER_KEYED_HEADERS: ReadonlySet<string> = new Set([
   'if-modified-since',
   'if-unmodified-since',
   'if-range',
+  // RFC 9110 §14: a range selects bytes of the one stored representation (flows/range.ts), not another response.
+  'range',
 ])
 
 /**
@@ -152,6 +154,20 @@ export function requestKey(req: CacheRequest, opts: KeyOptions, body?: Uint8Arra
   if (partition !== undefined) parts.push(partition)
   const canonical = JSON.stringify(parts)
   return { id: hashKey(canonical), canonical }
+}
+
+/**
+ * Where the partial responses (206) of a request are stored (RFC 9111 §3.3): a key of their own, so a
+ * lookup for the complete response never finds one, and a release that does not know them never reads
+ * them. Its id is derived from the primary id alone (partialId), so invalidation reaches it from there.
+ */
+export function partialKey(key: RequestKey): RequestKey {
+  return { id: partialId(key.id), canonical: JSON.stringify([FORMAT_TAG, 'partial', key.canonical]) }
+}
+
+/** The id of the partial responses stored beside the primary id `primaryId`. */
+export function partialId(primaryId: string): string {
+  return hashKey(JSON.stringify([FORMAT_TAG, 'partial', primaryId]))
 }
 
 /**

@@ -76,8 +76,15 @@ export interface CacheOptions {
   cacheControl?: boolean
 
   /**
-   * Response status codes that may be stored. [allowable_codes]
-   * @default [200, 203, 300, 301, 308]
+   * Response status codes that may be stored, as a gate in front of RFC 9111: a status not listed is
+   * never stored, a listed one still needs what §3 asks (with `cacheControl`). Unset, the RFC decides:
+   * any final status with explicit freshness (`max-age`, `Expires`, `s-maxage` in a shared cache) or
+   * `public`, e.g. a 404, 410 or 503 with `max-age`, and the heuristically cacheable statuses of RFC 9110
+   * §15.1 (200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501) with a `Last-Modified` to derive a
+   * lifetime from. 1xx and 304 are never stored as responses. With `cacheControl: false` and this unset,
+   * only 200, 203, 300, 301 and 308 are stored, since no response says how long an error stays true.
+   * [allowable_codes]
+   * @default undefined (RFC 9111 §3)
    */
   allowableCodes?: readonly number[]
 
@@ -140,7 +147,8 @@ export interface CacheOptions {
    * Opt in to caching requests that carry `Authorization` or `Cookie`. Each credential gets its own
    * entries: the key includes an HMAC-SHA256 of those header values under `secret`, never the values
    * themselves. Without it such requests bypass the cache (one store serves every user of a process).
-   * Responses with `Set-Cookie` are never stored either way.
+   * Either way a response's `Set-Cookie` is never stored: it reaches the caller whose request the origin
+   * answered, and no one after.
    * @default undefined (bypass)
    */
   credentials?: { readonly secret: string | Uint8Array }
@@ -172,7 +180,6 @@ export interface CacheOptions {
 // reads the result.
 
 export const DEFAULT_METHODS: readonly string[] = ['GET', 'HEAD']
-export const DEFAULT_ALLOWABLE_CODES: readonly number[] = [200, 203, 300, 301, 308]
 export const DEFAULT_MAX_ENTRY_SIZE = 16 * 1024 * 1024
 export const DEFAULT_COMMAND_TIMEOUT = 200
 export const DEFAULT_CACHE_NAME = 'undici-redis-cache'
@@ -226,7 +233,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   for (const method of methods) {
     if (NEVER_CACHED_METHODS.has(method)) throw new InvalidOptionError('methods', 'methods a cache can reuse (not CONNECT or TRACE)', options.methods)
   }
-  const allowableCodes = new Set(list(options.allowableCodes ?? DEFAULT_ALLOWABLE_CODES, 'allowableCodes', isStatus, 'status codes 200-599'))
+  const allowableCodes = options.allowableCodes === undefined ? undefined : new Set(list(options.allowableCodes, 'allowableCodes', isStatus, 'status codes 200-599'))
   const cacheControl = bool(options.cacheControl, 'cacheControl', true)
   const ignored = list(options.ignoredParameters ?? [], 'ignoredParameters', isNonEmptyString, 'non-empty strings')
   const credentialsSecret = resolveCredentials(options.credentials)

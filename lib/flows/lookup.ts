@@ -7,11 +7,13 @@ import { channels } from '../diagnostics.js'
 import type { Downstream } from '../handlers/downstream.js'
 import type { CacheRequest } from '../http.js'
 import { effectiveResponseDirectives, type RequestDirectives } from '../policy/directives.js'
-import { decide } from '../policy/reuse.js'
+import { parseRange } from '../policy/ranges.js'
+import { decide, type RevalidateReason } from '../policy/reuse.js'
 import { asCacheError, COUNT, type CacheContext, type Dispatch, type DispatchOptions, type Exchange } from './context.js'
 import { fetchMiss } from './collapse.js'
 import { forwardUntouched, recover } from './passthrough.js'
-import { revalidate, revalidateInBackground } from './revalidate.js'
+import { serveRange } from './range.js'
+import { revalidate, revalidateInBackground, type RevalidationReason } from './revalidate.js'
 import { gatewayTimeout, serveEntry } from './serve.js'
 
 /** Keys the request (with its body bytes, for a cached method with a body) and starts the cached path. */
@@ -25,7 +27,10 @@ export function lookup(ctx: CacheContext, next: Dispatch, opts: DispatchOptions,
     return
   }
   const exchange: Exchange = { next, opts, req, requestDirectives, key, downstream }
-  serve(ctx, exchange).catch((err: unknown) => recover(ctx, exchange, err))
+  // A GET for one byte range (policy/bypass.ts sends every other Range request to the origin).
+  const wanted = parseRange(req.headers['range'])
+  const served = wanted === undefined ? serve(ctx, exchange) : serveRange(ctx, exchange, wanted)
+  served.catch((err: unknown) => recover(ctx, exchange, err))
 }
 
 async function serve(ctx: CacheContext, exchange: Exchange): Promise<void> {
@@ -47,8 +52,26 @@ async function serve(ctx: CacheContext, exchange: Exchange): Promise<void> {
       serveEntry(ctx, exchange, found, entry, decision.age, { kind: 'hit', ttl: decision.ttl, detail: 'stale-while-revalidate' })
       return revalidateInBackground(ctx, exchange, found, responseDirectives)
     case 'revalidate':
-      return revalidate(ctx, exchange, found, responseDirectives, decision.reason === 'stale' || decision.reason === 'invalid-freshness' ? 'stale' : 'request')
+      return revalidate(ctx, exchange, found, responseDirectives, forwardReason(decision.reason))
     case 'gateway-timeout':
       return gatewayTimeout(ctx, exchange)
+  }
+}
+
+/**
+ * RFC 9211 §2.2: `fwd=stale` when the stored response could not be used without validation (it went
+ * stale, its freshness is invalid, or it says `no-cache`); `fwd=request` only when the request's own
+ * directives asked for validation.
+ */
+function forwardReason(reason: RevalidateReason): RevalidationReason {
+  switch (reason) {
+    case 'stale':
+    case 'invalid-freshness':
+    case 'no-cache-response':
+      return 'stale'
+    case 'no-cache-request':
+    case 'max-age-request':
+    case 'min-fresh-request':
+      return 'request'
   }
 }

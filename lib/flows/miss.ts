@@ -7,7 +7,7 @@
  */
 import { bodySize, type StoredEntry, type VaryPointer } from '../entry.js'
 import { channels, debug } from '../diagnostics.js'
-import { ForwardHandler } from '../handlers/forward-handler.js'
+import { ForwardHandler, type ForwardHooks } from '../handlers/forward-handler.js'
 import type { CacheRequest, CacheResponse } from '../http.js'
 import type { RequestKey } from '../key.js'
 import { redactUrl } from '../url-normalize.js'
@@ -42,14 +42,21 @@ export function forwardAndRecord(ctx: CacheContext, exchange: Exchange, opts: Di
 
 /** The handler that passes the origin's response to `exchange`'s caller and records it. */
 export function recordingHandler(ctx: CacheContext, exchange: Exchange, recording: Recording): ForwardHandler {
+  return new ForwardHandler(exchange.downstream, recordingHooks(ctx, exchange, recording))
+}
+
+/** recordingHandler's hooks, for a flow that records some responses this way and others its own (flows/range.ts). */
+export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording: Recording): ForwardHooks {
   const settle = recording.settle ?? (() => {})
   const id = exchange.key.id
   let plan: Stored | undefined
-  return new ForwardHandler(exchange.downstream, {
+  return {
     begin: (status, headers, statusText) => {
       const res = toCacheResponse(status, headers, statusText)
       const planned = planFor(ctx, exchange, res, recording.requestTime)
-      plan = planned.store ? planned : undefined
+      // RFC 9111 §3.3: a partial response is stored only under its own key (flows/range.ts), never
+      // where it could answer a request for the complete one.
+      plan = planned.store && planned.entry.status !== 206 ? planned : undefined
       let recorder = plan === undefined ? undefined : new Recorder(ctx.options.maxEntrySize, contentLength(headers['content-length']))
       // Known too large from its Content-Length: not stored, and collapsed requests need not wait for it.
       if (recorder !== undefined && !recorder.recording) recorder = plan = undefined
@@ -83,7 +90,7 @@ export function recordingHandler(ctx: CacheContext, exchange: Exchange, recordin
       debug('response for %s not stored: %s', redactUrl(exchange.req.url, ctx.options.key.ignoredParams), reason)
       plan = undefined
     },
-  })
+  }
 }
 
 /**
@@ -100,8 +107,8 @@ export function saveEntry(ctx: CacheContext, key: RequestKey, entry: StoredEntry
   )
 }
 
-/** The plan for a response that is stored, or why it is not (policy says no, or the user's filter does). */
-function planFor(ctx: CacheContext, exchange: Exchange, res: CacheResponse, requestTime: number): Stored | { readonly store: false; readonly reason: NotStoredReason | 'filter' } {
+/** The plan for a response that is stored under `exchange.key`, or why it is not (policy says no, or the user's filter does). */
+export function planFor(ctx: CacheContext, exchange: Exchange, res: CacheResponse, requestTime: number): Stored | { readonly store: false; readonly reason: NotStoredReason | 'filter' } {
   const { req, requestDirectives, key } = exchange
   const options = ctx.options
   const request = {

@@ -1,23 +1,25 @@
 /**
  * Revalidating a stale (or must-validate) entry with a conditional request (RFC 9111 §4.3.1). A 304,
  * or a HEAD's matching 200 (§4.3.5), refreshes the entry and serves its stored body; an error for which
- * stale-if-error allows it serves the stale entry (RFC 5861 §4); any other response replaces the entry
- * as a miss's would. In the background (stale-while-revalidate, RFC 5861 §3) there is no caller: the
- * outcome only refreshes the store, one revalidation per entry at a time.
+ * stale-if-error allows it serves the stale entry (RFC 5861 §4); no answer at all for an entry that must
+ * not be used unvalidated is a 504 (§4.2.4); any other response replaces the entry as a miss's would.
+ * In the background (stale-while-revalidate, RFC 5861 §3) there is no caller: the outcome only
+ * refreshes the store, one revalidation per entry at a time.
  */
 import { channels } from '../diagnostics.js'
-import { currentAge } from '../entry.js'
+import { bodySize, currentAge } from '../entry.js'
 import { Downstream } from '../handlers/downstream.js'
 import { RevalidateHandler } from '../handlers/revalidate-handler.js'
 import { toCacheResponse } from '../message.js'
 import { conditionalHeaders } from '../policy/conditional.js'
 import type { ResponseDirectives } from '../policy/directives.js'
 import { planRefresh } from '../policy/entry-plan.js'
-import { headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
+import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
+import { withResponseCookies } from '../policy/stored-headers.js'
 import type { Found } from '../storage/entry-repository.js'
 import { COUNT, plainHeaders, send, type CacheContext, type Exchange, type Headers } from './context.js'
 import { forwardAndRecord, recordingHandler, saveEntry } from './miss.js'
-import { serveEntry } from './serve.js'
+import { gatewayTimeout, serveEntry } from './serve.js'
 
 /** `stale`: the entry went stale; `request`: the request's own directives asked for validation (RFC 9211 §2.2). */
 export type RevalidationReason = 'stale' | 'request'
@@ -33,21 +35,30 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
   ctx.count(Object.keys(conditions).length > 0 ? COUNT.revalidation : COUNT.miss)
   // The exchange the validation response flows through: the caller's, or one with no caller behind it.
   const revalidation: Exchange = settle === undefined ? exchange : { ...exchange, downstream: backgroundDownstream(settle) }
+  const serveStale = (outcome: number | 'error'): void => {
+    if (settle !== undefined) return settle()
+    ctx.count(COUNT.staleServed)
+    ctx.publish(channels.stale, exchange, found.id, 'stale-if-error')
+    const status = outcome === 'error' ? {} : { status: outcome }
+    serveEntry(ctx, exchange, found, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
+  }
   const handler = new RevalidateHandler(revalidation.downstream, {
-    staleAllowed: (outcome) => isErrorOutcome(outcome) && staleIfErrorAllowed(entry, responseDirectives, exchange.requestDirectives, ctx.options.reuse, ctx.clock.now()),
+    staleAllowed: (status) => isErrorOutcome(status) && staleIfErrorAllowed(entry, responseDirectives, exchange.requestDirectives, ctx.options.reuse, ctx.clock.now()),
     // RFC 9111 §4.3.5: a 200 to HEAD that describes the stored representation freshens it like a 304.
-    freshens: (status, raw) => exchange.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers),
+    freshens: (status, raw) => exchange.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers, bodySize(entry)),
     notModified: (raw, status) => onNotModified(ctx, revalidation, found, raw, status, requestTime, fwd, settle),
-    serveStale: (outcome) => {
-      if (settle !== undefined) return settle()
-      ctx.count(COUNT.staleServed)
-      ctx.publish(channels.stale, exchange, found.id, 'stale-if-error')
-      const status = outcome === 'error' ? {} : { status: outcome }
-      serveEntry(ctx, exchange, found, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
+    serveStale,
+    unanswered: (error) => {
+      // In the background nobody waits for an answer: the entry is left as it was.
+      const answer = settle === undefined ? answerUnansweredValidation(entry, responseDirectives, exchange.requestDirectives, ctx.options.reuse, ctx.clock.now()) : 'pass-error'
+      if (answer === 'serve-stale') return serveStale('error')
+      if (answer === 'gateway-timeout') return gatewayTimeout(ctx, exchange, { kind: 'forward', fwd, detail: 'origin-unreachable' })
+      revalidation.downstream.error(error)
     },
     forward: () => {
-      // §4.3.5: any other answer to HEAD says the stored GET responses are not current: drop them
-      // (tracked, so this process's next read waits for it).
+      // §4.3.5: a 200 to HEAD for another representation says the stored GET responses are not current,
+      // and so does any other answer (a 404 or 410: the GET would now get that; §4.3.5 freshens with a
+      // 200 only): drop them (tracked, so this process's next read waits for it).
       if (exchange.req.method === 'HEAD') void ctx.entries.invalidate([exchange.key.id])
       return recordingHandler(ctx, revalidation, { pointer: found.pointer, fwd, requestTime, replaces: entry })
     },
@@ -75,7 +86,8 @@ function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, raw:
   else void ctx.entries.remove(found.id)
   if (settle !== undefined) return settle()
   const age = currentAge(refreshed, ctx.clock.now())
-  serveEntry(ctx, exchange, found, refreshed, age, { kind: 'forward', fwd, status, ttl: refreshed.lifetime - age })
+  const reply = { ...refreshed, headers: withResponseCookies(refreshed.headers, validation.headers) }
+  serveEntry(ctx, exchange, found, reply, age, { kind: 'forward', fwd, status, ttl: refreshed.lifetime - age })
 }
 
 /** A Downstream with no caller: it only tells `settle` when the response it would have passed on ends. */

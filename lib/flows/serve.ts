@@ -2,12 +2,14 @@
  * Serving a stored entry to the caller: its headers with Age (RFC 9111 §5.1) and our Cache-Status,
  * then its body. An inline body starts at once; an external one once its first chunk is read and
  * checked, and if it cannot be, the request goes to the origin as a miss instead. Also the cache's own
- * answer when nothing usable is stored under only-if-cached (a 504, §5.2.1.7).
+ * 504s: nothing usable stored under only-if-cached (§5.2.1.7), and a stored response that must not be
+ * used unvalidated whose validation got no answer (§4.2.4).
  */
-import { EMPTY_SOURCE, externalSource, inlineSource } from '../body-source.js'
+import { EMPTY_SOURCE, externalSliceSource, externalSource, inlineSource } from '../body-source.js'
 import { bodySize, isInline, type StoredEntry } from '../entry.js'
 import { ResumeHandler } from '../handlers/resume-handler.js'
 import { ifRangeValidator } from '../policy/conditional.js'
+import { partHeaders, type Span } from '../policy/ranges.js'
 import { replayHeaders } from '../policy/stored-headers.js'
 import { Replay } from '../replay.js'
 import type { CacheOutcome } from '../status.js'
@@ -38,9 +40,37 @@ export function serveEntry(ctx: CacheContext, exchange: Exchange, at: EntryLocat
   )
 }
 
-/** RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored. */
-export function gatewayTimeout(ctx: CacheContext, exchange: Exchange): void {
-  const headers = ctx.withStatus({ 'content-length': '0' }, { kind: 'synthetic', detail: 'only-if-cached' }) as Fields
+/**
+ * Serves bytes `span` of a representation `complete` bytes long from `entry`, whose body holds that
+ * representation from byte `offset` on: a 206 with the stored headers, Content-Range and Content-Length
+ * describing the span (RFC 9110 §15.3.7.1; RFC 9111 §3.4). A body stored apart whose first chunk
+ * cannot be read calls `unreadable` instead; a later chunk that cannot be read aborts the response.
+ */
+export function servePart(ctx: CacheContext, exchange: Exchange, at: EntryLocation, entry: StoredEntry, age: number, part: { span: Span; offset: number; complete: number }, outcome: CacheOutcome, unreadable: () => void): void {
+  const { span, offset, complete } = part
+  const headers = ctx.withStatus(partHeaders(replayHeaders(entry.headers, age), span, complete), outcome, true) as Fields
+  const [first, last] = [span.first - offset, span.last - offset]
+  const { body } = entry
+  if (isInline(body)) return new Replay(exchange.downstream, inlineSource(body.subarray(first, last + 1))).start(206, 'Partial Content', headers)
+  ctx.entries.openBody(at.id, body, Math.floor(first / body.chunkSize)).then(
+    (opened) => {
+      if (exchange.downstream.controller.aborted) return exchange.downstream.error(exchange.downstream.controller.reason)
+      if (opened === undefined) return unreadable()
+      new Replay(exchange.downstream, externalSliceSource(opened, body.chunkSize, first, last)).start(206, 'Partial Content', headers)
+    },
+    (err: unknown) => recover(ctx, exchange, err),
+  )
+}
+
+const ONLY_IF_CACHED: CacheOutcome = { kind: 'synthetic', detail: 'only-if-cached' }
+
+/**
+ * The cache's own 504 (Gateway Timeout): only-if-cached with nothing usable stored (RFC 9111 §5.2.1.7),
+ * or a stored response that must not be used unvalidated whose validation got no answer (§4.2.4,
+ * §5.2.2.2), which `outcome` then describes.
+ */
+export function gatewayTimeout(ctx: CacheContext, exchange: Exchange, outcome: CacheOutcome = ONLY_IF_CACHED): void {
+  const headers = ctx.withStatus({ 'content-length': '0' }, outcome) as Fields
   new Replay(exchange.downstream, EMPTY_SOURCE).start(504, 'Gateway Timeout', headers)
 }
 

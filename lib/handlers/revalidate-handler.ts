@@ -1,8 +1,9 @@
 /**
  * Handles the conditional request sent to validate a stale entry (RFC 9111 §4.3.1-§4.3.4).
- * A 304, or an error for which stale-if-error allows the stale entry (RFC 5861 §4), goes back to the
- * revalidate flow through a callback and never reaches the caller; any other response continues as a
- * forwarded, recorded response through the handler the revalidate flow supplies (flows/miss.ts).
+ * A 304, an error status for which stale-if-error allows the stale entry (RFC 5861 §4), and a failure
+ * with no response at all go back to the revalidate flow through a callback and never reach the caller
+ * as such; any other response continues as a forwarded, recorded response through the handler the
+ * revalidate flow supplies (flows/miss.ts). A caller's own abort always reaches the caller as itself.
  */
 import type { Dispatcher } from 'undici'
 import { CacheError } from '../errors.js'
@@ -11,14 +12,16 @@ import type { Downstream } from './downstream.js'
 type Headers = Record<string, string | string[] | undefined>
 
 export interface RevalidateHooks {
-  /** True when this status (or 'error' for a network failure) lets the stale entry be served. */
-  staleAllowed(outcome: number | 'error'): boolean
+  /** True when this error status lets the stale entry be served. */
+  staleAllowed(status: number): boolean
   /** True when a non-304 response still only freshens the stored one (a 200 to HEAD, RFC 9111 §4.3.5). */
   freshens(status: number, headers: Headers): boolean
   /** The origin answered 304 (or a response that freshens); its status and headers. */
   notModified(headers: Headers, status: number): void
   /** The origin failed and the stale entry may be served instead. */
   serveStale(outcome: number | 'error'): void
+  /** No response came at all (connection closed or refused, timeout), and the caller did not abort. */
+  unanswered(error: Error): void
   /** Any other response: the handler that records it and passes it on. */
   forward(): Dispatcher.DispatchHandler
 }
@@ -85,12 +88,19 @@ export class RevalidateHandler implements Dispatcher.DispatchHandler {
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     this.#release(controller)
     if (this.#mode === 'forward') return this.#delegate!.onResponseError?.(controller, error)
-    // A caller's abort is not an origin failure: never answer it with stale content.
-    const aborted = this.#downstream?.controller.aborted === true
-    if (!aborted && (this.#mode === 'waiting' || this.#mode === 'stale') && this.#hooks.staleAllowed('error')) {
-      return this.#hooks.serveStale(this.#mode === 'stale' ? this.#staleOutcome : 'error')
+    // A caller's abort is not an origin failure: never answered with stale content or a 504.
+    if (this.#downstream?.controller.aborted === true) return this.#downstream.error(error)
+    switch (this.#mode) {
+      case 'not-modified':
+        // RFC 9110 §15.4.5: a 304 ends with its header section (so does a response to HEAD, §9.3.2), so
+        // it arrived whole; the error is about content it cannot have. undici 7 fails a 304 that carries
+        // the representation's Content-Length (RFC 9110 §8.6 allows it) for its "missing" body.
+        return this.#hooks.notModified(this.#notModifiedHeaders, this.#notModifiedStatus)
+      case 'stale':
+        return this.#hooks.serveStale(this.#staleOutcome)
+      case 'waiting':
+        return this.#hooks.unanswered(error)
     }
-    this.#downstream?.error(error)
   }
 
   #release(controller: Dispatcher.DispatchController): void {

@@ -6,6 +6,7 @@ import type { CacheRequest } from '../http.js'
 import { isConditional } from './conditional.js'
 import type { RequestDirectives } from './directives.js'
 import { userExpiration, type Expiration, type UrlRule } from './expire-after.js'
+import { parseRange } from './ranges.js'
 
 export type BypassReason = 'do-not-cache' | 'no-store' | 'conditional' | 'range' | 'credentials'
 
@@ -26,8 +27,10 @@ export function bypassReason(req: CacheRequest, requestDirectives: RequestDirect
   // The caller's own preconditions are the origin's to evaluate: the cache does not answer them from
   // its own validators (RFC 9111 §4.3.2 is not implemented), so it stays out of the way.
   if (isConditional(req.headers)) return 'conditional'
-  // Partial content is not combined (RFC 9111 §3.3, §3.4), so a Range request goes to the origin.
-  if (req.headers['range'] !== undefined) return 'range'
+  // RFC 9110 §14.2: range handling is defined for GET only. A GET asking for one byte range is answered
+  // from what is stored (flows/range.ts, RFC 9111 §3.3, §3.4); several ranges, another unit or an
+  // invalid range are the origin's to answer.
+  if (req.headers['range'] !== undefined && (req.method !== 'GET' || parseRange(req.headers['range']) === undefined)) return 'range'
   // RFC 9111 §3.5 and DESIGN.md "Security defaults": one store serves every user of the process.
   if (!opts.credentialsPartitioned && CREDENTIAL_HEADERS.some((name) => req.headers[name] !== undefined)) return 'credentials'
   return undefined

@@ -27,8 +27,8 @@ export interface ResponseDirectives {
   /** RFC 5861 §4, seconds. */
   readonly staleIfError: number | undefined
   /**
-   * A freshness directive appeared more than once with different values, or had an invalid value:
-   * RFC 9111 §4.2.1 lets a cache treat such a response as stale, and we do.
+   * A freshness directive appeared more than once with different values, or had an invalid or malformed
+   * (§5.2) value: RFC 9111 §4.2.1 lets a cache treat such a response as stale, and we do.
    */
   readonly invalid: boolean
 }
@@ -66,11 +66,23 @@ export function parseDeltaSeconds(value: string | undefined): number {
 }
 
 /**
- * Calls `visit(name, value)` for each directive in every Cache-Control line, in order: names lowercased,
- * values trimmed and unquoted (RFC 9110 §5.6.4), undefined when the directive has no `=`. One pass over
- * each line; several lines are one list (RFC 9110 §5.3).
+ * A directive's argument as written: undefined when there is no `=`, MALFORMED when whitespace stands
+ * around the `=`. RFC 9111 §5.2 defines `cache-directive = token [ "=" ( token / quoted-string ) ]`,
+ * with no OWS on either side of `=`, so `max-age =3600` and `max-age= 3600` are not a max-age of 3600
+ * (cache-tests freshness-max-age-space-before-equals / -after-equals): each directive decides what a
+ * malformed argument means, always the reading that lets the cache do less.
  */
-function eachDirective(headers: HeaderRecord, visit: (name: string, value: string | undefined) => void): void {
+type Argument = string | undefined | typeof MALFORMED
+const MALFORMED: unique symbol = Symbol('malformed argument')
+
+/**
+ * Calls `visit(name, argument)` for each directive in every Cache-Control line, in order: names
+ * lowercased, arguments unquoted (RFC 9110 §5.6.4). Several lines are one list (RFC 9110 §5.3), and OWS
+ * around the commas is list syntax (RFC 9110 §5.6.1), not part of a name or an argument. A comma inside a
+ * quoted-string does not split, so `extension="max-age=3600"` holds no max-age (cache-tests
+ * freshness-max-age-ignore-quoted). One pass over each line.
+ */
+function eachDirective(headers: HeaderRecord, visit: (name: string, argument: Argument) => void): void {
   for (const line of fieldLines(headers, 'cache-control')) {
     let start = 0
     let eq = -1
@@ -86,13 +98,31 @@ function eachDirective(headers: HeaderRecord, visit: (name: string, value: strin
       if (c === 0x22) quoted = true
       else if (c === 0x3d /* = */ && eq === -1) eq = i
       else if (c === 0x2c /* , */) {
-        const name = line.slice(start, eq === -1 ? i : eq).trim().toLowerCase()
-        if (name !== '') visit(name, eq === -1 ? undefined : unquote(line.slice(eq + 1, i).trim()))
+        const rawName = line.slice(start, eq === -1 ? i : eq)
+        const name = rawName.trim().toLowerCase()
+        if (name !== '') visit(name, eq === -1 ? undefined : argument(rawName, line.slice(eq + 1, i)))
         start = i + 1
         eq = -1
       }
     }
   }
+}
+
+const OWS_AT_END = /[ \t]+$/
+const OWS_AT_START = /^[ \t]/
+
+/** The argument after `=`, from the raw text on either side of it; §5.2 allows no whitespace next to `=`. */
+function argument(rawName: string, rawValue: string): Argument {
+  const value = rawValue.replace(OWS_AT_END, '')
+  return OWS_AT_END.test(rawName) || OWS_AT_START.test(value) ? MALFORMED : unquote(value)
+}
+
+/**
+ * A delta-seconds argument (§1.2.2), NOT_A_DELTA when it is missing or malformed. §5.2: recipients "ought
+ * to accept both forms, even if a specific form is required for generation", so `max-age="60"` is 60.
+ */
+function deltaArgument(value: Argument): number {
+  return typeof value === 'string' ? parseDeltaSeconds(value) : NOT_A_DELTA
 }
 
 const QUOTED_PAIR = /\\(.)/g
@@ -110,30 +140,33 @@ function fieldNames(value: string): string[] {
 
 /**
  * Merges a `no-cache` / `private` occurrence into what was seen so far: an unqualified occurrence wins,
- * qualified ones accumulate. An empty qualifier (`no-cache=""`) is read as unqualified, the safer choice.
+ * qualified ones accumulate. An empty or malformed qualifier (`no-cache=""`, `no-cache = "a"`) is read
+ * as unqualified, the safer choice.
  */
-function qualified(previous: boolean | readonly string[], value: string | undefined): boolean | readonly string[] {
+function qualified(previous: boolean | readonly string[], value: Argument): boolean | readonly string[] {
   if (previous === true) return true
-  const names = value === undefined ? [] : fieldNames(value)
+  const names = typeof value === 'string' ? fieldNames(value) : []
   if (names.length === 0) return true
   return previous === false ? names : [...previous, ...names]
 }
 
 /**
  * Merges a valued directive that keeps its first valid occurrence: once one is seen, later ones are
- * ignored; an invalid value (not delta-seconds, §1.2.2) counts as absent.
+ * ignored; an invalid value (not delta-seconds, §1.2.2, or malformed, §5.2) counts as absent.
  */
-function firstDelta(previous: number | undefined, value: string | undefined): number | undefined {
+function firstDelta(previous: number | undefined, value: Argument): number | undefined {
   if (previous !== undefined) return previous
-  const seconds = parseDeltaSeconds(value)
+  const seconds = deltaArgument(value)
   return seconds === NOT_A_DELTA ? undefined : seconds
 }
 
 /**
  * Response Cache-Control (RFC 9111 §5.2.2). A freshness directive (`max-age`, `s-maxage`) with an invalid
- * value, or repeated with different values, marks the whole response `invalid` (§4.2.1), which freshness
- * reads as already stale. Other valued directives keep their first valid occurrence; unknown ones are
- * ignored (§5.2.3).
+ * or malformed value (`max-age=3600.0`, `max-age =3600`), or repeated with different values, marks the
+ * whole response `invalid`, which freshness reads as already stale. §4.2.1 leaves the choice for
+ * duplicates: "either the first occurrence should be used or the response should be considered stale";
+ * stale is the one that never serves longer than some sender meant. Other valued directives keep their
+ * first valid occurrence; unknown ones are ignored (§5.2.3).
  */
 export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectives {
   let maxAge: number | undefined
@@ -150,8 +183,8 @@ export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectiv
   let staleIfError: number | undefined
   let invalid = false
 
-  const freshness = (previous: number | undefined, value: string | undefined): number | undefined => {
-    const seconds = parseDeltaSeconds(value)
+  const freshness = (previous: number | undefined, value: Argument): number | undefined => {
+    const seconds = deltaArgument(value)
     if (seconds === NOT_A_DELTA || (previous !== undefined && previous !== seconds)) {
       invalid = true
       return previous
@@ -219,9 +252,9 @@ export function parseResponseDirectives(headers: HeaderRecord): ResponseDirectiv
 
 /**
  * Request Cache-Control (RFC 9111 §5.2.1), and `Pragma: no-cache` when the request has no Cache-Control
- * field at all (§5.4). Valued directives keep their first valid occurrence; an invalid value is ignored,
- * since a request directive only ever narrows what the cache may do and ignoring it errs toward the
- * origin's own freshness.
+ * field at all (§5.4). Valued directives keep their first valid occurrence; an invalid or malformed
+ * (§5.2) value is ignored, which errs toward the origin's own freshness (`max-stale= 5` is not read as a
+ * bare `max-stale`, which would accept any staleness).
  */
 export function parseRequestDirectives(headers: HeaderRecord): RequestDirectives {
   let maxAge: number | undefined

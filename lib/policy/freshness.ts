@@ -2,7 +2,7 @@
  * Freshness lifetime (RFC 9111 §4.2.1), heuristic freshness (§4.2.2) and the age a response arrives with
  * (§4.2.3), for a shared or a private cache. Times are epoch ms in, seconds out.
  */
-import { fieldLines, fieldValue } from '../headers.js'
+import { fieldLines, fieldValue, splitList } from '../headers.js'
 import type { CacheResponse } from '../http.js'
 import { MAX_DELTA_SECONDS, parseDeltaSeconds, type ResponseDirectives } from './directives.js'
 import type { Expiration } from './expire-after.js'
@@ -36,8 +36,9 @@ export function explicitLifetime(res: CacheResponse, directives: ResponseDirecti
   if (expires.length === 0) return undefined
   // §4.2.1: several Expires lines, the cache may treat the response as stale.
   if (expires.length > 1) return 0
-  const expiresAt = parseHttpDate(expires[0])
-  // §5.3: an invalid date, especially "0", represents a time in the past.
+  const expiresAt = parseHttpDate(expires[0], responseTime)
+  // §5.3: "A cache recipient MUST interpret invalid date formats, especially the value "0", as
+  // representing a time in the past"; an HTTP-date in none of RFC 9110 §5.6.7's three forms is invalid.
   if (expiresAt === undefined) return 0
   return Math.max(0, (expiresAt - dateValue(res, responseTime)) / 1000)
 }
@@ -54,7 +55,7 @@ export function heuristicLifetime(res: CacheResponse, directives: ResponseDirect
   if (!HEURISTICALLY_CACHEABLE.has(res.status) && !directives.public) return undefined
   const lastModifiedLines = fieldLines(res.headers, 'last-modified')
   if (lastModifiedLines.length !== 1) return undefined
-  const lastModified = parseHttpDate(lastModifiedLines[0])
+  const lastModified = parseHttpDate(lastModifiedLines[0], responseTime)
   if (lastModified === undefined) return undefined
   const sinceModified = (dateValue(res, responseTime) - lastModified) / 1000
   if (sinceModified <= 0) return undefined
@@ -109,13 +110,27 @@ function userSeconds(user: Exclude<Expiration, { kind: 'do-not-cache' }>): numbe
   return user.kind === 'never' ? Infinity : user.seconds
 }
 
-/** `date_value` (§4.2.3): the Date header, or the time the response arrived when Date is absent or invalid (RFC 9110 §6.6.1). */
+/**
+ * `date_value` (§4.2.3): the Date header, or the time the response arrived when Date is absent or
+ * invalid (RFC 9110 §6.6.1: a recipient "MAY replace that value with the time that response was
+ * received"). The arrival time also resolves an RFC 850 two-digit year (RFC 9110 §5.6.7).
+ */
 function dateValue(res: CacheResponse, responseTime: number): number {
-  return parseHttpDate(fieldValue(res.headers, 'date')) ?? responseTime
+  return parseHttpDate(fieldValue(res.headers, 'date'), responseTime) ?? responseTime
 }
 
-/** `age_value` (§4.2.3): the Age header as delta-seconds (§5.1); 0 when absent or invalid. */
+/**
+ * `age_value` (§4.2.3) from the Age field (§5.1), in seconds; 0 when absent or ignored:
+ * - "a cache encountering a message with a list-based Age field value SHOULD use the first member of the
+ *   field value, discarding subsequent ones": `Age: 7200, 0` and `Age: 7200` + `Age: 0` are 7200. The
+ *   lines of a field are one list (RFC 9110 §5.3), and empty members do not count (RFC 9110 §5.6.1).
+ * - "If the field value (after discarding additional members, as per above) is invalid (e.g., it
+ *   contains something other than a non-negative integer), a cache SHOULD ignore the field": `-1`,
+ *   `7200.0` and `7200;foo=bar` (Age defines no parameters) are ignored, not read as 7200.
+ * - §1.2.2: a value too large to represent is 2147483648.
+ */
 function ageValue(res: CacheResponse): number {
-  const age = parseDeltaSeconds(fieldValue(res.headers, 'age')?.trim())
+  const value = fieldValue(res.headers, 'age')
+  const age = parseDeltaSeconds(value === undefined ? undefined : splitList(value)[0])
   return age < 0 ? 0 : Math.min(age, MAX_DELTA_SECONDS)
 }

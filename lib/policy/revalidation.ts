@@ -47,6 +47,46 @@ export function staleIfErrorAllowed(
 }
 
 /**
+ * How to answer when the validation request got no response at all (the connection closed or was
+ * refused, a timeout): the stale response where stale-if-error allows it (RFC 5861 §4); a 504 the
+ * cache generates where the stored response must not be used without validation (RFC 9111 §4.2.4,
+ * §5.2.2.2); otherwise the caller gets the network error, as on a miss.
+ */
+export type UnansweredValidation = 'serve-stale' | 'gateway-timeout' | 'pass-error'
+
+export function answerUnansweredValidation(
+  entry: Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>,
+  responseDirectives: ResponseDirectives,
+  requestDirectives: RequestDirectives,
+  opts: ReuseOptions,
+  now: number,
+): UnansweredValidation {
+  if (staleIfErrorAllowed(entry, responseDirectives, requestDirectives, opts, now)) return 'serve-stale'
+  // §4.2.4: "A cache MUST NOT generate a stale response if it is prohibited by an explicit in-protocol
+  // directive"; §5.2.2.2: "if a cache is disconnected, the cache MUST generate an error response rather
+  // than reuse the stale response. The generated status code SHOULD be 504 (Gateway Timeout)".
+  if (validationRequired(entry, responseDirectives, opts, now)) return 'gateway-timeout'
+  return 'pass-error'
+}
+
+/**
+ * May the stored response never be used without a successful validation (§4.2.4)? An unqualified
+ * no-cache, fresh or stale (§5.2.2.4); once stale, must-revalidate (§5.2.2.2) and, in a shared cache,
+ * proxy-revalidate (§5.2.2.8) and s-maxage (§5.2.2.10).
+ */
+export function validationRequired(
+  entry: Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>,
+  responseDirectives: ResponseDirectives,
+  opts: Pick<ReuseOptions, 'shared'>,
+  now: number,
+): boolean {
+  if (hasUnqualifiedNoCache(responseDirectives)) return true
+  // §4.2: age == lifetime is already stale.
+  const stale = currentAge(entry, now) >= effectiveLifetime(entry, responseDirectives)
+  return stale && staleUseForbidden(responseDirectives, opts)
+}
+
+/**
  * Does this 304 describe the stored response (RFC 9111 §4.3.4)? A strong entity tag selects the stored
  * response with the same strong tag (strong comparison, RFC 9110 §8.8.3.2); a weak one selects by weak
  * comparison; with no entity tag, Last-Modified must equal the stored one. A 304 with no validator at
@@ -56,32 +96,28 @@ export function staleIfErrorAllowed(
  */
 export function notModifiedMatches(stored: HeaderRecord, notModified: HeaderRecord): boolean {
   const newTag = singleValue(notModified, 'etag')
-  if (newTag !== undefined) {
-    const storedTag = singleValue(stored, 'etag')
-    if (storedTag === undefined) return false
-    return isWeak(newTag) ? opaqueTag(newTag) === opaqueTag(storedTag) : !isWeak(storedTag) && newTag === storedTag
-  }
+  if (newTag !== undefined) return tagsMatch(newTag, singleValue(stored, 'etag'))
   const newModified = singleValue(notModified, 'last-modified')
   if (newModified !== undefined) return sameDate(newModified, singleValue(stored, 'last-modified'))
   return true
 }
 
 /**
- * RFC 9111 §4.3.5: a 200 to a HEAD request freshens the stored GET response when it describes the same
- * representation, and should invalidate it otherwise. Same means a matching strong ETag, or without
- * tags a matching Last-Modified, and no different Content-Length; with no validator to compare, it is
- * not the same (invalidating is the safe side).
+ * RFC 9111 §4.3.5: a 200 to a HEAD request updates the stored GET response "if the stored response and
+ * HEAD response have matching values for any received validator fields (ETag and Last-Modified) and,
+ * if the HEAD response has a Content-Length header field, the value of Content-Length matches that of
+ * the stored response"; otherwise the cache should invalidate it. Only the validators the HEAD carries
+ * are compared: a HEAD with neither is checked on its Content-Length alone. An entity tag compares as a
+ * 304's does (notModifiedMatches). The stored length is its Content-Length field, or `storedLength`
+ * (the stored body's size) when the field is absent.
  */
-export function headResponseMatches(stored: HeaderRecord, head: HeaderRecord): boolean {
+export function headResponseMatches(stored: HeaderRecord, head: HeaderRecord, storedLength?: number): boolean {
   const headLength = singleValue(head, 'content-length')
-  if (headLength !== undefined && headLength !== singleValue(stored, 'content-length')) return false
+  if (headLength !== undefined && headLength !== (singleValue(stored, 'content-length') ?? storedLength?.toString())) return false
   const headTag = singleValue(head, 'etag')
-  const storedTag = singleValue(stored, 'etag')
-  if (headTag !== undefined || storedTag !== undefined) {
-    return headTag !== undefined && storedTag !== undefined && !isWeak(headTag) && headTag === storedTag
-  }
+  if (headTag !== undefined && !tagsMatch(headTag, singleValue(stored, 'etag'))) return false
   const headModified = singleValue(head, 'last-modified')
-  return headModified !== undefined && sameDate(headModified, singleValue(stored, 'last-modified'))
+  return headModified === undefined || sameDate(headModified, singleValue(stored, 'last-modified'))
 }
 
 /**
@@ -102,8 +138,8 @@ const NOT_UPDATED: ReadonlySet<string> = new Set([
   // Recomputed: the refreshed entry's corrected initial age comes from the 304 itself (§4.2.3), and
   // replay writes a new Age (§5.1). The stored value is dropped too, as it described the old response.
   'age',
-  // Our security default (DESIGN.md): responses carrying Set-Cookie are never stored, and a 304 must
-  // not smuggle a user's cookie into an entry that other callers are served.
+  // Never stored (stored-headers.ts): a 304's cookie is for the caller whose request it answered
+  // (flows/revalidate.ts hands it over), not for an entry that others are served.
   'set-cookie',
 ])
 
@@ -141,6 +177,12 @@ function sameDate(a: string, b: string | undefined): boolean {
   const ta = parseHttpDate(a)
   const tb = parseHttpDate(b)
   return ta !== undefined && tb !== undefined ? ta === tb : a === b
+}
+
+/** A strong tag selects by strong comparison, a weak one by weak comparison (RFC 9110 §8.8.3.2). */
+function tagsMatch(received: string, stored: string | undefined): boolean {
+  if (stored === undefined) return false
+  return isWeak(received) ? opaqueTag(received) === opaqueTag(stored) : !isWeak(stored) && received === stored
 }
 
 function isWeak(tag: string): boolean {

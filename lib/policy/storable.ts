@@ -2,12 +2,14 @@
  * May this response be stored? RFC 9111 §3 clause by clause, for a shared cache (the default: one Redis
  * behind many users) or a private one (`type: 'private'`), plus the stricter defaults of DESIGN.md
  * "Security defaults": requests with credentials bypass the cache unless the `credentials` option
- * partitions them, and Set-Cookie is never stored.
+ * partitions them. A response with Set-Cookie may be stored (§3 does not forbid it, §7.3); the field
+ * itself never is (stored-headers.ts), so no one else is ever handed it.
  */
 import { CREDENTIAL_HEADERS, fieldValue, splitList } from '../headers.js'
 import type { CacheRequest, CacheResponse } from '../http.js'
 import type { RequestDirectives, ResponseDirectives } from './directives.js'
 import { HEURISTICALLY_CACHEABLE } from './freshness.js'
+import { storablePartial } from './ranges.js'
 
 export type NotStorableReason =
   | 'method'
@@ -17,7 +19,6 @@ export type NotStorableReason =
   | 'private'
   | 'authorization'
   | 'cookie'
-  | 'set-cookie'
   | 'vary-star'
   | 'must-understand'
   | 'no-lifetime'
@@ -27,7 +28,11 @@ export type StorableVerdict = { readonly storable: true } | { readonly storable:
 export interface StorableOptions {
   /** Uppercased methods whose responses may be stored (`methods` option). */
   readonly methods: ReadonlySet<string>
-  readonly allowableCodes: ReadonlySet<number>
+  /**
+   * The user's `allowableCodes` gate (requests-cache's allowable_codes): only these statuses are
+   * stored. Undefined: RFC 9111 §3 alone decides which final statuses are.
+   */
+  readonly allowableCodes: ReadonlySet<number> | undefined
   readonly cacheControl: boolean
   /**
    * True with the `credentials` option: requests carrying Authorization or Cookie are keyed on an HMAC
@@ -39,14 +44,23 @@ export interface StorableOptions {
 }
 
 /**
- * Final status codes whose caching rules this cache implements (RFC 9110 §15; 206 excluded: partial
- * content is not combined), for `must-understand` (RFC 9111 §5.2.2.3).
+ * Final status codes whose caching rules this cache implements (RFC 9110 §15), for `must-understand`
+ * (RFC 9111 §5.2.2.3). 206 is left out: partial content is stored only in the narrow shape
+ * storablePartial() accepts, so a `must-understand` 206 is not claimed as understood.
  */
 const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
   200, 201, 202, 203, 204, 205, 300, 301, 302, 303, 304, 305, 307, 308,
   400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426,
   500, 501, 502, 503, 504, 505,
 ])
+
+/**
+ * The statuses stored when `allowableCodes` is unset and `cacheControl` is off: the response's own
+ * freshness is ignored then, so §3 has nothing to decide by, and the user's lifetime would otherwise
+ * keep any error for as long as a page. These are the heuristically cacheable statuses (RFC 9110
+ * §15.1) that report success or a permanent redirect.
+ */
+const CODES_WITHOUT_CACHE_CONTROL: ReadonlySet<number> = new Set([200, 203, 300, 301, 308])
 
 const STORABLE: StorableVerdict = { storable: true }
 
@@ -63,9 +77,14 @@ export function storable(
   // §3: the response status code is final. 304 is final but carries no representation of its own: it
   // only updates a stored response (§4.3.4).
   if (res.status < 200 || res.status === 304) return notStorable('status')
-  // §3, §3.3: we do not combine partial content, and an incomplete response must not look complete.
-  if (res.status === 206) return notStorable('partial-content')
-  if (!opts.allowableCodes.has(res.status)) return notStorable('status')
+  // §3, §3.3: a 206 is understood as the one byte range of a representation it states, answering a
+  // single byte-range GET (ranges.ts); flows/range.ts stores it apart from complete responses, so it
+  // never looks complete, and combines it (§3.4). Otherwise it may be stored as its 200 would be.
+  if (res.status === 206) return storablePartial(req, res) === undefined ? notStorable('partial-content') : storable(req, requestDirectives, { ...res, status: 200 }, responseDirectives, opts)
+  // The user's gate, when set. Without it §3 decides below: any final status with explicit freshness,
+  // `public`, or a heuristically cacheable status (RFC 9110 §15.1).
+  const gate = opts.allowableCodes ?? (opts.cacheControl ? undefined : CODES_WITHOUT_CACHE_CONTROL)
+  if (gate !== undefined && !gate.has(res.status)) return notStorable('status')
   // §5.2.2.3: must-understand stores only what the cache understands the status code of; a cache that
   // does ignores an accompanying no-store (the directive's purpose: no-store for older caches only).
   if (responseDirectives.mustUnderstand && !UNDERSTOOD_STATUSES.has(res.status)) return notStorable('must-understand')
@@ -87,8 +106,6 @@ export function storable(
     if (req.headers['authorization'] !== undefined) return notStorable('authorization')
     if (req.headers['cookie'] !== undefined) return notStorable('cookie')
   }
-  // Stricter default: replaying Set-Cookie would hand one user's session to another.
-  if (res.headers['set-cookie'] !== undefined) return notStorable('set-cookie')
   // §4.1: a stored response with `Vary: *` never matches a later request, so storing it is pointless.
   if (hasVaryStar(res)) return notStorable('vary-star')
   // §3: explicit freshness, a `public` / `private` directive, or a heuristically cacheable status. With

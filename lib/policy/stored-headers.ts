@@ -6,18 +6,26 @@ import { copyHeaders, fieldValue, headerRecord, HOP_BY_HOP, splitList, type Head
 import { stripQueryParams } from '../url-normalize.js'
 import { MAX_DELTA_SECONDS, type ResponseDirectives } from './directives.js'
 
+/** Fields no stored response keeps (reasons below). */
+const NEVER_STORED: readonly string[] = ['age', 'set-cookie']
+
 /**
  * The header fields to store: a copy without
  * - hop-by-hop fields and every field `Connection` names (RFC 9110 §7.6.1; RFC 9111 §3.1);
  * - fields named by a qualified `no-cache="…"` or `private="…"`: not storing them is the simplest way to
  *   never reuse them without validation (§5.2.2.4) or share them (§5.2.2.7);
  * - `age`, which a replay recomputes (§5.1);
+ * - `set-cookie` (RFC 6265 §4.1): a cookie is an instruction to the one client the origin answered, who
+ *   gets it with that response. §3.1 asks a cache to store every field, and
+ *   §7.3 lets a response with Set-Cookie be reused; replayed from a store, though, the field would hand
+ *   one user's session to the next (DESIGN.md "Security defaults"), or set a cookie again for its own
+ *   user after they cleared or rotated it. So the response is stored, the cookie is not;
  * - the names in `redact` (`ignoredParameters`), compared case-insensitively, so they never reach the store;
  * and with the `redact` names also removed as query parameters from the URLs in URL-valued fields
  * (redactUrlFields): an origin that echoes `?api_key=…` in `Location` must not have it replayed to others.
  */
 export function headersToStore(headers: HeaderRecord, directives: ResponseDirectives, redact: ReadonlySet<string>): MutableHeaderRecord {
-  const dropped = new Set<string>(['age'])
+  const dropped = new Set<string>(NEVER_STORED)
   const connection = fieldValue(headers, 'connection')
   if (connection !== undefined) for (const name of splitList(connection)) dropped.add(name.toLowerCase())
   if (Array.isArray(directives.noCache)) for (const name of directives.noCache) dropped.add(name)
@@ -32,6 +40,19 @@ export function headersToStore(headers: HeaderRecord, directives: ResponseDirect
     out[name] = typeof value === 'string' ? value : [...value]
   }
   if (lowercased.size > 0) redactUrlFields(out, lowercased)
+  return out
+}
+
+/**
+ * The stored fields plus the cookies of the validation response that just refreshed them (a 304, or a
+ * HEAD's 200): that response answered this caller's own request, so its Set-Cookie is theirs to have,
+ * though never stored for anyone after them (headersToStore).
+ */
+export function withResponseCookies(stored: HeaderRecord, response: HeaderRecord): HeaderRecord {
+  const cookie = response['set-cookie']
+  if (cookie === undefined) return stored
+  const out = copyHeaders(stored)
+  out['set-cookie'] = typeof cookie === 'string' ? cookie : [...cookie]
   return out
 }
 

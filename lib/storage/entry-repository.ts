@@ -16,7 +16,7 @@ import { encodeRecord, tryDecodeRecord } from '../codec/frame.js'
 import { isInline, type ExternalBody, type StoredEntry, type StoredRecord, type VaryPointer } from '../entry.js'
 import { CacheError, CorruptEntryError } from '../errors.js'
 import type { HeaderRecord } from '../headers.js'
-import type { RequestKey } from '../key.js'
+import { partialId, type RequestKey } from '../key.js'
 import { sameVaryValues } from '../policy/vary.js'
 import { SingleFlight } from '../single-flight.js'
 import type { GuardedStore } from '../stores/guarded-store.js'
@@ -116,17 +116,23 @@ export class EntryRepository {
   }
 
   /**
-   * An external body, opened for streaming (its first chunk read and checked); undefined when it
+   * An external body, opened for streaming from chunk `from` (read and checked); undefined when it
    * cannot be read, and the entry is then removed.
    */
-  openBody(id: string, body: ExternalBody): Promise<OpenedBody | undefined> {
-    return this.#bodies.open(id, body)
+  openBody(id: string, body: ExternalBody, from = 0): Promise<OpenedBody | undefined> {
+    return this.#bodies.open(id, body, from)
   }
 
-  /** Deletes what is stored at these primary ids, with every variant a pointer lists (RFC 9111 §4.4). */
+  /**
+   * Deletes what is stored at these primary ids, with every variant a pointer lists and the partial
+   * responses stored beside them (key.ts partialKey) (RFC 9111 §4.4).
+   */
   invalidate(ids: readonly string[]): Promise<void> {
     const all = Promise.all(ids.map((id) => this.#invalidateOne(id, this.#pending.get(id)))).then(() => undefined)
-    for (const id of ids) this.#pending.track(id, all)
+    for (const id of ids) {
+      this.#pending.track(id, all)
+      this.#pending.track(partialId(id), all)
+    }
     return all
   }
 
@@ -217,17 +223,22 @@ export class EntryRepository {
   /** After `earlier` (a write or invalidation of `id` under way in this process), so it cannot land after this. */
   async #invalidateOne(id: string, earlier: Promise<unknown> | undefined): Promise<void> {
     if (earlier !== undefined) await earlier
-    this.vary.forget(id)
-    const values = await this.#store.get([id])
-    const record = values === undefined ? undefined : this.#decode(id, values[0])
-    const ids = [id]
-    if (record?.kind === 'entry' && !isInline(record.body)) ids.push(record.body.id)
-    if (record?.kind === 'vary' && record.variants.length > 0) {
-      ids.push(...record.variants)
+    const roots = [id, partialId(id)]
+    for (const root of roots) this.vary.forget(root)
+    const values = await this.#store.get(roots)
+    const ids = [...roots]
+    const listed: string[] = []
+    for (const [i, root] of roots.entries()) {
+      const record = values === undefined ? undefined : this.#decode(root, values[i])
+      if (record?.kind === 'entry' && !isInline(record.body)) ids.push(record.body.id)
+      if (record?.kind === 'vary') listed.push(...record.variants)
+    }
+    if (listed.length > 0) {
+      ids.push(...listed)
       // The variants' external bodies too; a variant whose read fails leaves its body to expire.
-      const variants = await this.#store.get(record.variants)
+      const variants = await this.#store.get(listed)
       for (const [i, bytes] of (variants ?? []).entries()) {
-        const variant = this.#decode(record.variants[i]!, bytes, false)
+        const variant = this.#decode(listed[i]!, bytes, false)
         if (variant?.kind === 'entry' && !isInline(variant.body)) ids.push(variant.body.id)
       }
     }

@@ -28,12 +28,12 @@ const RETIRED_BODY_GRACE_MS = 60_000
  */
 const CHUNK_RETRY_BUDGETS = [2, 4] as const
 
-/** An external body opened for reading: its first chunk already read and checked. */
+/** An external body opened for reading: its first chunk (the one it was opened at) already read and checked. */
 export interface OpenedBody {
   readonly chunks: number
   readonly first: Buffer
   /**
-   * Chunk `index` (1 or more), checked; undefined when it cannot be had: missing or corrupt (the entry
+   * Chunk `index` (after the one it was opened at), checked; undefined when it cannot be had: missing or corrupt (the entry
    * is then reported and removed), or the store failed or stayed silent through the retries (the entry stays).
    */
   read(index: number): Promise<Buffer | undefined>
@@ -75,11 +75,12 @@ export class ExternalBodies {
   }
 
   /**
-   * Opens the body of the entry stored at `entryId`, reading its first chunk; undefined when that
-   * chunk cannot be had, so an unreadable body is a miss rather than a response cut short.
+   * Opens the body of the entry stored at `entryId`, reading its first chunk (or chunk `from`, for a
+   * byte range); undefined when that chunk cannot be had, so an unreadable body is a miss rather than
+   * a response cut short.
    */
-  async open(entryId: string, body: ExternalBody): Promise<OpenedBody | undefined> {
-    const first = await this.#readChunk(entryId, body, 0, [])
+  async open(entryId: string, body: ExternalBody, from = 0): Promise<OpenedBody | undefined> {
+    const first = await this.#readChunk(entryId, body, from, [])
     if (first === undefined) return undefined
     return { chunks: body.crcs.length, first, read: (index) => this.#readChunk(entryId, body, index, CHUNK_RETRY_BUDGETS) }
   }

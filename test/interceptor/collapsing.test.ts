@@ -25,7 +25,7 @@ type Route = (req: IncomingMessage, res: ServerResponse, nth: number) => void
 /** Responses a shared cache does not store, each of which used to make identical misses queue. */
 const UNCACHEABLE: ReadonlyArray<{ readonly name: string; readonly status: number; readonly headers: Record<string, string> }> = [
   { name: 'no-store', status: 200, headers: { 'cache-control': 'no-store' } },
-  { name: 'Set-Cookie', status: 200, headers: { 'cache-control': 'max-age=600', 'set-cookie': 'session=1' } },
+  { name: 'private', status: 200, headers: { 'cache-control': 'private, max-age=600' } },
   { name: '404 without freshness', status: 404, headers: {} },
   { name: '500', status: 500, headers: {} },
 ]

@@ -89,12 +89,13 @@ for (const kind of storeKinds) {
         assert.equal(origin.count('/status/404/a'), 1)
       }))
 
+    // Unset, RFC 9111 §3 decides and a 404 or 500 with max-age is stored (status-codes.test.ts).
     for (const status of [404, 500]) {
-      it(`default allowableCodes do not store a ${status}, even with max-age`, () =>
-        withCache({}, (dispatcher, store) => assertNotStored(dispatcher, store, `/status/${status}/default`)))
+      it(`allowableCodes [200, 203, 300, 301, 308] do not store a ${status}, even with max-age`, () =>
+        withCache({ allowableCodes: [200, 203, 300, 301, 308] }, (dispatcher, store) => assertNotStored(dispatcher, store, `/status/${status}/default`)))
     }
 
-    it('a 206 is never stored, even when allowableCodes lists it (RFC 9111 §3.3)', () =>
+    it('a 206 to a request without Range is never stored, even when allowableCodes lists it (RFC 9111 §3.3)', () =>
       withCache({ allowableCodes: [200, 206] }, (dispatcher, store) => assertNotStored(dispatcher, store, '/status/206/partial')))
 
     it("methods: ['GET']: HEAD is not answered from the stored GET; it bypasses with fwd=method", () =>
@@ -126,10 +127,18 @@ for (const kind of storeKinds) {
         assert.equal(origin.count('/head-implies-get'), 1)
       }))
 
-    it('a response with Set-Cookie is not stored', () =>
-      withCache({}, (dispatcher, store) => assertNotStored(dispatcher, store, '/cookie/a')))
-
-    it('a response with Set-Cookie is not stored with cacheControl: false and expireAfter either', () =>
-      withCache({ cacheControl: false, expireAfter: 60 }, (dispatcher, store) => assertNotStored(dispatcher, store, '/cookie/b')))
+    // Issue 12: stored, but never with its Set-Cookie (set-cookie.test.ts).
+    for (const options of [{}, { cacheControl: false, expireAfter: 60 }]) {
+      it(`a response with Set-Cookie is stored without it (${JSON.stringify(options)})`, () =>
+        withCache(options, async (dispatcher) => {
+          const path = `/cookie/${Object.keys(options).length}`
+          const first = await send(dispatcher, `${origin.url}${path}`)
+          const hit = await send(dispatcher, `${origin.url}${path}`)
+          assert.equal(first.headers['set-cookie'], 'session=abc; HttpOnly')
+          assert.match(hit.cacheStatus ?? '', /; hit; /)
+          assert.equal(hit.headers['set-cookie'], undefined)
+          assert.equal(origin.count(path), 1)
+        }))
+    }
   })
 }

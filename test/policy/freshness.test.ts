@@ -51,6 +51,19 @@ describe('policy/freshness explicitLifetime', () => {
     { name: 'Expires in the past (§4.2.1)', res: res(200, { date: DATE_T0, expires: T0_MINUS_1H }), d: resDirectives(), expected: 0 },
     { name: 'Expires: 0 is in the past (§5.3)', res: res(200, { date: DATE_T0, expires: '0' }), d: resDirectives(), expected: 0 },
     { name: 'Expires: -1 is in the past (§5.3)', res: res(200, { date: DATE_T0, expires: '-1' }), d: resDirectives(), expected: 0 },
+    // RFC 9111 §5.3: "A cache recipient MUST interpret invalid date formats, especially the value "0", as
+    // representing a time in the past"; §4.2: a zone other than GMT is invalid for expiration.
+    { name: 'Expires in UTC is invalid, so stale (§4.2, §5.3)', res: res(200, { date: DATE_T0, expires: 'Sun, 06 Nov 1994 09:49:37 UTC' }), d: resDirectives(), expected: 0 },
+    { name: 'Expires with doubled spaces is invalid, so stale (§5.3)', res: res(200, { date: DATE_T0, expires: 'Sun, 06  Nov  1994 09:49:37 GMT' }), d: resDirectives(), expected: 0 },
+    { name: 'Expires in any case is valid (§4.2 case-insensitive)', res: res(200, { date: DATE_T0, expires: 'SUN, 06 NOV 1994 09:49:37 gmt' }), d: resDirectives(), expected: 3600 },
+    { name: 'Expires in RFC 850 form (RFC 9110 §5.6.7)', res: res(200, { date: DATE_T0, expires: 'Sunday, 06-Nov-94 09:49:37 GMT' }), d: resDirectives(), expected: 3600 },
+    {
+      name: 'RFC 850 Expires: a year >50 years after the response time is the past one (RFC 9110 §5.6.7)',
+      res: res(200, { date: DATE_T0, expires: 'Friday, 18-Aug-50 02:01:18 GMT' }),
+      d: resDirectives(),
+      expected: 0,
+    },
+    { name: 'Date in UTC is invalid: Expires minus response time (RFC 9110 §6.6.1)', res: res(200, { date: 'Sun, 06 Nov 1994 08:49:37 UTC', expires: T0_PLUS_1M }), d: resDirectives(), responseTime: T0 + 10_000, expected: 50 },
     { name: 'several Expires lines: stale (§4.2.1)', res: res(200, { date: DATE_T0, expires: [T0_PLUS_1H, T0_PLUS_1H] }), d: resDirectives(), expected: 0 },
     { name: 'no max-age, no Expires', res: res(200, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: undefined },
     { name: 's-maxage alone is ignored by a private cache (§5.2.2.10)', res: res(200, { date: DATE_T0 }), d: resDirectives({ sMaxAge: 300 }), expected: undefined },
@@ -74,6 +87,8 @@ describe('policy/freshness heuristicLifetime', () => {
     { name: 'Date missing: response time stands in', res: res(200, { 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: 8640 },
     { name: 'no Last-Modified: none', res: res(200, { date: DATE_T0 }), d: resDirectives(), expected: undefined },
     { name: 'invalid Last-Modified: none', res: res(200, { date: DATE_T0, 'last-modified': 'yesterday' }), d: resDirectives(), expected: undefined },
+    { name: 'Last-Modified in UTC is invalid: none (RFC 9110 §5.6.7)', res: res(200, { date: DATE_T0, 'last-modified': 'Sat, 05 Nov 1994 08:49:37 UTC' }), d: resDirectives(), expected: undefined },
+    { name: 'Last-Modified in asctime form (RFC 9110 §5.6.7)', res: res(200, { date: DATE_T0, 'last-modified': 'Sat Nov  5 08:49:37 1994' }), d: resDirectives(), expected: 8640 },
     { name: 'Last-Modified after Date: none', res: res(200, { date: T0_MINUS_1D, 'last-modified': DATE_T0 }), d: resDirectives(), expected: undefined },
     { name: 'Last-Modified equal to Date: none', res: res(200, { date: DATE_T0, 'last-modified': DATE_T0 }), d: resDirectives(), expected: undefined },
     { name: '404 is heuristically cacheable (RFC 9110 §15.1)', res: res(404, { date: DATE_T0, 'last-modified': T0_MINUS_1D }), d: resDirectives(), expected: 8640 },
@@ -103,6 +118,20 @@ describe('policy/freshness correctedInitialAge', () => {
     { name: 'invalid Age "abc" is 0', res: res(200, { date: DATE_T0, age: 'abc' }), requestTime: T0 - 1000, responseTime: T0, expected: 1 },
     { name: 'negative Age is 0 (§5.1 delta-seconds)', res: res(200, { date: DATE_T0, age: '-5' }), requestTime: T0, responseTime: T0, expected: 0 },
     { name: 'fractional Age is 0', res: res(200, { date: DATE_T0, age: '1.5' }), requestTime: T0, responseTime: T0, expected: 0 },
+    // RFC 9111 §5.1: "a cache encountering a message with a list-based Age field value SHOULD use the
+    // first member of the field value, discarding subsequent ones", and "If the field value (after
+    // discarding additional members, as per above) is invalid (e.g., it contains something other than a
+    // non-negative integer), a cache SHOULD ignore the field." (cache-tests age-parse-*)
+    { name: 'Age list on one line: the first member (§5.1; age-parse-suffix)', res: res(200, { date: DATE_T0, age: '7200, 0' }), requestTime: T0, responseTime: T0, expected: 7200 },
+    { name: 'Age on two lines: the first line (§5.1; age-parse-suffix-twoline)', res: res(200, { date: DATE_T0, age: ['7200', '0'] }), requestTime: T0, responseTime: T0, expected: 7200 },
+    { name: 'Age "0, 7200": the first member (§5.1; age-parse-prefix)', res: res(200, { date: DATE_T0, age: '0, 7200' }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'Age "0" then "7200" on two lines (§5.1; age-parse-prefix-twoline)', res: res(200, { date: DATE_T0, age: ['0', '7200'] }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'Age "3600" twice on two lines (§5.1; age-parse-dup-old)', res: res(200, { date: DATE_T0, age: ['3600', '3600'] }), requestTime: T0, responseTime: T0, expected: 3600 },
+    { name: 'empty list members are skipped (RFC 9110 §5.6.1)', res: res(200, { date: DATE_T0, age: ', 7200' }), requestTime: T0, responseTime: T0, expected: 7200 },
+    { name: 'invalid first member: the field is ignored, not the next member used (§5.1)', res: res(200, { date: DATE_T0, age: 'abc, 7200' }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'Age with a parameter is not delta-seconds: ignored (§5.1; age-parse-parameter)', res: res(200, { date: DATE_T0, age: '7200;foo=bar' }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'Age "7200.0" is not delta-seconds: ignored (§5.1; age-parse-float)', res: res(200, { date: DATE_T0, age: '7200.0' }), requestTime: T0, responseTime: T0, expected: 0 },
+    { name: 'Age 2147483647 is kept (age-parse-large-minus-one)', res: res(200, { date: DATE_T0, age: '2147483647' }), requestTime: T0, responseTime: T0, expected: 2147483647 },
     { name: 'huge Age clamps (§1.2.2)', res: res(200, { date: DATE_T0, age: '99999999999' }), requestTime: T0, responseTime: T0, expected: 2147483648 },
   ]
   for (const row of rows) {

@@ -3,11 +3,13 @@ import type { HeaderRecord, MutableHeaderRecord } from '../../lib/headers.js'
 import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
 import type { ReuseOptions } from '../../lib/policy/reuse.js'
 import {
+  answerUnansweredValidation,
   isErrorOutcome,
   mergeNotModified,
   headResponseMatches,
   notModifiedMatches,
   staleIfErrorAllowed,
+  type UnansweredValidation,
   type ValidationOutcome,
 } from '../../lib/policy/revalidation.js'
 import { gatedDirectives } from '../helpers/directives.js'
@@ -199,21 +201,67 @@ describe('policy/revalidation mergeNotModified', () => {
 })
 
 describe('policy/revalidation headResponseMatches (RFC 9111 §4.3.5)', () => {
+  // §4.3.5: update "if the stored response and HEAD response have matching values for any received
+  // validator fields (ETag and Last-Modified) and, if the HEAD response has a Content-Length header
+  // field, the value of Content-Length matches that of the stored response".
   const LM = 'Tue, 01 Oct 2024 10:00:00 GMT'
-  const rows: { name: string; stored: HeaderRecord; head: HeaderRecord; expected: boolean }[] = [
+  const rows: { name: string; stored: HeaderRecord; head: HeaderRecord; storedLength?: number; expected: boolean }[] = [
     { name: 'same strong ETag', stored: { etag: '"a"' }, head: { etag: '"a"' }, expected: true },
     { name: 'different strong ETag', stored: { etag: '"a"' }, head: { etag: '"b"' }, expected: false },
-    { name: 'weak ETag from the HEAD cannot confirm the stored body', stored: { etag: 'W/"a"' }, head: { etag: 'W/"a"' }, expected: false },
-    { name: 'ETag on one side only', stored: { etag: '"a"' }, head: {}, expected: false },
+    { name: 'same weak ETag (weak comparison, as for a 304)', stored: { etag: 'W/"a"' }, head: { etag: 'W/"a"' }, expected: true },
+    { name: 'strong ETag against a weak stored one', stored: { etag: 'W/"a"' }, head: { etag: '"a"' }, expected: false },
+    { name: 'an ETag received, none stored: not matching', stored: {}, head: { etag: '"a"' }, expected: false },
+    { name: 'no ETag received: the stored one is not compared', stored: { etag: '"a"' }, head: {}, expected: true },
     { name: 'same Last-Modified, no tags', stored: { 'last-modified': LM }, head: { 'last-modified': LM }, expected: true },
     { name: 'different Last-Modified', stored: { 'last-modified': LM }, head: { 'last-modified': 'Wed, 02 Oct 2024 10:00:00 GMT' }, expected: false },
-    { name: 'no validator at all: not known to be the same', stored: {}, head: {}, expected: false },
+    { name: 'a Last-Modified received, none stored', stored: {}, head: { 'last-modified': LM }, expected: false },
+    { name: 'same ETag, different Last-Modified: every received validator must match', stored: { etag: '"a"', 'last-modified': LM }, head: { etag: '"a"', 'last-modified': 'Wed, 02 Oct 2024 10:00:00 GMT' }, expected: false },
+    { name: 'no validator received at all (cache-tests head-200-update)', stored: {}, head: {}, expected: true },
     { name: 'same ETag but a different Content-Length', stored: { etag: '"a"', 'content-length': '10' }, head: { etag: '"a"', 'content-length': '11' }, expected: false },
     { name: 'same ETag and Content-Length', stored: { etag: '"a"', 'content-length': '10' }, head: { etag: '"a"', 'content-length': '10' }, expected: true },
+    { name: 'no Content-Length in the HEAD: not compared', stored: { 'content-length': '10' }, head: {}, expected: true },
+    { name: 'no Content-Length stored: compared with the stored body size', stored: {}, head: { 'content-length': '10' }, storedLength: 10, expected: true },
+    { name: 'no Content-Length stored, another body size', stored: {}, head: { 'content-length': '10' }, storedLength: 9, expected: false },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(headResponseMatches(row.stored, row.head), row.expected)
+      assert.equal(headResponseMatches(row.stored, row.head, row.storedLength), row.expected)
+    })
+  }
+})
+
+describe('policy/revalidation answerUnansweredValidation (RFC 9111 §4.2.4, §5.2.2.2)', () => {
+  // §4.2.4: "A cache MUST NOT generate a stale response if it is prohibited by an explicit in-protocol
+  // directive"; §5.2.2.2: "if a cache is disconnected, the cache MUST generate an error response rather
+  // than reuse the stale response. The generated status code SHOULD be 504 (Gateway Timeout)".
+  const rows: ReadonlyArray<{
+    name: string
+    age: number
+    lifetime: number
+    res?: Partial<ResponseDirectives>
+    req?: Partial<RequestDirectives>
+    opts?: RowOptions
+    expected: UnansweredValidation
+  }> = [
+    { name: 'plain stale, no stale-if-error: the error, as on a miss', age: 70, lifetime: 60, expected: 'pass-error' },
+    { name: 'plain stale within stale-if-error (RFC 5861 §4)', age: 70, lifetime: 60, opts: { staleIfError: 30 }, expected: 'serve-stale' },
+    { name: 'stale must-revalidate (§5.2.2.2)', age: 70, lifetime: 60, res: { mustRevalidate: true }, expected: 'gateway-timeout' },
+    { name: 'stale must-revalidate outweighs stale-if-error', age: 70, lifetime: 60, res: { mustRevalidate: true, staleIfError: 100 }, opts: { staleIfError: Infinity }, expected: 'gateway-timeout' },
+    { name: 'age == lifetime is stale (§4.2)', age: 60, lifetime: 60, res: { mustRevalidate: true }, expected: 'gateway-timeout' },
+    { name: 'fresh must-revalidate sent for validation by the request: still usable', age: 10, lifetime: 60, res: { mustRevalidate: true }, req: { noCache: true }, expected: 'serve-stale' },
+    { name: 'no-cache, stale (§5.2.2.4)', age: 70, lifetime: 60, res: { noCache: true }, expected: 'gateway-timeout' },
+    { name: 'no-cache, fresh: never used without validation (§5.2.2.4)', age: 10, lifetime: 60, res: { noCache: true }, opts: { staleIfError: Infinity }, expected: 'gateway-timeout' },
+    { name: 'qualified no-cache constrains nothing here', age: 70, lifetime: 60, res: { noCache: ['x-a'] }, expected: 'pass-error' },
+    { name: 'shared: stale proxy-revalidate (§5.2.2.8)', age: 70, lifetime: 60, res: { proxyRevalidate: true }, opts: { shared: true, staleIfError: 100 }, expected: 'gateway-timeout' },
+    { name: 'shared: stale s-maxage (§5.2.2.10)', age: 70, lifetime: 60, res: { sMaxAge: 60 }, opts: { shared: true }, expected: 'gateway-timeout' },
+    { name: 'private: proxy-revalidate does not bind it', age: 70, lifetime: 60, res: { proxyRevalidate: true }, expected: 'pass-error' },
+    { name: 'private: s-maxage does not bind it; stale-if-error serves', age: 70, lifetime: 60, res: { sMaxAge: 60 }, opts: { staleIfError: 30 }, expected: 'serve-stale' },
+    { name: 'cacheControl false: must-revalidate is not seen', age: 70, lifetime: 60, res: { mustRevalidate: true }, opts: { cacheControl: false }, expected: 'pass-error' },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      const { responseDirectives, requestDirectives } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
+      assert.equal(answerUnansweredValidation(entry(row.age, row.lifetime), responseDirectives, requestDirectives, options(row.opts), NOW), row.expected)
     })
   }
 })

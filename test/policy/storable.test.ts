@@ -24,6 +24,8 @@ const DEFAULTS: StorableOptions = {
   shared: false,
 }
 const SHARED: Partial<StorableOptions> = { shared: true }
+/** `allowableCodes` unset: RFC 9111 §3 decides which statuses are stored. */
+const RFC: Partial<StorableOptions> = { allowableCodes: undefined }
 
 const OK: StorableVerdict = { storable: true }
 const no = (reason: Exclude<StorableVerdict, { storable: true }>['reason']): StorableVerdict => ({ storable: false, reason })
@@ -45,8 +47,8 @@ describe('policy/storable storable', () => {
     { name: 'clause order: method before no-store', req: req('HEAD'), responseDirectives: resDirectives({ noStore: true }), expected: no('method') },
     { name: '1xx is not final (§3)', res: res(100), opts: { allowableCodes: new Set([100, 200]) }, expected: no('status') },
     { name: '304 is never stored as an entry', res: res(304), opts: { allowableCodes: new Set([200, 304]) }, expected: no('status') },
-    { name: '206 is not combined (§3.3)', res: res(206), opts: { allowableCodes: new Set([200, 206]) }, expected: no('partial-content') },
-    { name: '206 not in allowableCodes still says partial-content', res: res(206), expected: no('partial-content') },
+    { name: '206 to a request without Range is not stored (§3.3)', res: res(206), opts: { allowableCodes: new Set([200, 206]) }, expected: no('partial-content') },
+    { name: '206 without Range, not in allowableCodes, still says partial-content', res: res(206), expected: no('partial-content') },
     { name: 'status not in allowableCodes', res: res(404), expected: no('status') },
     { name: 'response no-store (§5.2.2.5)', responseDirectives: resDirectives({ noStore: true, maxAge: 60 }), expected: no('no-store') },
     { name: 'request no-store (§5.2.1.5)', requestDirectives: reqDirectives({ noStore: true }), expected: no('no-store') },
@@ -62,8 +64,10 @@ describe('policy/storable storable', () => {
     { name: 'Cookie (stricter default)', req: req('GET', { cookie: 'sid=1' }), expected: no('cookie') },
     { name: 'Authorization with the credentials partition: stored per credential', req: req('GET', { authorization: 'Bearer t' }), opts: { credentialsPartitioned: true }, expected: OK },
     { name: 'Cookie with the credentials partition: stored per credential', req: req('GET', { cookie: 'sid=1' }), opts: { credentialsPartitioned: true }, expected: OK },
-    { name: 'Set-Cookie even with the credentials partition', res: res(200, { 'set-cookie': 'sid=1' }), opts: { credentialsPartitioned: true }, expected: no('set-cookie') },
-    { name: 'Set-Cookie (stricter default)', res: res(200, { 'set-cookie': 'sid=1' }), expected: no('set-cookie') },
+    // §7.3: "the Set-Cookie response header field does not inhibit caching"; the field itself is never
+    // stored (stored-headers.ts).
+    { name: 'Set-Cookie does not inhibit storing (§7.3)', res: res(200, { 'set-cookie': 'sid=1' }), responseDirectives: resDirectives({ maxAge: 60 }), expected: OK },
+    { name: 'Set-Cookie with the credentials partition', req: req('GET', { cookie: 'sid=1' }), res: res(200, { 'set-cookie': 'sid=2' }), opts: { credentialsPartitioned: true }, expected: OK },
     { name: 'Vary: * (§4.1)', res: res(200, { vary: '*' }), expected: no('vary-star') },
     { name: 'Vary list containing * (§4.1)', res: res(200, { vary: 'Accept, *' }), expected: no('vary-star') },
     { name: 'Vary: * on a second line', res: res(200, { vary: ['Accept', '*'] }), expected: no('vary-star') },
@@ -85,6 +89,30 @@ describe('policy/storable storable', () => {
     { name: "shared: Authorization inside the partition is stored: only that credential reads it back (§3.5's concern)", req: req('GET', { authorization: 'Bearer t' }), responseDirectives: resDirectives({ maxAge: 60 }), opts: { ...SHARED, credentialsPartitioned: true }, expected: OK },
     { name: 'shared: 500 with s-maxage only is a signal (§3)', res: res(500), responseDirectives: resDirectives({ sMaxAge: 10 }), opts: { ...SHARED, allowableCodes: new Set([500]) }, expected: OK },
     { name: 'shared: 500 with private only is no signal', res: res(500), responseDirectives: resDirectives({ private: ['x'] }), opts: { ...SHARED, allowableCodes: new Set([500]) }, expected: no('no-lifetime') },
+    // allowableCodes unset (issue 12): RFC 9111 §3 decides. "the response status code is final" and the
+    // response "contains ... an Expires header field, a max-age response directive, a s-maxage response
+    // directive [shared], ... a status code that is defined as heuristically cacheable, or a public
+    // response directive".
+    ...[204, 299, 302, 400, 404, 410, 499, 500, 502, 503, 504, 599].map((status) => ({
+      name: `RFC: a ${status} with max-age (§3 explicit freshness)`,
+      res: res(status),
+      responseDirectives: resDirectives({ maxAge: 60 }),
+      opts: RFC,
+      expected: OK,
+    })),
+    ...[204, 404, 405, 410, 414, 501].map((status) => ({ name: `RFC: a bare ${status} is heuristically cacheable (RFC 9110 §15.1)`, res: res(status), opts: RFC, expected: OK })),
+    ...[201, 202, 403, 500, 502, 503, 504, 599].map((status) => ({ name: `RFC: a bare ${status} has no cacheability signal`, res: res(status), opts: RFC, expected: no('no-lifetime') })),
+    { name: 'RFC: a 599 with Expires (§3)', res: res(599, { expires: DATE }), opts: RFC, expected: OK },
+    { name: 'RFC: a 599 with public (§3)', res: res(599), responseDirectives: resDirectives({ public: true }), opts: RFC, expected: OK },
+    { name: 'RFC, shared: a 503 with s-maxage only (§3)', res: res(503), responseDirectives: resDirectives({ sMaxAge: 10 }), opts: { ...RFC, ...SHARED }, expected: OK },
+    { name: 'RFC, private: a 503 with s-maxage only is no signal (§5.2.2.10)', res: res(503), responseDirectives: resDirectives({ sMaxAge: 10 }), opts: RFC, expected: no('no-lifetime') },
+    { name: 'RFC: 1xx is never stored', res: res(103), responseDirectives: resDirectives({ maxAge: 60 }), opts: RFC, expected: no('status') },
+    { name: 'RFC: 304 is never stored as an entry', res: res(304), responseDirectives: resDirectives({ maxAge: 60 }), opts: RFC, expected: no('status') },
+    { name: 'RFC: must-understand on an unknown status is not stored (§5.2.2.3)', res: res(599), responseDirectives: resDirectives({ mustUnderstand: true, noStore: true, maxAge: 60 }), opts: RFC, expected: no('must-understand') },
+    { name: 'RFC: no-store on a 404 with max-age (§5.2.2.5)', res: res(404), responseDirectives: resDirectives({ noStore: true, maxAge: 60 }), opts: RFC, expected: no('no-store') },
+    { name: 'RFC with cacheControl false: the success and permanent-redirect statuses', res: res(301), opts: { ...RFC, cacheControl: false }, expected: OK },
+    { name: 'RFC with cacheControl false: no response freshness to store a 404 by', res: res(404), responseDirectives: resDirectives({ maxAge: 60 }), opts: { ...RFC, cacheControl: false }, expected: no('status') },
+    { name: 'a user list still gates a status the RFC would store', res: res(404), responseDirectives: resDirectives({ maxAge: 60 }), opts: { allowableCodes: new Set([200]) }, expected: no('status') },
   ]
   for (const row of rows) {
     it(row.name, () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { HeaderRecord, MutableHeaderRecord } from '../../lib/headers.js'
 import type { ResponseDirectives } from '../../lib/policy/directives.js'
-import { headersToStore, replayHeaders } from '../../lib/policy/stored-headers.js'
+import { headersToStore, replayHeaders, withResponseCookies } from '../../lib/policy/stored-headers.js'
 import { resDirectives } from '../helpers/directives.js'
 
 /** `fields` as the record the functions build: no prototype. */
@@ -27,6 +27,11 @@ describe('policy/stored-headers headersToStore', () => {
     { name: 'fields named in Connection dropped (RFC 9110 §7.6.1)', headers: { connection: 'X-Trace, Close', 'x-trace': '1', etag: '"a"' }, expected: { etag: '"a"' } },
     { name: 'Connection on several lines', headers: { connection: ['x-a', 'X-B'], 'x-a': '1', 'x-b': '2', etag: '"a"' }, expected: { etag: '"a"' } },
     { name: 'Age dropped: recomputed on replay (§5.1)', headers: { age: '30', etag: '"a"' }, expected: { etag: '"a"' } },
+    // Issue 12: a response with Set-Cookie may be stored (RFC 9111 §7.3); its cookie never is, so a replay
+    // never hands it to another user (DESIGN.md "Security defaults"), in either cache type.
+    { name: 'Set-Cookie dropped, every line', headers: { 'set-cookie': ['sid=1; HttpOnly', 'theme=dark'], etag: '"a"' }, expected: { etag: '"a"' } },
+    { name: 'Set-Cookie2 (RFC 2965, obsoleted by RFC 6265) is kept like any other field (§3.1)', headers: { 'set-cookie2': 'sid=1' }, expected: { 'set-cookie2': 'sid=1' } },
+    { name: 'Set-Cookie dropped even when no-cache="set-cookie" is absent and the response is public', headers: { 'set-cookie': 'sid=1' }, d: resDirectives({ public: true }), expected: {} },
     { name: 'qualified no-cache fields dropped (§5.2.2.4)', headers: { 'x-secret': 's', etag: '"a"' }, d: resDirectives({ noCache: ['x-secret'] }), expected: { etag: '"a"' } },
     { name: 'qualified private fields dropped (§5.2.2.7)', headers: { 'x-user': 'u', etag: '"a"' }, d: resDirectives({ private: ['x-user'] }), expected: { etag: '"a"' } },
     { name: 'unqualified no-cache keeps every field', headers: { 'x-secret': 's' }, d: resDirectives({ noCache: true, private: true }), expected: { 'x-secret': 's' } },
@@ -106,5 +111,24 @@ describe('policy/stored-headers replayHeaders', () => {
     const out = replayHeaders(stored, 9)
     ;(out['link'] as string[]).push('<b>')
     assert.deepEqual(stored, { age: '5', link: ['<a>'] })
+  })
+})
+
+describe('policy/stored-headers withResponseCookies', () => {
+  const rows: ReadonlyArray<{ name: string; stored: HeaderRecord; response: HeaderRecord; expected: HeaderRecord }> = [
+    { name: 'no cookie in the response: the stored record itself', stored: { etag: '"a"' }, response: { etag: '"a"' }, expected: { etag: '"a"' } },
+    { name: 'the validation response\'s Set-Cookie goes to its caller', stored: { etag: '"a"' }, response: { 'set-cookie': ['sid=2', 'x=1'] }, expected: { etag: '"a"', 'set-cookie': ['sid=2', 'x=1'] } },
+    { name: 'no other field of the response is added', stored: { etag: '"a"' }, response: { 'set-cookie': 'sid=2', 'x-other': '1' }, expected: { etag: '"a"', 'set-cookie': 'sid=2' } },
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.deepEqual({ ...withResponseCookies(row.stored, row.response) }, row.expected)
+    })
+  }
+
+  it('never changes the stored record', () => {
+    const stored = { etag: '"a"' }
+    withResponseCookies(stored, { 'set-cookie': 'sid=2' })
+    assert.deepEqual(stored, { etag: '"a"' })
   })
 })

@@ -17,6 +17,8 @@ import {
   type CacheStore,
   type ExpireAfter,
   type RedisStoreOptions,
+  systemClock,
+  type Clock,
 } from '../../lib/index.js'
 
 export function typeChecks(): void {
@@ -57,6 +59,12 @@ export function typeChecks(): void {
   const options: CacheOptions = { expireAfter: lifetime }
   const store: CacheStore = new MemoryStore()
   cache({ ...options, store })
+  cache({ type: 'shared' })
+  cache({ type: 'private' })
+  const clock: Clock = { now: () => 0, setTimer: () => () => {} }
+  cache({ clock, store: new MemoryStore({ clock }) })
+  void new RedisStore({ url: 'redis://x', clock })
+  void systemClock.now()
   const redisOptions: RedisStoreOptions = { client }
   void new RedisStore(redisOptions)
   const error = new InvalidOptionError('expireAfter', 'a number', 'forever')
@@ -92,4 +100,8 @@ export function typeChecks(): void {
   void new MemoryStore({ ttl: 60 })
   // @ts-expect-error maxSize is a number of bytes
   void new MemoryStore({ maxSize: '256mb' })
+  // @ts-expect-error the cache type is 'shared' or 'private'
+  cache({ type: 'public' })
+  // @ts-expect-error a clock has now() and setTimer()
+  cache({ clock: { now: () => 0 } })
 }
