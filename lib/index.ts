@@ -2,7 +2,8 @@
  * The public surface, named one by one. Internal modules (policy/, key, codec, storage, flows, handlers) are
  * not exported: their shapes may change without a major version.
  */
-export { cache } from './interceptor.js'
+export { cache, type CacheInterceptor } from './interceptor.js'
+export { cacheOption, CACHE_MODE_HEADER, type CacheMode, type CacheOutcomeInfo, type RequestCacheOptions } from './request-options.js'
 export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js'
 // What a third-party CacheStore needs to implement the admin half of the contract over its own walk.

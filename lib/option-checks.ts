@@ -34,3 +34,11 @@ export function plainObject(value: unknown, option: string): Readonly<Record<str
 
 export const isStatus = (item: unknown): item is number => Number.isInteger(item) && (item as number) >= 200 && (item as number) <= 599
 export const isNonEmptyString = (item: unknown): item is string => typeof item === 'string' && item.length > 0
+
+/** A stale window (staleIfError, staleWhileRevalidate): `true` → any staleness, seconds → that window, false/0/unset → off. */
+export function staleWindowSeconds(value: unknown, option: string): number {
+  if (value === undefined || value === false) return 0
+  if (value === true) return Infinity
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value
+  throw new InvalidOptionError(option, 'a boolean or a number of seconds ≥ 0', value)
+}

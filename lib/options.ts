@@ -6,7 +6,7 @@ import type { CacheRequest, CacheResponse } from './http.js'
 import type { CacheStore } from './stores/types.js'
 import type { CacheError } from './errors.js'
 import { InvalidOptionError } from './errors.js'
-import { bool, fn, isNonEmptyString, isStatus, list, plainObject, positiveInteger } from './option-checks.js'
+import { bool, fn, isNonEmptyString, isStatus, list, plainObject, positiveInteger, staleWindowSeconds as window } from './option-checks.js'
 import { toExpiration, compileUrlRules, type Expiration, type UrlRule } from './policy/expire-after.js'
 import type { StorableOptions } from './policy/storable.js'
 import type { ReuseOptions } from './policy/reuse.js'
@@ -14,8 +14,8 @@ import type { PlanOptions } from './policy/entry-plan.js'
 import { resolveClock, type Clock } from './clock.js'
 import { CREDENTIAL_HEADERS } from './headers.js'
 import { credentialPartition, secretDigest, type KeyOptions } from './key.js'
-import { MemoryStore } from './stores/memory-store.js'
-import { RedisStore } from './stores/redis-store.js'
+import { compileOrigins, type OriginRule } from './policy/origins.js'
+import { resolveStore } from './store-option.js'
 
 /**
  * A lifetime setting: seconds (`0` stores the response but revalidates it on every use), `'never'`
@@ -138,10 +138,12 @@ export interface CacheOptions {
 
   /**
    * Adds an RFC 9211 `Cache-Status` header to every response that passed through the cache, e.g.
-   * `undici-redis-cache; hit; ttl=42`. A string replaces the cache name; `false` adds nothing.
+   * `undici-redis-cache; hit; ttl=42`. A string replaces the cache name; `false` adds nothing;
+   * `{ name?, key: true }` also adds the `key` parameter (§2.7): the entry's store id, the same as
+   * `keys()` lists and the per-request `onOutcome` reports.
    * @default true
    */
-  cacheStatus?: boolean | string
+  cacheStatus?: boolean | string | { readonly name?: string; readonly key?: boolean }
 
   /**
    * Opt in to caching requests that carry `Authorization` or `Cookie`. Each credential gets its own
@@ -173,6 +175,25 @@ export interface CacheOptions {
    * @default the system clock
    */
   clock?: Clock
+
+  /**
+   * The only origins the cache serves [undici: origins]: strings such as `'https://api.example.com'`
+   * (case-insensitive, default port optional, nothing after the origin) and RegExps tested against the
+   * origin as `URL.origin` spells it (`http://localhost:3000`). Requests to any other origin go to it
+   * untouched: never looked up or stored, invalidating nothing (`fwd=bypass; detail=origin`). `[]`
+   * serves no origin.
+   * @default undefined (every origin)
+   */
+  origins?: readonly (string | RegExp)[]
+
+  /**
+   * Look up and serve as usual, but write no response: a miss is not stored, a 304 does not refresh
+   * the stored entry, and Cache-Status never says `stored` [read_only]. Deletes still happen: an
+   * unsafe method's invalidation (RFC 9111 §4.4), so nothing it made obsolete is served, and the
+   * removal of corrupt entries; the store's counters still count. `false`: reads and writes.
+   * @default false
+   */
+  readOnly?: boolean
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -183,12 +204,11 @@ export const DEFAULT_METHODS: readonly string[] = ['GET', 'HEAD']
 export const DEFAULT_MAX_ENTRY_SIZE = 16 * 1024 * 1024
 export const DEFAULT_COMMAND_TIMEOUT = 200
 export const DEFAULT_CACHE_NAME = 'undici-redis-cache'
-const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'store', 'type', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
   'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize', 'cacheStatus',
-  'commandTimeout', 'onError', 'credentials', 'clock',
+  'commandTimeout', 'onError', 'credentials', 'clock', 'origins', 'readOnly',
 ] satisfies (keyof CacheOptions)[])
 
 /** Methods whose semantics a cache can never reuse (RFC 9110 §9.3.6, §9.3.8): refused in `methods`. */
@@ -213,11 +233,16 @@ export interface ResolvedOptions {
   readonly maxEntrySize: number
   /** Our Cache-Status member's name, or undefined when the header is off. */
   readonly cacheStatusName: string | undefined
+  /** Cache-Status carries the `key` parameter. */
+  readonly cacheStatusKey: boolean
   readonly commandTimeout: number
   readonly onError: ((error: CacheError) => void) | undefined
   readonly clock: Clock
   /** What policy/entry-plan.ts reads to plan a response's storage. */
   readonly plan: PlanOptions
+  /** The `origins` option, compiled; undefined: every origin. */
+  readonly origins: OriginRule | undefined
+  readonly readOnly: boolean
 }
 
 export function resolveOptions(options: CacheOptions | undefined): ResolvedOptions {
@@ -270,30 +295,19 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     reuse,
     filter: fn(options.filter, 'filter'),
     maxEntrySize: positiveInteger(options.maxEntrySize, 'maxEntrySize', DEFAULT_MAX_ENTRY_SIZE),
-    cacheStatusName: resolveCacheStatus(options.cacheStatus),
+    ...resolveCacheStatus(options.cacheStatus),
     commandTimeout: positiveInteger(options.commandTimeout, 'commandTimeout', DEFAULT_COMMAND_TIMEOUT),
     onError: fn(options.onError, 'onError'),
     clock,
     plan: { storable, reuse, cacheControl, expireAfter, urlRules, redactHeaders: ignoredHeaders },
+    origins: compileOrigins(options.origins, 'origins'),
+    readOnly: bool(options.readOnly, 'readOnly', false),
   }
 }
 
 function resolveType(value: unknown): 'shared' | 'private' {
   if (value === undefined || value === 'shared' || value === 'private') return value ?? 'shared'
   throw new InvalidOptionError('type', "'shared' or 'private'", value)
-}
-
-function resolveStore(store: CacheOptions['store'], clock: Clock): CacheStore {
-  if (store === undefined || store === 'memory') return new MemoryStore({ clock })
-  if (store === 'redis') {
-    // An alias-created store has no owner who could close it, so it must not keep the process alive.
-    return new RedisStore({ url: process.env['REDIS_URL'] ?? DEFAULT_REDIS_URL, unref: true, clock })
-  }
-  const candidate = store as Partial<CacheStore> | null
-  if (typeof candidate === 'object' && candidate !== null && typeof candidate.get === 'function' && typeof candidate.set === 'function' && typeof candidate.remove === 'function') {
-    return store
-  }
-  throw new InvalidOptionError('store', "a CacheStore (get, set, remove), 'memory' or 'redis'", store)
 }
 
 function resolveCredentials(value: unknown): string | Uint8Array | undefined {
@@ -309,20 +323,23 @@ function resolveMatchHeaders(value: unknown): boolean | ReadonlySet<string> {
   return new Set(list(value, 'matchHeaders', isNonEmptyString, 'true, false or header names').map((name) => name.toLowerCase()))
 }
 
-function resolveCacheStatus(value: unknown): string | undefined {
-  if (value === undefined || value === true) return DEFAULT_CACHE_NAME
-  if (value === false) return undefined
-  // RFC 9211 §2: the member is an sf-token or sf-string; a token keeps it unquoted.
-  if (typeof value === 'string' && /^[A-Za-z*][A-Za-z0-9!#$%&'*+\-.^_`|~:/]*$/.test(value)) return value
-  throw new InvalidOptionError('cacheStatus', 'a boolean or a cache name that is an HTTP token', value)
+function resolveCacheStatus(value: unknown): { cacheStatusName: string | undefined; cacheStatusKey: boolean } {
+  const expected = 'a boolean, a cache name that is an HTTP token, or { name?, key?: boolean }'
+  if (value === undefined || value === true) return { cacheStatusName: DEFAULT_CACHE_NAME, cacheStatusKey: false }
+  if (value === false) return { cacheStatusName: undefined, cacheStatusKey: false }
+  if (typeof value === 'string') return { cacheStatusName: cacheName(value, expected), cacheStatusKey: false }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const { name, key, ...rest } = value as { name?: unknown; key?: unknown }
+    if (Object.keys(rest).length > 0 || (key !== undefined && typeof key !== 'boolean')) throw new InvalidOptionError('cacheStatus', expected, value)
+    return { cacheStatusName: name === undefined ? DEFAULT_CACHE_NAME : cacheName(name, expected), cacheStatusKey: key === true }
+  }
+  throw new InvalidOptionError('cacheStatus', expected, value)
 }
 
-/** staleIfError / staleWhileRevalidate: `true` → any staleness, seconds → that window, false/0 → off. */
-function window(value: unknown, option: string): number {
-  if (value === undefined || value === false) return 0
-  if (value === true) return Infinity
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value
-  throw new InvalidOptionError(option, 'a boolean or a number of seconds ≥ 0', value)
+/** RFC 9211 §2: the member is an sf-token or sf-string; a token keeps it unquoted. */
+function cacheName(value: unknown, expected: string): string {
+  if (typeof value === 'string' && /^[A-Za-z*][A-Za-z0-9!#$%&'*+\-.^_`|~:/]*$/.test(value)) return value
+  throw new InvalidOptionError('cacheStatus', expected, value)
 }
 
 function upperList(value: unknown, option: string): ReadonlySet<string> {

@@ -15,7 +15,7 @@ export type CacheOutcome =
   | { readonly kind: 'synthetic'; readonly detail: string }
 
 /** Formats our member of the Cache-Status list (RFC 9211 §2): `name; param; param=value`. */
-export function formatCacheStatus(name: string, outcome: CacheOutcome): string {
+export function formatCacheStatus(name: string, outcome: CacheOutcome, key?: string): string {
   let out = name
   switch (outcome.kind) {
     case 'hit':
@@ -34,6 +34,8 @@ export function formatCacheStatus(name: string, outcome: CacheOutcome): string {
     case 'synthetic':
       break
   }
+  // §2.7: the cache key, an sf-string (our ids are hex and dots, nothing to escape).
+  if (key !== undefined) out += `; key="${key}"`
   // detail is an sf-token or sf-string (RFC 9211 §2.8); ours are all tokens.
   if (outcome.detail !== undefined) out += `; detail=${outcome.detail}`
   return out
@@ -47,4 +49,20 @@ export function appendCacheStatus(existing: string | readonly string[] | undefin
   if (existing === undefined || existing.length === 0) return member
   const prior = typeof existing === 'string' ? existing : existing.join(', ')
   return `${prior}, ${member}`
+}
+
+/** What an outcome means to a caller's `onOutcome` callback (request-options.ts CacheOutcomeInfo). */
+export function outcomeKind(outcome: CacheOutcome): 'hit' | 'stale' | 'revalidated' | 'miss' | 'bypass' {
+  switch (outcome.kind) {
+    case 'hit':
+      return outcome.ttl > 0 ? 'hit' : 'stale'
+    case 'forward':
+      if (outcome.fwd === 'bypass' || outcome.fwd === 'method') return 'bypass'
+      // A collapsed request was served the response another one fetched: no trip of its own.
+      if (outcome.collapsed === true) return 'hit'
+      if (outcome.detail === 'stale-if-error') return 'stale'
+      return outcome.status === 304 ? 'revalidated' : 'miss'
+    case 'synthetic':
+      return 'miss'
+  }
 }

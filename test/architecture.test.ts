@@ -15,11 +15,11 @@ const LIB = resolve(dirname(fileURLToPath(import.meta.url)), '../lib')
  * pattern names a file's layer.
  */
 const LAYERS: ReadonlyArray<{ readonly name: string; readonly files: RegExp }> = [
-  { name: 'foundation', files: /^(errors|headers|http|clock|entry|diagnostics|single-flight|option-checks)\.ts$/ },
+  { name: 'foundation', files: /^(errors|headers|http|clock|entry|diagnostics|single-flight|option-checks|cache-switch)\.ts$/ },
   { name: 'policy, keys, codec', files: /^(policy\/.*|key|url-normalize|body-digest|codec\/.*)\.ts$/ },
   { name: 'stores', files: /^stores\/.*\.ts$/ },
   { name: 'storage', files: /^storage\/.*\.ts$/ },
-  { name: 'options', files: /^options\.ts$/ },
+  { name: 'options', files: /^(options|store-option|request-options)\.ts$/ },
   { name: 'undici adapter, replay, handlers', files: /^(message|recorder|status|body-source|replay|request-body|handlers\/.*)\.ts$/ },
   { name: 'flows', files: /^flows\/.*\.ts$/ },
   { name: 'interceptor', files: /^interceptor\.ts$/ },

@@ -89,6 +89,14 @@ describe('cache(options) validation', () => {
     { name: "credentials 'secret'", options: bad({ credentials: 'a-secret-of-enough-length' }), option: 'credentials' },
     { name: 'credentials {}', options: bad({ credentials: {} }), option: 'credentials' },
     { name: 'credentials with a short secret', options: bad({ credentials: { secret: 'short' } }), option: 'credentials' },
+    { name: "origins 'https://api.example.com' (not an array)", options: bad({ origins: 'https://api.example.com' }), option: 'origins' },
+    { name: 'origins [1]', options: bad({ origins: [1] }), option: 'origins' },
+    { name: "origins ['api.example.com'] (no scheme)", options: bad({ origins: ['api.example.com'] }), option: 'origins' },
+    { name: "origins ['https://api.example.com/v1'] (a path)", options: bad({ origins: ['https://api.example.com/v1'] }), option: 'origins' },
+    { name: "origins ['ftp://files.example.com']", options: bad({ origins: ['ftp://files.example.com'] }), option: 'origins' },
+    { name: "readOnly 'yes'", options: bad({ readOnly: 'yes' }), option: 'readOnly' },
+    { name: 'readOnly 1', options: bad({ readOnly: 1 }), option: 'readOnly' },
+    { name: 'read_only (requests-cache spelling)', options: bad({ read_only: true }), option: 'read_only' },
   ]
   for (const row of rows) {
     it(`${row.name} → InvalidOptionError for \`${row.option}\``, () => assertInvalid(() => cache(row.options), row.option))
@@ -105,6 +113,8 @@ describe('cache(options) validation', () => {
       { cacheStatus: 'edge-cache', commandTimeout: 50, onError: () => {}, filter: () => true, key: (req) => req.url.href },
       { cacheStatus: false, credentials: { secret: 'sixteen-chars-ok' } },
       { credentials: { secret: new Uint8Array(32) } },
+      { origins: ['https://API.example.com:443/', /\.example\.com$/], readOnly: true },
+      { origins: [], readOnly: false },
     ]
     for (const options of valid) assert.equal(typeof cache(options), 'function')
   })

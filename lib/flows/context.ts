@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici'
 import type { Clock } from '../clock.js'
-import type { StoredEntry } from '../entry.js'
+import { staleAt, type StoredEntry } from '../entry.js'
 import { channels, createReporter } from '../diagnostics.js'
 import { CacheError } from '../errors.js'
 import type { Downstream } from '../handlers/downstream.js'
@@ -14,9 +14,12 @@ import type { CacheRequest } from '../http.js'
 import { createKeyer, type RequestKey } from '../key.js'
 import type { ResolvedOptions } from '../options.js'
 import type { RequestDirectives } from '../policy/directives.js'
+import type { PlanOptions } from '../policy/entry-plan.js'
+import type { ReuseOptions } from '../policy/reuse.js'
+import type { CacheOutcomeInfo, ResolvedRequestOptions } from '../request-options.js'
 import { SingleFlight } from '../single-flight.js'
 import { HitForMiss } from './hit-for-miss.js'
-import { appendCacheStatus, formatCacheStatus, type CacheOutcome } from '../status.js'
+import { appendCacheStatus, formatCacheStatus, outcomeKind, type CacheOutcome } from '../status.js'
 import { EntryRepository } from '../storage/entry-repository.js'
 import { GuardedStore } from '../stores/guarded-store.js'
 import type { CacheCounters } from '../stores/types.js'
@@ -35,6 +38,12 @@ export interface Exchange {
   readonly requestDirectives: RequestDirectives
   readonly key: RequestKey
   readonly downstream: Downstream
+  /** The request's `cache` option (or mode header), resolved. */
+  readonly request: ResolvedRequestOptions
+  /** The stale windows for this request: the cache-wide ones, or the request's own. */
+  readonly reuse: ReuseOptions
+  /** The store plan options for this request's response: the cache-wide ones, or with its own lifetime. */
+  readonly plan: PlanOptions
 }
 
 /** Counter deltas, allocated once. */
@@ -72,7 +81,7 @@ export class CacheContext {
     this.clock = options.clock
     this.key = createKeyer(options.key)
     this.#reporter = createReporter(options.onError, options.clock)
-    this.store = new GuardedStore(options.store, { commandTimeout: options.commandTimeout, report: (error) => this.report(error), clock: options.clock })
+    this.store = new GuardedStore(options.store, { commandTimeout: options.commandTimeout, report: (error) => this.report(error), clock: options.clock, readOnly: options.readOnly })
     this.entries = new EntryRepository(this.store, { report: (error) => this.report(error), clock: options.clock, secretHeaders: options.secretHeaders, digest: options.secretDigest })
   }
 
@@ -96,15 +105,44 @@ export class CacheContext {
     if (channel.hasSubscribers) channel.publish({ url: redactUrl(exchange.req.url, this.options.key.ignoredParams), id, reason })
   }
 
-  /** Adds our Cache-Status member; to a copy of `headers` unless the caller `owns` them. */
-  withStatus(headers: Headers, outcome: CacheOutcome, owns = false): Headers {
+  /**
+   * Adds our Cache-Status member, to a copy of `headers` unless the caller `owns` them, and tells the
+   * request's `onOutcome` callback (if any) what happened. `about` names the request and the stored
+   * entry the response comes from or is stored as, where there is one.
+   */
+  withStatus(headers: Headers, outcome: CacheOutcome, owns = false, about?: OutcomeSubject): Headers {
+    if (about?.request?.onOutcome !== undefined) this.#tellOutcome(about.request.onOutcome, outcome, about)
     const name = this.options.cacheStatusName
     if (name === undefined) return headers
-    const value = appendCacheStatus(headers['cache-status'], formatCacheStatus(name, outcome))
+    const key = this.options.cacheStatusKey ? about?.key?.id : undefined
+    const value = appendCacheStatus(headers['cache-status'], formatCacheStatus(name, outcome, key))
     if (!owns) return Object.assign(headerRecord<string | string[] | undefined>(), headers, { 'cache-status': value })
     headers['cache-status'] = value
     return headers
   }
+
+  #tellOutcome(onOutcome: (info: CacheOutcomeInfo) => void, outcome: CacheOutcome, about: OutcomeSubject): void {
+    const { entry } = about
+    const info: CacheOutcomeInfo = {
+      outcome: outcomeKind(outcome),
+      key: about.key?.id,
+      storedAt: entry === undefined ? undefined : new Date(entry.responseTime),
+      expiresAt: entry === undefined ? undefined : entry.lifetime === Infinity ? null : new Date(staleAt(entry)),
+      stored: outcome.kind === 'forward' && outcome.stored === true,
+    }
+    try {
+      onOutcome(info)
+    } catch (err) {
+      this.report(asCacheError(err, 'the onOutcome callback threw'))
+    }
+  }
+}
+
+/** The request and entry a response is about, for Cache-Status' key and the onOutcome callback. */
+export interface OutcomeSubject {
+  readonly key?: RequestKey | undefined
+  readonly request?: ResolvedRequestOptions | undefined
+  readonly entry?: Pick<StoredEntry, 'responseTime' | 'initialAge' | 'lifetime'> | undefined
 }
 
 /**

@@ -69,7 +69,8 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
       // While the write breaker is open the write will be skipped: recorded only for collapsed requests.
       const stored = plan !== undefined && ctx.store.writeState !== 'open'
       const detail = recording.detail !== undefined ? { detail: recording.detail } : {}
-      const out = { headers: ctx.withStatus(headers, { kind: 'forward', fwd: recording.fwd, status, stored, ...detail }), recorder }
+      const about = { key: exchange.key, request: exchange.request, entry: plan?.entry }
+      const out = { headers: ctx.withStatus(headers, { kind: 'forward', fwd: recording.fwd, status, stored, ...detail }, false, about), recorder }
       // RFC 9111 §4.4 for an unsafe method the cache also stores (POST in `methods`), as flows/unsafe.ts
       // does for the others: the caller sees the response once what it made obsolete is gone.
       const targets = invalidationTargets(exchange.req, res)
@@ -118,7 +119,7 @@ export function planFor(ctx: CacheContext, exchange: Exchange, res: CacheRespons
     storedUrl: redactUrl(req.url, options.key.ignoredParams),
     varyValues: (names: readonly string[]) => ctx.entries.vary.valuesFor(names, req.headers),
   }
-  const plan = planResponse(request, res, requestTime, ctx.clock.now(), options.plan)
+  const plan = planResponse(request, res, requestTime, ctx.clock.now(), exchange.plan)
   if (!plan.store) return plan
   if (options.filter !== undefined && !userFilter(ctx, options.filter, res, req)) return { store: false, reason: 'filter' }
   return plan

@@ -63,7 +63,7 @@ function answer(ctx: CacheContext, exchange: Exchange, found: Found, wanted: Ran
   const { entry } = found
   const span = resolveRange(wanted, held.complete)
   if (span === undefined || !contains(held, span)) return false
-  const decision = decide(entry, effectiveResponseDirectives(entry.headers, ctx.options.cacheControl), exchange.requestDirectives, ctx.options.reuse, ctx.clock.now())
+  const decision = decide(entry, effectiveResponseDirectives(entry.headers, ctx.options.cacheControl), exchange.requestDirectives, exchange.reuse, ctx.clock.now())
   // Stale-while-revalidate and revalidation are left to a request for the whole response: a
   // revalidation carrying this Range could only refresh a part.
   if (decision.kind !== 'hit') return false
@@ -89,7 +89,7 @@ function forward(ctx: CacheContext, exchange: Exchange, slots: Slots): void {
   const replaces = slots.complete.kind === 'entry' ? slots.complete.entry : undefined
   const whole = recordingHooks(ctx, exchange, { pointer, fwd: 'miss', requestTime, replaces })
   const part = partHooks(ctx, exchange, slots, requestTime)
-  const other: ForwardHooks = { begin: (status, headers) => ({ headers: ctx.withStatus(headers, { kind: 'forward', fwd: 'miss', status }) }) }
+  const other: ForwardHooks = { begin: (status, headers) => ({ headers: ctx.withStatus(headers, { kind: 'forward', fwd: 'miss', status }, false, { key: exchange.key, request: exchange.request }) }) }
   let chosen: ForwardHooks | undefined
   send(
     exchange,
@@ -118,7 +118,8 @@ function partHooks(ctx: CacheContext, exchange: Exchange, slots: Slots, requestT
       const recorder = plan === undefined ? undefined : new Recorder(ctx.options.maxEntrySize, contentLength(headers['content-length']))
       if (recorder !== undefined && !recorder.recording) plan = undefined
       const stored = plan !== undefined && ctx.store.writeState !== 'open'
-      return { headers: ctx.withStatus(headers, { kind: 'forward', fwd: 'miss', status, stored }), recorder: plan === undefined ? undefined : recorder }
+      const about = { key: exchange.key, request: exchange.request, entry: plan?.entry }
+      return { headers: ctx.withStatus(headers, { kind: 'forward', fwd: 'miss', status, stored }, false, about), recorder: plan === undefined ? undefined : recorder }
     },
     commit: (body) => {
       if (plan === undefined || range === undefined) return

@@ -43,14 +43,14 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
     serveEntry(ctx, exchange, found, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
   }
   const handler = new RevalidateHandler(revalidation.downstream, {
-    staleAllowed: (status) => isErrorOutcome(status) && staleIfErrorAllowed(entry, responseDirectives, exchange.requestDirectives, ctx.options.reuse, ctx.clock.now()),
+    staleAllowed: (status) => isErrorOutcome(status) && staleIfErrorAllowed(entry, responseDirectives, exchange.requestDirectives, exchange.reuse, ctx.clock.now()),
     // RFC 9111 §4.3.5: a 200 to HEAD that describes the stored representation freshens it like a 304.
     freshens: (status, raw) => exchange.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers, bodySize(entry)),
     notModified: (raw, status) => onNotModified(ctx, revalidation, found, raw, status, requestTime, fwd, settle),
     serveStale,
     unanswered: (error) => {
       // In the background nobody waits for an answer: the entry is left as it was.
-      const answer = settle === undefined ? answerUnansweredValidation(entry, responseDirectives, exchange.requestDirectives, ctx.options.reuse, ctx.clock.now()) : 'pass-error'
+      const answer = settle === undefined ? answerUnansweredValidation(entry, responseDirectives, exchange.requestDirectives, exchange.reuse, ctx.clock.now()) : 'pass-error'
       if (answer === 'serve-stale') return serveStale('error')
       if (answer === 'gateway-timeout') return gatewayTimeout(ctx, exchange, { kind: 'forward', fwd, detail: 'origin-unreachable' })
       revalidation.downstream.error(error)
@@ -81,7 +81,7 @@ function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, raw:
     if (settle !== undefined) return settle()
     return forwardAndRecord(ctx, exchange, { ...exchange.opts, headers: plainHeaders(exchange.req.headers) }, { pointer: found.pointer, fwd, detail: 'validator-mismatch', requestTime: ctx.clock.now() })
   }
-  const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, exchange.req, requestTime, ctx.clock.now(), ctx.options.plan)
+  const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, exchange.req, requestTime, ctx.clock.now(), exchange.plan)
   if (plan.store) saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)
   else void ctx.entries.remove(found.id)
   if (settle !== undefined) return settle()

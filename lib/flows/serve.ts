@@ -23,7 +23,7 @@ type Fields = Record<string, string | string[]>
 /** Serves `entry` (found at `at`) to `exchange`'s caller, at `age` seconds old, saying `outcome` in Cache-Status. */
 export function serveEntry(ctx: CacheContext, exchange: Exchange, at: EntryLocation, entry: StoredEntry, age: number, outcome: CacheOutcome): void {
   // replayHeaders returns a fresh record, so Cache-Status is set on it in place.
-  const headers = ctx.withStatus(replayHeaders(entry.headers, age), outcome, true) as Fields
+  const headers = ctx.withStatus(replayHeaders(entry.headers, age), outcome, true, { key: exchange.key, request: exchange.request, entry }) as Fields
   const { body } = entry
   // RFC 9110 §9.3.2: a response to HEAD carries no content.
   if (exchange.req.method === 'HEAD' || isInline(body)) {
@@ -48,7 +48,7 @@ export function serveEntry(ctx: CacheContext, exchange: Exchange, at: EntryLocat
  */
 export function servePart(ctx: CacheContext, exchange: Exchange, at: EntryLocation, entry: StoredEntry, age: number, part: { span: Span; offset: number; complete: number }, outcome: CacheOutcome, unreadable: () => void): void {
   const { span, offset, complete } = part
-  const headers = ctx.withStatus(partHeaders(replayHeaders(entry.headers, age), span, complete), outcome, true) as Fields
+  const headers = ctx.withStatus(partHeaders(replayHeaders(entry.headers, age), span, complete), outcome, true, { key: exchange.key, request: exchange.request, entry }) as Fields
   const [first, last] = [span.first - offset, span.last - offset]
   const { body } = entry
   if (isInline(body)) return new Replay(exchange.downstream, inlineSource(body.subarray(first, last + 1))).start(206, 'Partial Content', headers)
@@ -70,7 +70,7 @@ const ONLY_IF_CACHED: CacheOutcome = { kind: 'synthetic', detail: 'only-if-cache
  * §5.2.2.2), which `outcome` then describes.
  */
 export function gatewayTimeout(ctx: CacheContext, exchange: Exchange, outcome: CacheOutcome = ONLY_IF_CACHED): void {
-  const headers = ctx.withStatus({ 'content-length': '0' }, outcome) as Fields
+  const headers = ctx.withStatus({ 'content-length': '0' }, outcome, false, { key: exchange.key, request: exchange.request }) as Fields
   new Replay(exchange.downstream, EMPTY_SOURCE).start(504, 'Gateway Timeout', headers)
 }
 

@@ -11,7 +11,9 @@
  * writes too: a store that cannot answer a read (stalled, disconnected) cannot take a write either.
  * A write that times out counts against reads as well, since that is a stalled store, not a full one.
  * remove() goes with the reads: a full Redis still deletes, and an invalidation (RFC 9111 §4.4)
- * skipped while hits are served would serve what the origin just changed.
+ * skipped while hits are served would serve what the origin just changed. For the same reason the
+ * `readOnly` option, which lives here so that no write path needs a check of its own, stops set()
+ * and not remove().
  */
 import { resolveClock, type CancelTimer, type Clock } from '../clock.js'
 import {
@@ -26,6 +28,8 @@ import {
 import type { CacheCounters, CacheStore, StoreWrite } from './types.js'
 
 export interface GuardOptions {
+  /** Never write (the cache's `readOnly` option); removes still go through. @default false */
+  readonly readOnly?: boolean
   /**
    * Milliseconds a store call may take before it counts as failed. node-redis v4 has no command
    * timeout of its own, and an AbortSignal corrupts its queue (node-redis issue 2498), so this timer
@@ -178,10 +182,17 @@ export class GuardedStore {
   readonly #writes: Breaker
   /** Set while count() reports a throwing store.count, whose report counts an error again. */
   #countFailing = false
+  /**
+   * The `readOnly` option (options.ts): set() returns false without reaching the store and writeState
+   * reads `open`, so a response is still planned and recorded (collapsed requests share it) but never
+   * written, and Cache-Status never says `stored`.
+   */
+  readonly readOnly: boolean
 
   constructor(store: CacheStore, options: GuardOptions) {
     this.store = store
     const { commandTimeout, failureThreshold = 3, cooldown = 1000, report } = options
+    this.readOnly = options.readOnly === true
     if (typeof commandTimeout !== 'number' || !Number.isFinite(commandTimeout) || commandTimeout <= 0) {
       throw new InvalidOptionError('commandTimeout', 'a positive number of milliseconds', commandTimeout)
     }
@@ -213,8 +224,9 @@ export class GuardedStore {
     return this.#reads.state
   }
 
-  /** What a set() meets: the read breaker while that is not closed, else the write breaker. */
+  /** What a set() meets: `open` while readOnly, the read breaker while that is not closed, else the write breaker. */
   get writeState(): BreakerState {
+    if (this.readOnly) return 'open'
     return this.#reads.state !== 'closed' ? this.#reads.state : this.#writes.state
   }
 
@@ -233,6 +245,7 @@ export class GuardedStore {
 
   /** Whether the writes were committed. */
   async set(writes: readonly StoreWrite[]): Promise<boolean> {
+    if (this.readOnly) return false
     return (await this.#call(this.#writes, 'set', () => this.store.set(writes))).ok
   }
 

@@ -71,7 +71,7 @@ for (const kind of storeKinds) {
             assert.equal(en.text, `${path} en v0`)
             assert.equal(fr.text, `${path} fr v0`)
             // Let both writes land (they are not awaited by the requests): the race is between them, not with the PUT.
-            await sleep(150)
+            await sleep(50)
             assert.equal((await send(a.dispatcher, `${origin.url}${path}`, { method: 'PUT', body: 'x' })).status, 204)
             for (const value of order) {
               const reply = await variant(a.dispatcher, path, value)

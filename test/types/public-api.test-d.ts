@@ -73,6 +73,20 @@ export function typeChecks(): void {
   void option
   void literal
 
+  // Cache-wide switches (issue 13): origins, readOnly, and an interceptor that can be switched off.
+  cache({ origins: ['https://api.example.com', /\.example\.com$/], readOnly: true })
+  cache({ origins: ['http://localhost:3000'] as const, readOnly: false })
+  const interceptor = cache({ store: 'memory' })
+  const asUndici: Dispatcher.DispatcherComposeInterceptor = interceptor
+  void new Agent().compose(interceptor, cache())
+  void asUndici
+  interceptor.disable()
+  interceptor.enable()
+  const scoped: Promise<number> = interceptor.disabled(async () => 1)
+  const sync: string = interceptor.disabled(() => 'x')
+  void scoped
+  void sync
+
   // Not assignable.
   // @ts-expect-error 'forever' is spelled 'never'
   cache({ expireAfter: 'forever' })
@@ -104,4 +118,17 @@ export function typeChecks(): void {
   cache({ type: 'public' })
   // @ts-expect-error a clock has now() and setTimer()
   cache({ clock: { now: () => 0 } })
+  // @ts-expect-error origins is a list
+  cache({ origins: 'https://api.example.com' })
+  // @ts-expect-error origins are strings or RegExps
+  cache({ origins: [new URL('https://api.example.com')] })
+  // @ts-expect-error readOnly is a boolean
+  cache({ readOnly: 'yes' })
+  // @ts-expect-error requests-cache's snake_case name is not an option
+  cache({ read_only: true })
+  // @ts-expect-error disabled() takes the function to run
+  interceptor.disabled()
+  // @ts-expect-error the scope's result has fn's type
+  const wrong: string = interceptor.disabled(async () => 1)
+  void wrong
 }
