@@ -53,7 +53,8 @@ export interface CacheInterceptor extends Dispatcher.DispatcherComposeIntercepto
 
 /**
  * Creates the cache interceptor: `new Agent().compose(cache({ store }))`.
- * Throws InvalidOptionError for a bad option; never throws per request.
+ * Throws InvalidOptionError for a bad option. Per request, dispatch throws only for what the caller
+ * got wrong: a bad `cache` option or mode header (InvalidOptionError), no origin (MissingOriginError).
  */
 export function cache(options?: CacheOptions): CacheInterceptor {
   const ctx = new CacheContext(resolveOptions(options))
@@ -88,13 +89,13 @@ function dispatch(ctx: CacheContext, onOff: CacheSwitch, next: Dispatch, origin:
   // Cache-wide switches (issue 13). Another origin: nothing of it is stored, so nothing to look up
   // or invalidate. Switched off: forwarded, but an unsafe method still invalidates (RFC 9111 §4.4).
   const off = !servesOrigin(ctx.options.origins, req.url) ? 'origin' : onOff.off ? 'disabled' : undefined
-  if (off === 'disabled' && !SAFE_METHODS.has(req.method)) return forwardUnsafe(ctx, next, opts, handler, req)
+  if (off === 'disabled' && !SAFE_METHODS.has(req.method)) return forwardUnsafe(ctx, next, opts, handler, req, request)
   if (off !== undefined) return bypass(ctx, next, opts, handler, 'bypass', off, request)
 
   const options = ctx.options
   if (!options.methods.has(req.method)) {
-    if (!SAFE_METHODS.has(req.method)) return forwardUnsafe(ctx, next, opts, handler, req)
-    return bypass(ctx, next, opts, handler, 'method', undefined)
+    if (!SAFE_METHODS.has(req.method)) return forwardUnsafe(ctx, next, opts, handler, req, request)
+    return bypass(ctx, next, opts, handler, 'method', undefined, request)
   }
   const requestDirectives = parseRequestDirectives(req.headers)
   const reason = bypassReason(req, requestDirectives, options)

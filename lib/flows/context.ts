@@ -121,7 +121,12 @@ export class CacheContext {
     return headers
   }
 
+  /** Requests whose onOutcome was called: once each, at the response the caller gets (not a later fallback). */
+  readonly #told = new WeakSet<ResolvedRequestOptions>()
+
   #tellOutcome(onOutcome: (info: CacheOutcomeInfo) => void, outcome: CacheOutcome, about: OutcomeSubject): void {
+    if (about.request === undefined || this.#told.has(about.request)) return
+    this.#told.add(about.request)
     const { entry } = about
     const info: CacheOutcomeInfo = {
       outcome: outcomeKind(outcome),

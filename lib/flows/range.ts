@@ -21,7 +21,7 @@ import { partialKey, type RequestKey } from '../key.js'
 import { toCacheResponse } from '../message.js'
 import { effectiveResponseDirectives } from '../policy/directives.js'
 import { combinable, combine, contains, isWhole, parseContentRange, resolveRange, spanLength, wholeHeaders, type ContentRange, type Part, type RangeRequest } from '../policy/ranges.js'
-import { decide, decideWithoutEntry } from '../policy/reuse.js'
+import { decideForMode, decideWithoutEntryForMode } from '../policy/cache-mode.js'
 import { contentLength, Recorder } from '../recorder.js'
 import type { Found, Lookup } from '../storage/entry-repository.js'
 import { redactUrl } from '../url-normalize.js'
@@ -41,17 +41,21 @@ interface Slots {
 export async function serveRange(ctx: CacheContext, exchange: Exchange, wanted: RangeRequest): Promise<void> {
   const { downstream } = exchange
   const partKey = partialKey(exchange.key)
-  // Both slots are read at once: one round trip, whichever answers.
+  // Both slots are read concurrently (they share a hash slot, so a cluster serves them alike).
   const [complete, partial] = await Promise.all([ctx.entries.find(exchange.key, exchange.req.headers), ctx.entries.find(partKey, exchange.req.headers)])
   if (downstream.controller.aborted) return downstream.error(downstream.controller.reason)
+  const { mode } = exchange.request
+  // Fetch `reload` and `no-cache` never take a stored response as it is: the range goes to the origin
+  // (a validation carrying this Range could only refresh a part), and what comes back is stored.
+  if (mode === 'reload' || mode === 'no-cache') return forward(ctx, exchange, { complete, partial, partKey })
   // RFC 9110 §14.2: a cache may answer a range from the complete response it holds.
   const size = complete.kind === 'entry' ? bodySize(complete.entry) : 0
   if (complete.kind === 'entry' && complete.entry.status === 200 && answer(ctx, exchange, complete, wanted, { first: 0, last: size - 1, complete: size })) return
   const stored = partial.kind === 'entry' ? storedRange(partial.entry) : undefined
   if (partial.kind === 'entry' && stored !== undefined && answer(ctx, exchange, partial, wanted, stored)) return
 
-  // RFC 9111 §5.2.1.7: only-if-cached, and nothing stored holds the range.
-  if (decideWithoutEntry(exchange.requestDirectives) === 'gateway-timeout') return gatewayTimeout(ctx, exchange)
+  // RFC 9111 §5.2.1.7: only-if-cached (directive or mode), and nothing stored holds the range.
+  if (decideWithoutEntryForMode(mode, exchange.requestDirectives) === 'gateway-timeout') return gatewayTimeout(ctx, exchange)
   forward(ctx, exchange, { complete, partial, partKey })
 }
 
@@ -63,13 +67,14 @@ function answer(ctx: CacheContext, exchange: Exchange, found: Found, wanted: Ran
   const { entry } = found
   const span = resolveRange(wanted, held.complete)
   if (span === undefined || !contains(held, span)) return false
-  const decision = decide(entry, effectiveResponseDirectives(entry.headers, ctx.options.cacheControl), exchange.requestDirectives, exchange.reuse, ctx.clock.now())
+  const decision = decideForMode(exchange.request.mode, entry, effectiveResponseDirectives(entry.headers, ctx.options.cacheControl), exchange.requestDirectives, exchange.reuse, ctx.clock.now())
   // Stale-while-revalidate and revalidation are left to a request for the whole response: a
   // revalidation carrying this Range could only refresh a part.
   if (decision.kind !== 'hit') return false
   ctx.count(decision.stale ? COUNT.staleHit : COUNT.hit)
   ctx.publish(channels.hit, exchange, found.id, decision.stale ? 'max-stale' : 'fresh')
-  const outcome = { kind: 'hit', ttl: decision.ttl, ...(decision.stale ? { detail: 'max-stale' } : {}) } as const
+  const detail = !decision.stale ? undefined : exchange.request.mode === 'default' ? 'max-stale' : exchange.request.mode
+  const outcome = { kind: 'hit', ttl: decision.ttl, ...(detail !== undefined ? { detail } : {}) } as const
   servePart(ctx, exchange, found, entry, decision.age, { span, offset: held.first, complete: held.complete }, outcome, () => forward(ctx, exchange, { complete: { kind: 'unavailable' }, partial: undefined, partKey: partialKey(exchange.key) }))
   return true
 }

@@ -34,7 +34,8 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
   const conditions = conditionalHeaders(entry.headers)
   ctx.count(Object.keys(conditions).length > 0 ? COUNT.revalidation : COUNT.miss)
   // The exchange the validation response flows through: the caller's, or one with no caller behind it.
-  const revalidation: Exchange = settle === undefined ? exchange : { ...exchange, downstream: backgroundDownstream(settle) }
+  // In the background nobody waits for the answer: the caller's onOutcome was told already.
+  const revalidation: Exchange = settle === undefined ? exchange : { ...exchange, downstream: backgroundDownstream(settle), request: { ...exchange.request, onOutcome: undefined } }
   const serveStale = (outcome: number | 'error'): void => {
     if (settle !== undefined) return settle()
     ctx.count(COUNT.staleServed)

@@ -22,19 +22,20 @@ type Fields = Record<string, string | string[]>
 
 /** Serves `entry` (found at `at`) to `exchange`'s caller, at `age` seconds old, saying `outcome` in Cache-Status. */
 export function serveEntry(ctx: CacheContext, exchange: Exchange, at: EntryLocation, entry: StoredEntry, age: number, outcome: CacheOutcome): void {
+  // Built only once the response is sure to be this one (an unreadable body turns it into a miss).
   // replayHeaders returns a fresh record, so Cache-Status is set on it in place.
-  const headers = ctx.withStatus(replayHeaders(entry.headers, age), outcome, true, { key: exchange.key, request: exchange.request, entry }) as Fields
+  const headers = (): Fields => ctx.withStatus(replayHeaders(entry.headers, age), outcome, true, { key: exchange.key, request: exchange.request, entry }) as Fields
   const { body } = entry
   // RFC 9110 §9.3.2: a response to HEAD carries no content.
   if (exchange.req.method === 'HEAD' || isInline(body)) {
     const source = exchange.req.method !== 'HEAD' && isInline(body) ? inlineSource(body) : EMPTY_SOURCE
-    return new Replay(exchange.downstream, source).start(entry.status, entry.statusText, headers)
+    return new Replay(exchange.downstream, source).start(entry.status, entry.statusText, headers())
   }
   ctx.entries.openBody(at.id, body).then(
     (opened) => {
       if (exchange.downstream.controller.aborted) return exchange.downstream.error(exchange.downstream.controller.reason)
       if (opened === undefined) return forwardAndRecord(ctx, exchange, exchange.opts, { pointer: at.pointer, fwd: 'miss', detail: 'body-unreadable', requestTime: ctx.clock.now() })
-      new Replay(exchange.downstream, externalSource(opened), (sent) => finishFromOrigin(exchange, entry, sent)).start(entry.status, entry.statusText, headers)
+      new Replay(exchange.downstream, externalSource(opened), (sent) => finishFromOrigin(exchange, entry, sent)).start(entry.status, entry.statusText, headers())
     },
     (err: unknown) => recover(ctx, exchange, err),
   )

@@ -9,17 +9,18 @@ import { Downstream } from '../handlers/downstream.js'
 import { ForwardHandler } from '../handlers/forward-handler.js'
 import { CREDENTIAL_HEADERS, type HeaderRecord } from '../headers.js'
 import type { CacheRequest } from '../http.js'
+import type { ResolvedRequestOptions } from '../request-options.js'
 import { toCacheResponse } from '../message.js'
 import { invalidationTargets } from '../policy/invalidation.js'
 import { asCacheError, send, type CacheContext, type Dispatch, type DispatchOptions } from './context.js'
 
-export function forwardUnsafe(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, handler: Dispatcher.DispatchHandler, req: CacheRequest): boolean {
+export function forwardUnsafe(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, handler: Dispatcher.DispatchHandler, req: CacheRequest, request?: ResolvedRequestOptions): boolean {
   const downstream = new Downstream(handler)
   downstream.start({})
   const forward = new ForwardHandler(downstream, {
     begin: (status, headers, statusText) => {
       const targets = invalidationTargets(req, toCacheResponse(status, headers, statusText))
-      const out = ctx.withStatus(headers, { kind: 'forward', fwd: 'method', status })
+      const out = ctx.withStatus(headers, { kind: 'forward', fwd: 'method', status }, false, { request })
       return targets.length > 0 ? { headers: out, hold: invalidate(ctx, req, targets) } : { headers: out }
     },
   })

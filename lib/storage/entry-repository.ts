@@ -11,6 +11,7 @@
  * invalidation of the same primary id still under way, so a process always reads its own writes, and
  * a Vary write or an invalidation waits for the ones before it, so they apply in the order issued.
  */
+import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import { encodeRecord, tryDecodeRecord } from '../codec/frame.js'
 import { isInline, type ExternalBody, type StoredEntry, type StoredRecord, type VaryPointer } from '../entry.js'
@@ -44,6 +45,9 @@ const MISS: Lookup = { kind: 'miss', pointer: undefined }
 const UNREADABLE = Symbol('unreadable')
 const UNAVAILABLE: Lookup = { kind: 'unavailable' }
 
+/** How many invalidated ids one process remembers, to refuse the in-flight responses they made obsolete. */
+const INVALIDATIONS_REMEMBERED = 10_000
+
 export class EntryRepository {
   readonly #store: GuardedStore
   readonly #report: (error: CacheError) => void
@@ -54,6 +58,11 @@ export class EntryRepository {
   readonly #bodies: ExternalBodies
   /** Writes and invalidations under way, by primary id: a read in this process waits for them. */
   readonly #pending = new SingleFlight<unknown>()
+  /**
+   * When this process last invalidated each id (bounded; the oldest go first): a response whose request
+   * left before then is not stored. Other processes' invalidations are not seen here (TODO #16).
+   */
+  readonly #invalidatedAt = new LRUCache<string, number>({ max: INVALIDATIONS_REMEMBERED })
 
   constructor(store: GuardedStore, options: { readonly report: (error: CacheError) => void; readonly clock: Clock; readonly secretHeaders: ReadonlySet<string>; readonly digest: (value: string) => string }) {
     this.#store = store
@@ -104,6 +113,9 @@ export class EntryRepository {
    * whether it was written; never rejects.
    */
   save(key: RequestKey, entry: StoredEntry, varyNames: readonly string[] | undefined, previous: VaryPointer | undefined, ttlMs: number | undefined, replaces?: StoredEntry): Promise<boolean> {
+    // RFC 9111 §4.4: a response whose request left before this process invalidated the URL may show
+    // what the write made obsolete; storing it would undo the invalidation.
+    if ((this.#invalidatedAt.get(key.id) ?? -Infinity) > entry.requestTime) return Promise.resolve(false)
     const done =
       varyNames === undefined
         ? this.#commit(key.id, entry, ttlMs, replaces, () => {
@@ -128,6 +140,11 @@ export class EntryRepository {
    * responses stored beside them (key.ts partialKey) (RFC 9111 §4.4).
    */
   invalidate(ids: readonly string[]): Promise<void> {
+    const now = this.#clock.now()
+    for (const id of ids) {
+      this.#invalidatedAt.set(id, now)
+      this.#invalidatedAt.set(partialId(id), now)
+    }
     const all = Promise.all(ids.map((id) => this.#invalidateOne(id, this.#pending.get(id)))).then(() => undefined)
     for (const id of ids) {
       this.#pending.track(id, all)
@@ -225,24 +242,26 @@ export class EntryRepository {
     if (earlier !== undefined) await earlier
     const roots = [id, partialId(id)]
     for (const root of roots) this.vary.forget(root)
-    const values = await this.#store.get(roots)
-    const ids = [...roots]
-    const listed: string[] = []
-    for (const [i, root] of roots.entries()) {
-      const record = values === undefined ? undefined : this.#decode(root, values[i])
-      if (record?.kind === 'entry' && !isInline(record.body)) ids.push(record.body.id)
-      if (record?.kind === 'vary') listed.push(...record.variants)
+    // One read per root: the partial slot has a hash tag of its own, and a multi-key read must stay in
+    // one Redis Cluster slot (a root's variants and bodies share its tag).
+    const found = await Promise.all(roots.map(async (root) => this.#rootRecords(root)))
+    await this.#store.remove([...roots, ...found.flat()])
+  }
+
+  /** The ids hanging off `root` that go with it: its external body, or its variants and theirs. */
+  async #rootRecords(root: string): Promise<string[]> {
+    const values = await this.#store.get([root])
+    const record = values === undefined ? undefined : this.#decode(root, values[0])
+    if (record?.kind === 'entry') return isInline(record.body) ? [] : [record.body.id]
+    if (record?.kind !== 'vary' || record.variants.length === 0) return []
+    const ids = [...record.variants]
+    // The variants' external bodies too; a variant whose read fails leaves its body to expire.
+    const variants = await this.#store.get(record.variants)
+    for (const [i, bytes] of (variants ?? []).entries()) {
+      const variant = this.#decode(record.variants[i]!, bytes, false)
+      if (variant?.kind === 'entry' && !isInline(variant.body)) ids.push(variant.body.id)
     }
-    if (listed.length > 0) {
-      ids.push(...listed)
-      // The variants' external bodies too; a variant whose read fails leaves its body to expire.
-      const variants = await this.#store.get(listed)
-      for (const [i, bytes] of (variants ?? []).entries()) {
-        const variant = this.#decode(listed[i]!, bytes, false)
-        if (variant?.kind === 'entry' && !isInline(variant.body)) ids.push(variant.body.id)
-      }
-    }
-    await this.#store.remove(ids)
+    return ids
   }
 
   /**

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import type { ServerResponse } from 'node:http'
 import { cacheOption, CACHE_MODE_HEADER, InvalidOptionError, type CacheMode, type CacheOptions, type CacheOutcomeInfo, type RequestCacheOptions } from '../../lib/index.js'
 import { cache } from '../../lib/index.js'
-import { cachedAgent } from '../helpers/client.js'
+import { cachedAgent, eventually } from '../helpers/client.js'
 import { ManualClock } from '../helpers/clock.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 import { Agent, fetch, getGlobalDispatcher, request, setGlobalDispatcher, type Dispatcher } from '../helpers/undici.js'
@@ -209,6 +209,48 @@ for (const kind of storeKinds) {
         assert.ok(lifetime > 9_000 && lifetime <= 10_000, `expires ${lifetime} ms after it was stored`)
         assert.ok(third?.storedAt instanceof Date && third.storedAt.getTime() > second.storedAt.getTime(), 'the 304 refreshed it')
         assert.equal(fourth?.key, undefined)
+      } finally {
+        await close()
+      }
+    })
+
+    it('a Range request follows the mode too: reload goes to the origin, only-if-cached with nothing stored is a 504', async () => {
+      const { dispatcher, close } = await agent()
+      try {
+        await viaRequest(dispatcher, `${origin.url}/ranged`)
+        const range = { range: 'bytes=0-1' }
+        const cached = await request(`${origin.url}/ranged`, { dispatcher, headers: range })
+        await cached.body.text()
+        assert.equal(cached.statusCode, 206, 'answered from the stored complete response')
+        const before = origin.count('/ranged')
+        const reloaded = await request(`${origin.url}/ranged`, { dispatcher, headers: range, ...cacheOption({ mode: 'reload' }) })
+        await reloaded.body.text()
+        assert.equal(origin.count('/ranged'), before + 1)
+        const nothing = await request(`${origin.url}/ranged-nothing`, { dispatcher, headers: range, ...cacheOption({ mode: 'only-if-cached' }) })
+        await nothing.body.text()
+        assert.equal(nothing.statusCode, 504)
+        assert.equal(origin.count('/ranged-nothing'), 0)
+      } finally {
+        await close()
+      }
+    })
+
+    it('onOutcome is called once per request: not again by a background revalidation, and for unsafe methods too', async () => {
+      const { dispatcher, close } = await agent()
+      const seen: string[] = []
+      const onOutcome = (info: CacheOutcomeInfo): void => void seen.push(info.outcome)
+      try {
+        await viaRequest(dispatcher, `${origin.url}/once`)
+        clock.advanceSeconds(15)
+        const before = origin.count('/once')
+        const stale = await viaRequest(dispatcher, `${origin.url}/once`, { onOutcome, staleWhileRevalidate: 60 })
+        assert.match(stale.cacheStatus, /detail=stale-while-revalidate/)
+        await eventually(() => origin.count('/once') > before)
+        await new Promise((resolve) => setImmediate(resolve))
+        assert.deepEqual(seen, ['stale'])
+        const put = await request(`${origin.url}/once`, { dispatcher, method: 'PUT', body: 'x', ...cacheOption({ onOutcome }) })
+        await put.body.text()
+        assert.deepEqual(seen, ['stale', 'bypass'])
       } finally {
         await close()
       }

@@ -1,0 +1,53 @@
+/**
+ * RFC 9111 §4.4: a response whose request was at the origin while an unsafe request invalidated the
+ * URL may show what the write changed. Storing it after the invalidation would undo it, so the cache
+ * does not store it (the Vary case is in vary-invalidation.test.ts).
+ */
+import assert from 'node:assert/strict'
+import { cachedAgent, send } from '../helpers/client.js'
+import { ManualClock } from '../helpers/clock.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
+
+for (const kind of storeKinds) {
+  describe(`a GET in flight during an invalidation (${kind.name} store)`, () => {
+    let version = 0
+    /** Releases the held GET, once the PUT has changed the resource. */
+    let releaseHeld: (() => void) | undefined
+
+    const origin = suiteOrigin(kind, (req, res) => {
+      if (req.method === 'PUT') {
+        version++
+        res.writeHead(204)
+        res.end()
+        return releaseHeld?.()
+      }
+      // The held GET reads the resource as it was before the PUT, and answers only after it.
+      const body = `v${version}`
+      const answer = (): void => {
+        res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': Buffer.byteLength(body) })
+        res.end(body)
+      }
+      if (req.headers['x-hold'] !== undefined) releaseHeld = answer
+      else answer()
+    })
+
+    it('is passed on but not stored: the next GET reaches the origin for the new version', async () => {
+      const clock = new ManualClock(Date.now())
+      const { dispatcher, close } = cachedAgent({ store: await kind.make(), clock })
+      try {
+        const held = send(dispatcher, `${origin.url}/doc`, { headers: { 'x-hold': '1' } })
+        // The PUT is sent only once the held GET is at the origin.
+        while (releaseHeld === undefined) await new Promise((resolve) => setImmediate(resolve))
+        clock.advance(1000)
+        assert.equal((await send(dispatcher, `${origin.url}/doc`, { method: 'PUT', body: 'x' })).status, 204)
+        const old = await held
+        assert.equal(old.text, 'v0')
+        const after = await send(dispatcher, `${origin.url}/doc`)
+        assert.equal(after.text, 'v1', `served ${after.text} (${after.cacheStatus})`)
+      } finally {
+        releaseHeld = undefined
+        await close()
+      }
+    })
+  })
+}
