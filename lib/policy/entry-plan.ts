@@ -45,7 +45,7 @@ export type StorePlan =
     }
   | { readonly store: false; readonly reason: NotStoredReason }
 
-export type NotStoredReason = NotStorableReason | 'vary-star' | 'do-not-cache' | 'not-worth-storing'
+export type NotStoredReason = NotStorableReason | 'do-not-cache' | 'not-worth-storing'
 
 /** What the plan knows of the request: its identity as the key built it, and how to record Vary values. */
 export interface PlanRequest {
@@ -66,13 +66,13 @@ export function planResponse(request: PlanRequest, res: CacheResponse, requestTi
   const responseDirectives = parseResponseDirectives(res.headers)
   const verdict = storable(req, requestDirectives, res, responseDirectives, opts.storable)
   if (!verdict.storable) return skip(verdict.reason)
-  const vary = parseVary(res.headers)
-  if (vary.kind === 'any') return skip('vary-star')
   const lifetime = decideLifetime({ res, directives: responseDirectives, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter), shared: opts.storable.shared })
   if (lifetime.kind === 'do-not-cache') return skip('do-not-cache')
   const effective = effectiveResponseDirectives(res.headers, opts.cacheControl)
   const window = staleWindow(effective, opts.reuse)
   if (!worthStoring(lifetime.lifetime, res, window)) return skip('not-worth-storing')
+  // storable() refused `Vary: *` already (§4.1), so the response varies on named fields or none.
+  const vary = parseVary(res.headers)
   const varyNames = vary.kind === 'fields' ? vary.names : undefined
   const entry: Omit<StoredEntry, 'body'> = {
     kind: 'entry',

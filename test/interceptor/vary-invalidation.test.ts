@@ -8,14 +8,16 @@
  * written after invalidation has a new one, so no variant written before it can be found again.
  */
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { cachedAgent, send, type Reply } from '../helpers/client.js'
+import { HeldRequests, trackedStore, watchStored } from '../helpers/signals.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 for (const kind of storeKinds) {
   describe(`invalidation of Vary variants (${kind.name} store)`, () => {
     /** Successful writes per path: each one changes the body every variant of that path answers with. */
     const versions = new Map<string, number>()
+    /** GETs sent with `x-hold`, named `<path> <variant>`: the origin answers them when the test releases them. */
+    const held = new HeldRequests()
     const origin = suiteOrigin(kind, (req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname
       if (req.method !== 'GET') {
@@ -23,18 +25,20 @@ for (const kind of storeKinds) {
         res.writeHead(204)
         return res.end()
       }
-      const body = `${path} ${String(req.headers['x-variant'])} v${versions.get(path) ?? 0}`
-      // Slow enough that concurrent first requests are in flight together; `x-delay` holds one longer.
-      const delay = path.startsWith('/race') ? 30 : Number(req.headers['x-delay'] ?? 0)
-      setTimeout(() => {
+      // The body is the resource as it is when the request arrives, however long it is held.
+      const value = String(req.headers['x-variant'])
+      const body = `${path} ${value} v${versions.get(path) ?? 0}`
+      const answer = (): void => {
         res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'X-Variant', 'content-length': Buffer.byteLength(body) })
         res.end(body)
-      }, delay)
+      }
+      if (req.headers['x-hold'] !== undefined) held.hold(`${path} ${value}`, answer)
+      else answer()
     })
 
     type Dispatcher = Parameters<typeof send>[0]
-    const variant = (dispatcher: Dispatcher, path: string, value: string): Promise<Reply> =>
-      send(dispatcher, `${origin.url}${path}`, { headers: { 'x-variant': value } })
+    const variant = (dispatcher: Dispatcher, path: string, value: string, hold = false): Promise<Reply> =>
+      send(dispatcher, `${origin.url}${path}`, { headers: { 'x-variant': value, ...(hold ? { 'x-hold': '1' } : {}) } })
     const isHit = (reply: Reply): boolean => /; hit; /.test(reply.cacheStatus ?? '')
 
     it('after a PUT, each of 40 variants (more than a pointer lists) goes to the origin for the new body', async () => {
@@ -66,13 +70,30 @@ for (const kind of storeKinds) {
           const a = cachedAgent({ store })
           const b = agents === 'one agent' ? a : cachedAgent({ store })
           const path = `/race-${agents === 'one agent' ? 1 : 2}-${order[0]}`
+          const url = `${origin.url}${path}`
+          const stored = watchStored()
           try {
-            const [en, fr] = await Promise.all([variant(a.dispatcher, path, 'en'), variant(b.dispatcher, path, 'fr')])
+            const replies = Promise.all([variant(a.dispatcher, path, 'en', true), variant(b.dispatcher, path, 'fr', true)])
+            const names = [`${path} en`, `${path} fr`]
+            if (b !== a) {
+              // Both requests are at the origin, so both lookups found nothing, before either response is written.
+              await Promise.all(names.map((name) => held.arrived(name)))
+              for (const name of names) held.release(name)
+            } else {
+              // One agent collapses them: the follower reaches the origin only once the leader's response
+              // has come and does not match it, while the leader's write is on its way.
+              const first = await Promise.race(names.map((name) => held.arrived(name).then(() => name)))
+              held.release(first)
+              const second = names.find((name) => name !== first)!
+              await held.arrived(second)
+              held.release(second)
+            }
+            const [en, fr] = await replies
             assert.equal(en.text, `${path} en v0`)
             assert.equal(fr.text, `${path} fr v0`)
             // Let both writes land (they are not awaited by the requests): the race is between them, not with the PUT.
-            await sleep(50)
-            assert.equal((await send(a.dispatcher, `${origin.url}${path}`, { method: 'PUT', body: 'x' })).status, 204)
+            await stored.until(url, 2)
+            assert.equal((await send(a.dispatcher, url, { method: 'PUT', body: 'x' })).status, 204)
             for (const value of order) {
               const reply = await variant(a.dispatcher, path, value)
               assert.equal(reply.text, `${path} ${value} v1`, `${value} after the PUT (${reply.cacheStatus})`)
@@ -82,6 +103,8 @@ for (const kind of storeKinds) {
               assert.equal(reply.text, `${path} ${value} v1`, `${value} again (${reply.cacheStatus})`)
             }
           } finally {
+            stored.stop()
+            held.releaseAll()
             await a.close()
             if (b !== a) await b.close()
           }
@@ -91,18 +114,24 @@ for (const kind of storeKinds) {
 
     for (const agents of ['one agent', 'two agents sharing the store'] as const) {
       it(`a variant whose request was at the origin while a PUT invalidated the URL is not served after it (${agents})`, async () => {
-        const store = await kind.make()
-        const a = cachedAgent({ store })
-        const b = agents === 'one agent' ? a : cachedAgent({ store })
+        const tracked = trackedStore(await kind.make())
+        const a = cachedAgent({ store: tracked.store })
+        const b = agents === 'one agent' ? a : cachedAgent({ store: tracked.store })
         const path = `/inflight-${agents === 'one agent' ? 1 : 2}`
+        const url = `${origin.url}${path}`
+        const stored = watchStored()
         try {
           await variant(a.dispatcher, path, 'en')
-          // Its lookup finds the pointer the en response left; the origin answers it as things were before the PUT.
-          const slow = send(b.dispatcher, `${origin.url}${path}`, { headers: { 'x-variant': 'fr', 'x-delay': '150' } })
-          await sleep(40)
-          assert.equal((await send(a.dispatcher, `${origin.url}${path}`, { method: 'PUT', body: 'x' })).status, 204)
+          // The en write lands before fr is sent, so fr's lookup finds the pointer the en response left.
+          await stored.until(url, 1)
+          // The origin reads the resource for fr as it is before the PUT, and answers only after it.
+          const slow = variant(b.dispatcher, path, 'fr', true)
+          await held.arrived(`${path} fr`)
+          assert.equal((await send(a.dispatcher, url, { method: 'PUT', body: 'x' })).status, 204)
+          held.release(`${path} fr`)
           assert.equal((await slow).text, `${path} fr v0`)
-          await sleep(50)
+          // Let whatever the cache does with the fr response (a write, or none) finish before the reads.
+          await tracked.idle()
           for (const dispatcher of [a.dispatcher, b.dispatcher]) {
             for (const value of ['fr', 'en']) {
               const reply = await variant(dispatcher, path, value)
@@ -110,6 +139,8 @@ for (const kind of storeKinds) {
             }
           }
         } finally {
+          stored.stop()
+          held.releaseAll()
           await a.close()
           if (b !== a) await b.close()
         }
