@@ -6,6 +6,7 @@ export { cache, type CacheInterceptor } from './interceptor.js'
 export { cacheOption, CACHE_MODE_HEADER, type CacheMode, type CacheOutcomeInfo, type RequestCacheOptions } from './request-options.js'
 export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js'
+export { toUndiciCacheStore, type UndiciStoreOptions } from './undici-store.js'
 // What a third-party CacheStore needs to implement the admin half of the contract over its own walk.
 export { StoreAdmin, type AdminSource, type HeadRead, type ValueHead } from './stores/admin.js'
 export { systemClock, type Clock, type CancelTimer } from './clock.js'

@@ -20,7 +20,7 @@ const LAYERS: ReadonlyArray<{ readonly name: string; readonly files: RegExp }> =
   { name: 'stores', files: /^stores\/.*\.ts$/ },
   { name: 'storage', files: /^storage\/.*\.ts$/ },
   { name: 'options', files: /^(options|store-option|request-options)\.ts$/ },
-  { name: 'undici adapter, replay, handlers', files: /^(message|recorder|status|body-source|replay|request-body|handlers\/.*)\.ts$/ },
+  { name: 'undici adapter, replay, handlers', files: /^(message|recorder|status|body-source|replay|request-body|undici-store|handlers\/.*)\.ts$/ },
   { name: 'flows', files: /^flows\/.*\.ts$/ },
   { name: 'interceptor', files: /^interceptor\.ts$/ },
   { name: 'public surface and CLI', files: /^(index|cli|cli\/.*)\.ts$/ },

@@ -11,6 +11,7 @@
  */
 import type { Clock } from '../clock.js'
 import { decodeMeta, decodeRecord, metadataEnd, type RecordMeta } from '../codec/frame.js'
+import { MAGIC as UNDICI_RECORD_MAGIC } from '../codec/undici-record.js'
 import { bodySize, isInline, staleAt, type VaryPointer } from '../entry.js'
 import { InvalidOptionError } from '../errors.js'
 import { normalizeUrl } from '../url-normalize.js'
@@ -194,7 +195,8 @@ async function* scanned(source: AdminSource): AsyncIterable<Batch> {
     }
     const records: Scanned[] = []
     for (const [index, head] of heads.entries()) {
-      if (head !== undefined) records.push({ id: ids[index] as string, size: head.size, meta: decodeHead(head) })
+      // Values toUndiciCacheStore() wrote belong to undici's interceptor: not listed, and left to their TTL.
+      if (head !== undefined && head.bytes[0] !== UNDICI_RECORD_MAGIC) records.push({ id: ids[index] as string, size: head.size, meta: decodeHead(head) })
     }
     yield { records, bodies }
   }

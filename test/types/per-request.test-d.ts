@@ -1,9 +1,9 @@
 /**
- * Type-level checks of the per-request `cache` option (issue #13), compiled by the typecheck and never
- * run: each `@ts-expect-error` line must fail to compile, every other line must compile.
+ * Type-level checks of the per-request `cache` option (issue #13) and of toUndiciCacheStore (#15),
+ * compiled by the typecheck and never run: each `@ts-expect-error` line must fail to compile, every other line must compile.
  */
-import { request, type Dispatcher } from 'undici'
-import { cacheOption, CACHE_MODE_HEADER, type CacheMode, type CacheOutcomeInfo, type RequestCacheOptions } from '../../lib/index.js'
+import { Agent, interceptors, request, type Dispatcher } from 'undici'
+import { cacheOption, MemoryStore, toUndiciCacheStore, CACHE_MODE_HEADER, type CacheMode, type CacheOutcomeInfo, type RequestCacheOptions } from '../../lib/index.js'
 
 export async function perRequestTypeChecks(dispatcher: Dispatcher): Promise<void> {
   await request('http://x', { dispatcher, ...cacheOption({ mode: 'reload' }) })
@@ -25,4 +25,11 @@ export async function perRequestTypeChecks(dispatcher: Dispatcher): Promise<void
   cacheOption({ tags: 'user:1' })
   // @ts-expect-error stale windows are booleans or seconds
   cacheOption({ staleIfError: '5m' })
+}
+
+export function undiciStoreTypeChecks(): void {
+  const store = toUndiciCacheStore(new MemoryStore(), { commandTimeout: 200, onError: (error) => void error.code })
+  void new Agent().compose(interceptors.cache({ store }))
+  // @ts-expect-error commandTimeout is a number of milliseconds
+  toUndiciCacheStore(new MemoryStore(), { commandTimeout: '200ms' })
 }
