@@ -60,7 +60,8 @@ export class EntryRepository {
   readonly #pending = new SingleFlight<unknown>()
   /**
    * When this process last invalidated each id (bounded; the oldest go first): a response whose request
-   * left before then is not stored. Other processes' invalidations are not seen here (TODO #16).
+   * left before then is neither stored nor, should its removal have failed, served. Other processes'
+   * invalidations are not seen here (TODO #16).
    */
   readonly #invalidatedAt = new LRUCache<string, number>({ max: INVALIDATIONS_REMEMBERED })
 
@@ -86,6 +87,7 @@ export class EntryRepository {
     if (primary === undefined || primary.key !== key.canonical) return MISS
     if (primary.kind === 'entry') {
       if (guess !== undefined) this.vary.forget(key.id)
+      if (this.#obsolete(key.id, primary)) return MISS
       return { kind: 'entry', entry: primary, id: key.id, pointer: undefined }
     }
 
@@ -100,10 +102,18 @@ export class EntryRepository {
       bytes = second[0]
     }
     const variant = this.#decode(id, bytes)
-    if (variant === undefined || variant.kind !== 'entry' || variant.key !== key.canonical || !sameVaryValues(variant.vary, wanted)) {
+    if (variant === undefined || variant.kind !== 'entry' || variant.key !== key.canonical || !sameVaryValues(variant.vary, wanted) || this.#obsolete(key.id, variant)) {
       return { kind: 'vary-miss', pointer: primary }
     }
     return { kind: 'entry', entry: variant, id, pointer: primary }
+  }
+
+  /**
+   * An entry whose request left before this process invalidated its URL (RFC 9111 §4.4): still in the
+   * store only because the removal failed (Redis was away or the breaker open), and never served.
+   */
+  #obsolete(primaryId: string, entry: StoredEntry): boolean {
+    return (this.#invalidatedAt.get(primaryId) ?? -Infinity) > entry.requestTime
   }
 
   /**
@@ -115,7 +125,7 @@ export class EntryRepository {
   save(key: RequestKey, entry: StoredEntry, varyNames: readonly string[] | undefined, previous: VaryPointer | undefined, ttlMs: number | undefined, replaces?: StoredEntry): Promise<boolean> {
     // RFC 9111 §4.4: a response whose request left before this process invalidated the URL may show
     // what the write made obsolete; storing it would undo the invalidation.
-    if ((this.#invalidatedAt.get(key.id) ?? -Infinity) > entry.requestTime) return Promise.resolve(false)
+    if (this.#obsolete(key.id, entry)) return Promise.resolve(false)
     const done =
       varyNames === undefined
         ? this.#commit(key.id, entry, ttlMs, replaces, () => {

@@ -1,7 +1,8 @@
 /**
  * RFC 9111 §4.4: a response whose request was at the origin while an unsafe request invalidated the
  * URL may show what the write changed. Storing it after the invalidation would undo it, so the cache
- * does not store it (the Vary case is in vary-invalidation.test.ts).
+ * does not store it (the Vary case is in vary-invalidation.test.ts). Nor does this process serve an
+ * entry an invalidation could not remove (Redis away, breaker open).
  */
 import assert from 'node:assert/strict'
 import { cachedAgent, send } from '../helpers/client.js'
@@ -46,6 +47,44 @@ for (const kind of storeKinds) {
         assert.equal(after.text, 'v1', `served ${after.text} (${after.cacheStatus})`)
       } finally {
         releaseHeld = undefined
+        await close()
+      }
+    })
+  })
+}
+
+for (const kind of storeKinds) {
+  describe(`an invalidation whose removal failed (${kind.name} store)`, () => {
+    let version = 0
+    const origin = suiteOrigin(kind, (req, res) => {
+      if (req.method === 'PUT') version++
+      const body = `v${version}`
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+    })
+
+    it('is still honoured by this process: the old entry is not served though it stayed in the store', async () => {
+      const clock = new ManualClock(Date.now())
+      const real = await kind.make()
+      // A store whose removals fail, as when Redis is away or refuses them.
+      const store = new Proxy(real, {
+        get(target, property) {
+          if (property === 'remove') return async () => Promise.reject(new Error('removal refused'))
+          const value: unknown = Reflect.get(target, property, target)
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+        },
+      })
+      const errors: string[] = []
+      const { dispatcher, close } = cachedAgent({ store, clock, onError: (error) => void errors.push(error.code) })
+      try {
+        assert.equal((await send(dispatcher, `${origin.url}/kept`)).text, 'v0')
+        assert.match((await send(dispatcher, `${origin.url}/kept`)).cacheStatus ?? '', /; hit; /)
+        clock.advance(1000)
+        await send(dispatcher, `${origin.url}/kept`, { method: 'PUT', body: 'x' })
+        assert.ok(errors.includes('URC_ERR_STORE'), `the failed removal was reported: ${errors.join(', ')}`)
+        const after = await send(dispatcher, `${origin.url}/kept`)
+        assert.equal(after.text, 'v1', `served ${after.text} (${after.cacheStatus})`)
+      } finally {
         await close()
       }
     })
