@@ -75,8 +75,10 @@ export class EntryRepository {
   }
 
   async find(key: RequestKey, headers: HeaderRecord): Promise<Lookup> {
+    // This process's own write or invalidation of the URL goes first, so it reads what it wrote; but
+    // for one command timeout at most, since a chain of them may take several.
     const pending = this.#pending.get(key.id)
-    if (pending !== undefined) await pending
+    if (pending !== undefined) await this.#atMostOneTimeout(pending)
 
     const guess = this.vary.guess(key.id, headers)
     const values = await this.#store.get(guess === undefined ? [key.id] : [key.id, guess.id])
@@ -106,6 +108,17 @@ export class EntryRepository {
       return { kind: 'vary-miss', pointer: primary }
     }
     return { kind: 'entry', entry: variant, id, pointer: primary }
+  }
+
+  /** Waits for `work`, or for one command timeout, whichever comes first; never rejects. */
+  #atMostOneTimeout(work: Promise<unknown>): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = this.#clock.setTimer(this.#store.commandTimeout, resolve)
+      work.then(
+        () => (cancel(), resolve()),
+        () => (cancel(), resolve()),
+      )
+    })
   }
 
   /**

@@ -90,3 +90,60 @@ for (const kind of storeKinds) {
     })
   })
 }
+
+describe('a read behind a slow invalidation of its own URL', () => {
+  const memory = storeKinds.find((kind) => kind.name === 'memory')!
+  let version = 0
+  const origin = suiteOrigin(memory, (req, res) => {
+    if (req.method === 'PUT') version++
+    const body = `v${version}`
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  })
+
+  it('waits for it one command timeout at most, then goes on (and still never serves the invalidated entry)', async () => {
+    const clock = new ManualClock(Date.now())
+    const real = await memory.make({ clock })
+    const hang = new Promise<never>(() => {})
+    let stall = false
+    // While `stall` is on, removals hang: each invalidation waits one command timeout for its removal,
+    // and two invalidations of one URL in a row (each after the one before) take two.
+    const store = new Proxy(real, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target)
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => {
+          if (stall && property === 'remove') return hang
+          return (value as (...a: unknown[]) => unknown).apply(target, args)
+        }
+      },
+    })
+    const { dispatcher, close } = cachedAgent({ store, clock, commandTimeout: 100 })
+    try {
+      assert.equal((await send(dispatcher, `${origin.url}/slow`)).text, 'v0')
+      clock.advance(1000)
+      stall = true
+      const put = send(dispatcher, `${origin.url}/slow`, { method: 'PUT', body: 'x' })
+      const again = send(dispatcher, `${origin.url}/slow`, { method: 'PUT', body: 'y' })
+      const settled = async (promise: Promise<unknown>): Promise<boolean> => {
+        let done = false
+        void promise.then(() => (done = true))
+        for (let i = 0; i < 50 && !done; i++) await new Promise((resolve) => setTimeout(resolve, 2))
+        return done
+      }
+      // The PUT is held until its invalidation is done: the chain is under way.
+      assert.equal(await settled(put), false)
+      const get = send(dispatcher, `${origin.url}/slow`)
+      assert.equal(await settled(get), false, 'the read waits for the invalidation first')
+      clock.advance(100)
+      // One command timeout later the read goes on, though the chain needs another.
+      assert.equal(await settled(get), true, 'the read no longer waits')
+      assert.equal((await get).text, 'v2')
+      clock.advance(100)
+      await Promise.all([put, again])
+    } finally {
+      stall = false
+      await close()
+    }
+  })
+})
