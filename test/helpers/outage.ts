@@ -1,12 +1,14 @@
 /**
- * The rig the Redis outage and stall tests share: a cached Agent over a RedisStore whose failures are
- * logged and whose process is watched for unhandled errors, and the checks on what came back.
+ * The rig the Redis outage, stall and full-Redis tests share: a cached Agent over a RedisStore whose
+ * failures are logged and whose process is watched for unhandled errors, the checks on what came back,
+ * and a full Redis.
  */
 import assert from 'node:assert/strict'
 import { RedisStore, type CacheError as CacheErrorType } from '../../lib/index.js'
 import { cachedAgent, eventually, send, type Reply } from './client.js'
 import { errorLog, freshNamespace, sleep, timed, watchProcess, type ProcessWatch } from './faults.js'
-import type { Origin } from './origin.js'
+import { freshBodyOfUrl, startOrigin, type Origin } from './origin.js'
+import { startRedis, type RedisServer } from './redis-server.js'
 
 /** Generous bound for one request while Redis misbehaves: the point is "not stuck", not speed. */
 export const REQUEST_BOUND_MS = 1000
@@ -60,4 +62,32 @@ export async function untilHit(r: Rig, path: string, timeoutMs: number): Promise
     await sleep(50)
     return false
   }, timeoutMs)
+}
+
+/**
+ * Registers, in the current describe, a redis-server that refuses writes once 2 MB are used
+ * (`maxmemory 2mb`, `noeviction`: Redis full) and an origin answering `body of <url>`; both are stopped
+ * after the describe.
+ */
+export function fullRedisSuite(): { readonly redis: RedisServer; readonly origin: Origin } {
+  let redis: RedisServer | undefined
+  let origin: Origin | undefined
+  before(async () => {
+    redis = await startRedis({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'] })
+    origin = await startOrigin(freshBodyOfUrl)
+  })
+  after(async () => {
+    await origin?.close()
+    await redis?.stop()
+  })
+  return {
+    get redis(): RedisServer {
+      if (redis === undefined) throw new Error('the full Redis starts in before()')
+      return redis
+    },
+    get origin(): Origin {
+      if (origin === undefined) throw new Error('the origin starts in before()')
+      return origin
+    },
+  }
 }

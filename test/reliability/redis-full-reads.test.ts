@@ -10,41 +10,30 @@ import { StoreWritesUnavailableError } from '../../lib/errors.js'
 import { RedisStore, StoreError, StoreUnavailableError } from '../../lib/index.js'
 import { cachedAgent, send } from '../helpers/client.js'
 import { errorLog, freshNamespace, storedIds, untilReady, watchProcess } from '../helpers/faults.js'
-import { freshBodyOfUrl, startOrigin, type Origin } from '../helpers/origin.js'
-import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { fullRedisSuite } from '../helpers/outage.js'
 
 const CONCURRENCY = 16
 const ROUNDS = 4
 const HOT = ['/hot-0', '/hot-1', '/hot-2', '/hot-3']
 
 describe('Redis full: reads keep flowing while writes are refused (issue 11)', () => {
-  let redis: RedisServer
-  let origin: Origin
-
-  before(async () => {
-    redis = await startRedis({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'] })
-    origin = await startOrigin(freshBodyOfUrl)
-  })
-  after(async () => {
-    await origin.close()
-    await redis.stop()
-  })
+  const full = fullRedisSuite()
 
   it(`under ${CONCURRENCY}-way concurrency every hot request stays a hit while every write fails with OOM`, async () => {
-    const store = new RedisStore({ url: redis.url, namespace: freshNamespace('full') })
+    const store = new RedisStore({ url: full.redis.url, namespace: freshNamespace('full') })
     const { errors, onError } = errorLog()
     const watch = watchProcess()
     const { dispatcher, close } = cachedAgent({ store, commandTimeout: 500, onError })
     try {
       await untilReady(store)
-      for (const path of HOT) await send(dispatcher, `${origin.url}${path}`)
+      for (const path of HOT) await send(dispatcher, `${full.origin.url}${path}`)
       const storedBefore = (await storedIds(store)).sort()
       assert.equal(storedBefore.length, HOT.length)
 
       for (let round = 0; ; round++) {
         assert.ok(round < 20, 'Redis never refused a write')
-        await redis.cli('DEBUG', 'POPULATE', '5000', `junk${round}`, '100')
-        if (/^OOM/.test(await redis.cli('SET', 'oom-probe', 'x'))) break
+        await full.redis.cli('DEBUG', 'POPULATE', '5000', `junk${round}`, '100')
+        if (/^OOM/.test(await full.redis.cli('SET', 'oom-probe', 'x'))) break
       }
 
       let hot = 0
@@ -52,7 +41,7 @@ describe('Redis full: reads keep flowing while writes are refused (issue 11)', (
       for (let round = 0; round < ROUNDS; round++) {
         // Half the callers ask for hot URLs, half for new ones whose writes Redis refuses.
         const paths = Array.from({ length: CONCURRENCY }, (_, i) => (i % 2 === 0 ? HOT[(i / 2) % HOT.length]! : `/new-${round}-${i}`))
-        const replies = await Promise.all(paths.map((path) => send(dispatcher, `${origin.url}${path}`).then((reply) => ({ path, reply }))))
+        const replies = await Promise.all(paths.map((path) => send(dispatcher, `${full.origin.url}${path}`).then((reply) => ({ path, reply }))))
         for (const { path, reply } of replies) {
           assert.equal(reply.text, `body of ${path}`)
           if (!path.startsWith('/hot')) continue
@@ -61,7 +50,7 @@ describe('Redis full: reads keep flowing while writes are refused (issue 11)', (
         }
       }
       assert.equal(hits, hot, `${hits} of ${hot} hot requests were hits`)
-      for (const path of HOT) assert.equal(origin.count(path), 1, `${path} reached the origin again`)
+      for (const path of HOT) assert.equal(full.origin.count(path), 1, `${path} reached the origin again`)
       assert.deepEqual((await storedIds(store)).sort(), storedBefore)
 
       const oom = errors.filter((e) => e instanceof StoreError && /OOM|EXECABORT/.test(String((e.cause as Error | undefined)?.message)))
@@ -72,10 +61,10 @@ describe('Redis full: reads keep flowing while writes are refused (issue 11)', (
       assert.ok(!errors.some((e) => e instanceof StoreUnavailableError), 'reads were never skipped')
 
       // A full Redis still deletes: an invalidation (RFC 9111 §4.4) is not skipped with the writes.
-      assert.equal((await send(dispatcher, `${origin.url}/hot-0`, { method: 'DELETE' })).status, 200)
-      const after = await send(dispatcher, `${origin.url}/hot-0`)
+      assert.equal((await send(dispatcher, `${full.origin.url}/hot-0`, { method: 'DELETE' })).status, 200)
+      const after = await send(dispatcher, `${full.origin.url}/hot-0`)
       assert.match(after.cacheStatus ?? '', /; fwd=miss/, 'the invalidated entry is gone')
-      assert.equal(origin.count('/hot-0'), 3, 'the DELETE and the GET after it reached the origin')
+      assert.equal(full.origin.count('/hot-0'), 3, 'the DELETE and the GET after it reached the origin')
       assert.deepEqual(watch.events, [])
     } finally {
       watch.stop()
