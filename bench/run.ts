@@ -11,6 +11,8 @@
  *   BENCH_CONCURRENCY=1,32    concurrent request loops
  *   BENCH_CONTENDERS=a,b,c,d,e  or undici,undici-cache,memory,redis,floor
  *   BENCH_KEY_COUNTS=0,10000,100000  unrelated Redis keys for the key-count scenario; "none" skips it
+ *   BENCH_INVALIDATION=none  skips the invalidation bench (bench/invalidation.ts, about 10 s, its own
+ *                            redis-server; BENCH_INVALIDATION_KEYS and _RUNS tune it)
  *   BENCH_PIN=1              pin the client and the servers to separate CPUs (see lib/children.ts)
  *   BENCH_PROFILE=1           each worker writes a CPU profile of its measured phase to .bench/profiles/
  *
@@ -22,6 +24,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { nativeAcceleration } from '../lib/codec/plain-cbor.js'
 import { startRedis, type RedisServer } from '../test/helpers/redis-server.js'
+import { invalidationBench } from './invalidation.js'
 import { killChildren, pin, pinning, runWorker, startOrigin, type OriginProcess } from './lib/children.js'
 import { CONTENDERS, KiB, MiB, UNRELATED_PREFIX, type ContenderId, type Outcome, type WorkerEnvironment } from './lib/protocol.js'
 import {
@@ -195,6 +198,10 @@ async function main(): Promise<void> {
       }
     }
 
+    // On a redis-server of its own: the million keys it adds must not weigh on the tables above.
+    const invalidation = process.env['BENCH_INVALIDATION'] === 'none' ? [] : await invalidationBench()
+    if (invalidation.length > 0) console.log(`${invalidation.join('\n')}\n`)
+
     const goalList = goals(groups, keyCounts, settings)
     console.log('Goals (issue 6)')
     console.log(goalLines(goalList).join('\n'))
@@ -206,6 +213,7 @@ async function main(): Promise<void> {
       groups: groups.map((g) => ({ ...g, cells: Object.fromEntries(g.cells) })),
       keyCounts: keyCounts.map((k) => ({ ...k, cells: Object.fromEntries(k.cells) })),
       goals: goalList,
+      invalidation,
     }
     writeFileSync(join(OUT_DIR, 'results.json'), `${JSON.stringify(json, null, 2)}\n`)
     writeFileSync(join(OUT_DIR, 'results.md'), markdown(machine, settings, groups, keyCounts, KEY_COUNT_SIZE, KEY_COUNT_CONCURRENCY, goalList))

@@ -8,7 +8,7 @@ export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js'
 export { toUndiciCacheStore, type UndiciStoreOptions } from './undici-store.js'
 // What a third-party CacheStore needs to implement the admin half of the contract over its own walk.
-export { StoreAdmin, type AdminSource, type HeadRead, type ValueHead } from './stores/admin.js'
+export { StoreAdmin, type AdminSource, type HeadRead, type ValueHead, type IndexQuery, type Unindexed } from './stores/admin.js'
 export { systemClock, type Clock, type CancelTimer } from './clock.js'
 export {
   CacheError,
@@ -26,7 +26,7 @@ export {
 } from './errors.js'
 export { channels } from './diagnostics.js'
 export type { CacheOptions, ExpireAfter } from './options.js'
-export type { CacheStore, CacheCounters, StoreCounters, StoreWrite, StoreStats, StoreEntryInfo, EntryInfo, DeleteOptions } from './stores/types.js'
+export type { CacheStore, CacheCounters, StoreCounters, StoreWrite, IndexFields, StoreStats, StoreEntryInfo, EntryInfo, DeleteOptions } from './stores/types.js'
 export type { CacheRequest, CacheResponse } from './http.js'
 export type { StoredEntry, VaryPointer, StoredRecord, VaryValues } from './entry.js'
 export type { HeaderRecord } from './headers.js'

@@ -16,6 +16,7 @@ import { CREDENTIAL_HEADERS } from './headers.js'
 import { credentialPartition, secretDigest, type KeyOptions } from './key.js'
 import { compileOrigins, type OriginRule } from './policy/origins.js'
 import { resolveStore } from './store-option.js'
+import { resolveCacheStatus, resolveMatchHeaders, resolveTagsHeader } from './field-options.js'
 
 /**
  * A lifetime setting: seconds (`0` stores the response but revalidates it on every use), `'never'`
@@ -194,6 +195,17 @@ export interface CacheOptions {
    * @default false
    */
   readOnly?: boolean
+
+  /**
+   * Response field holding the response's cache tags, comma- or space-separated as CDNs use
+   * `Cache-Tag` and `Surrogate-Key` (`'cache-tag'`, say). Each stored response is filed under its tags
+   * and the request's own `tags` option, and `store.deleteTags(['user:42'])` drops every response
+   * filed under `user:42`, in every process sharing the store. At most 32 tags of at most 128
+   * characters per field: a response whose field breaks that is served but not stored, since it could
+   * not be dropped by all of its tags.
+   * @default undefined (tags come from the request's `tags` option only)
+   */
+  tagsHeader?: string
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -203,12 +215,12 @@ export interface CacheOptions {
 export const DEFAULT_METHODS: readonly string[] = ['GET', 'HEAD']
 export const DEFAULT_MAX_ENTRY_SIZE = 16 * 1024 * 1024
 export const DEFAULT_COMMAND_TIMEOUT = 200
-export const DEFAULT_CACHE_NAME = 'undici-redis-cache'
+export { DEFAULT_CACHE_NAME } from './field-options.js'
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'store', 'type', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
   'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize', 'cacheStatus',
-  'commandTimeout', 'onError', 'credentials', 'clock', 'origins', 'readOnly',
+  'commandTimeout', 'onError', 'credentials', 'clock', 'origins', 'readOnly', 'tagsHeader',
 ] satisfies (keyof CacheOptions)[])
 
 /** Methods whose semantics a cache can never reuse (RFC 9110 §9.3.6, §9.3.8): refused in `methods`. */
@@ -299,7 +311,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     commandTimeout: positiveInteger(options.commandTimeout, 'commandTimeout', DEFAULT_COMMAND_TIMEOUT),
     onError: fn(options.onError, 'onError'),
     clock,
-    plan: { storable, reuse, cacheControl, expireAfter, urlRules, redactHeaders: ignoredHeaders },
+    plan: { storable, reuse, cacheControl, expireAfter, urlRules, redactHeaders: ignoredHeaders, tagsHeader: resolveTagsHeader(options.tagsHeader), requestTags: [] },
     origins: compileOrigins(options.origins, 'origins'),
     readOnly: bool(options.readOnly, 'readOnly', false),
   }
@@ -315,31 +327,6 @@ function resolveCredentials(value: unknown): string | Uint8Array | undefined {
   const secret = typeof value === 'object' && value !== null ? (value as { secret?: unknown }).secret : undefined
   if ((typeof secret === 'string' || secret instanceof Uint8Array) && secret.length >= 16) return secret
   throw new InvalidOptionError('credentials', 'an object { secret } with a secret of at least 16 characters or bytes', value)
-}
-
-function resolveMatchHeaders(value: unknown): boolean | ReadonlySet<string> {
-  if (value === undefined || value === false) return false
-  if (value === true) return true
-  return new Set(list(value, 'matchHeaders', isNonEmptyString, 'true, false or header names').map((name) => name.toLowerCase()))
-}
-
-function resolveCacheStatus(value: unknown): { cacheStatusName: string | undefined; cacheStatusKey: boolean } {
-  const expected = 'a boolean, a cache name that is an HTTP token, or { name?, key?: boolean }'
-  if (value === undefined || value === true) return { cacheStatusName: DEFAULT_CACHE_NAME, cacheStatusKey: false }
-  if (value === false) return { cacheStatusName: undefined, cacheStatusKey: false }
-  if (typeof value === 'string') return { cacheStatusName: cacheName(value, expected), cacheStatusKey: false }
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const { name, key, ...rest } = value as { name?: unknown; key?: unknown }
-    if (Object.keys(rest).length > 0 || (key !== undefined && typeof key !== 'boolean')) throw new InvalidOptionError('cacheStatus', expected, value)
-    return { cacheStatusName: name === undefined ? DEFAULT_CACHE_NAME : cacheName(name, expected), cacheStatusKey: key === true }
-  }
-  throw new InvalidOptionError('cacheStatus', expected, value)
-}
-
-/** RFC 9211 §2: the member is an sf-token or sf-string; a token keeps it unquoted. */
-function cacheName(value: unknown, expected: string): string {
-  if (typeof value === 'string' && /^[A-Za-z*][A-Za-z0-9!#$%&'*+\-.^_`|~:/]*$/.test(value)) return value
-  throw new InvalidOptionError('cacheStatus', expected, value)
 }
 
 function upperList(value: unknown, option: string): ReadonlySet<string> {

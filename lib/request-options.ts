@@ -10,6 +10,7 @@ import type { HeaderRecord } from './headers.js'
 import { fieldValue } from './headers.js'
 import type { CacheMode } from './policy/cache-mode.js'
 import { toExpiration, type Expiration } from './policy/expire-after.js'
+import { isTag, MAX_TAG_LENGTH, MAX_TAGS } from './policy/tags.js'
 import type { ExpireAfter } from './options.js'
 
 export type { CacheMode } from './policy/cache-mode.js'
@@ -43,9 +44,9 @@ export interface RequestCacheOptions {
   /** Stale-while-revalidate window for this request (as `staleWhileRevalidate` there). */
   readonly staleWhileRevalidate?: boolean | number
   /**
-   * Tags for the stored response, for invalidation by tag: at most 32 tags of at most 128 characters,
-   * without whitespace or commas. Checked now; not stored yet (TODO #14: the tag index and
-   * `deleteTags`).
+   * Tags to file the stored response under, beside those of the cache's `tagsHeader`, so that
+   * `store.deleteTags()` drops it: at most 32 tags of at most 128 characters, without whitespace,
+   * commas or control characters.
    */
   readonly tags?: readonly string[]
   /** Called once per request, when its outcome is known (at response start); must not throw. */
@@ -80,9 +81,6 @@ export const DEFAULT_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
 
 const MODES: ReadonlySet<string> = new Set(['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached'])
 const KEYS: ReadonlySet<string> = new Set(['mode', 'expireAfter', 'staleIfError', 'staleWhileRevalidate', 'tags', 'onOutcome'] satisfies (keyof RequestCacheOptions)[])
-const MAX_TAGS = 32
-const MAX_TAG_LENGTH = 128
-const TAG = /^[^\s,]+$/
 
 /**
  * The request's `cache` option and mode header, checked. The header's mode applies when the option
@@ -128,10 +126,10 @@ function windowSeconds(value: unknown, option: string): number | undefined {
 
 function tags(value: unknown): readonly string[] {
   if (value === undefined) return DEFAULT_REQUEST_OPTIONS.tags
-  const expected = `an array of at most ${MAX_TAGS} tags of 1 to ${MAX_TAG_LENGTH} characters without whitespace or commas`
+  const expected = `an array of at most ${MAX_TAGS} tags of 1 to ${MAX_TAG_LENGTH} characters without whitespace, commas or control characters`
   if (!Array.isArray(value) || value.length > MAX_TAGS) throw new InvalidOptionError('cache.tags', expected, value)
   for (const tag of value) {
-    if (typeof tag !== 'string' || tag.length > MAX_TAG_LENGTH || !TAG.test(tag)) throw new InvalidOptionError('cache.tags', expected, value)
+    if (!isTag(tag)) throw new InvalidOptionError('cache.tags', expected, value)
   }
-  return Object.freeze([...(value as string[])])
+  return Object.freeze([...new Set(value as string[])])
 }

@@ -7,9 +7,12 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { parseAge, parseCommand, UsageError, type Parsed } from '../lib/cli/args.js'
 import { main } from '../lib/cli/main.js'
+import type { CacheOptions } from '../lib/index.js'
 import { RedisStore } from '../lib/stores/redis-store.js'
 import { cachedAgent, eventually, send } from './helpers/client.js'
+import { ManualClock } from './helpers/clock.js'
 import { startOrigin, type Origin } from './helpers/origin.js'
 import { freePort, type RedisServer } from './helpers/redis-server.js'
 import { releaseRedis, useRedis } from './helpers/stores.js'
@@ -68,7 +71,9 @@ before(async function () {
       res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': BIG_BODY.byteLength })
       return res.end(BIG_BODY)
     }
-    res.writeHead(200, { 'cache-control': 'max-age=60' })
+    // /users/N and /teams/N carry their cache tags, for purge --tag.
+    const tagged = /^\/(user|team)s\/(\d+)/.exec(req.url ?? '')
+    res.writeHead(200, { 'cache-control': 'max-age=60', ...(tagged === null ? {} : { 'cache-tag': `${tagged[1]}:${tagged[2]} all` }) })
     res.end(`body of ${req.url}`)
   })
 })
@@ -82,18 +87,21 @@ after(async () => {
 /** The requests populated() sends by default: three plain responses, one stale on arrival. */
 const PLAIN: readonly (readonly [path: string, language?: string])[] = [['/one'], ['/two?x=1'], ['/stale']]
 
-/** A fresh namespace holding the responses to `requests`, cached through the interceptor. */
-async function populated(options: { ttl?: boolean } = {}, requests = PLAIN): Promise<{ namespace: string; store: RedisStore }> {
-  const namespace = `cli-${randomBytes(4).toString('hex')}`
+/**
+ * A fresh namespace (or `namespace`, adding to it) holding the responses to `requests`, cached through
+ * the interceptor with `cacheOptions`.
+ */
+async function populated(options: { ttl?: boolean } = {}, requests = PLAIN, cacheOptions: CacheOptions = {}, namespace = `cli-${randomBytes(4).toString('hex')}`): Promise<{ namespace: string; store: RedisStore }> {
   const store = new RedisStore({ url: redis.url, namespace, ...options })
   open.push(store)
   await store.ready()
-  const { dispatcher, close } = cachedAgent({ store })
+  const already = (await collect(store.keys())).length
+  const { dispatcher, close } = cachedAgent({ store, ...cacheOptions })
   try {
     for (const [path, language] of requests) {
       await send(dispatcher, `${origin.url}${path}`, language === undefined ? {} : { headers: { 'accept-language': language } })
     }
-    await eventually(async () => (await collect(store.keys())).length === requests.length)
+    await eventually(async () => (await collect(store.keys())).length === already + requests.length)
   } finally {
     await close()
   }
@@ -204,6 +212,72 @@ describe('undici-redis-cache CLI', function () {
     assert.equal(await redis.cli('GET', `${namespace}2:{ab}`), 'keep')
   })
 
+  /** Users 1 and 2 (one with a query), team 1, and an untagged URL, stored with the Cache-Tag field read. */
+  const TAGGED: readonly (readonly [path: string])[] = [['/users/1'], ['/users/2?x=1'], ['/teams/1'], ['/one']]
+  const tagged = (): Promise<{ namespace: string; store: RedisStore }> => populated({}, TAGGED, { tagsHeader: 'cache-tag' })
+  const urls = async (store: RedisStore): Promise<string[]> => (await collect(store.entries())).map((entry) => entry.url).sort()
+
+  it('purge --tag removes the entries filed under any of the repeated tags', async () => {
+    const { namespace, store } = await tagged()
+    const run = await cli('purge', '--tag', 'user:1', '--tag', 'team:1', '--tag', 'never-stored', '--namespace', namespace)
+    assert.deepEqual([run.code, run.stdout, run.stderr], [0, 'deleted 2\n', ''])
+    assert.deepEqual(await urls(store), [`${origin.url}/one`, `${origin.url}/users/2?x=1`])
+    const json = await cli('purge', '--tag', 'all', '--json', '--namespace', namespace)
+    assert.deepEqual([json.code, json.stdout], [0, '{"deleted":1}\n'])
+    assert.deepEqual(await urls(store), [`${origin.url}/one`])
+  })
+
+  it('purge --prefix removes every URL under the prefix, query or not, and keeps the rest', async () => {
+    const { namespace, store } = await tagged()
+    const run = await cli('purge', '--prefix', `${origin.url}/users/`, '--namespace', namespace)
+    assert.deepEqual([run.code, run.stdout, run.stderr], [0, 'deleted 2\n', ''])
+    assert.deepEqual(await urls(store), [`${origin.url}/one`, `${origin.url}/teams/1`])
+    const json = await cli('purge', '--prefix', `${origin.url}/users/`, '--json', '--namespace', namespace)
+    assert.deepEqual([json.code, json.stdout], [0, '{"deleted":0}\n'])
+  })
+
+  it('purge --older-than removes only the entries received longer ago than the age', async () => {
+    // Stored an hour ago by a cache whose clock says so, then two more now.
+    const { namespace, store } = await populated({}, [['/one']], { clock: new ManualClock(Date.now() - 3_600_000) })
+    await populated({}, [['/two?x=1'], ['/users/1']], {}, namespace)
+    const none = await cli('purge', '--older-than', '2h', '--namespace', namespace)
+    assert.deepEqual([none.code, none.stdout, none.stderr], [0, 'deleted 0\n', ''])
+    const run = await cli('purge', '--older-than', '30m', '--json', '--namespace', namespace)
+    assert.deepEqual([run.code, run.stdout, run.stderr], [0, '{"deleted":1}\n', ''])
+    assert.deepEqual(await urls(store), [`${origin.url}/two?x=1`, `${origin.url}/users/1`])
+  })
+
+  it('purge --url-match removes the URL in every method, or in one with --method', async () => {
+    const post = { methods: ['GET', 'HEAD', 'POST'] } satisfies CacheOptions
+    const namespace = `cli-${randomBytes(4).toString('hex')}`
+    const store = new RedisStore({ url: redis.url, namespace })
+    open.push(store)
+    const { dispatcher, close } = cachedAgent({ store, ...post })
+    const target = `${origin.url}/both`
+    const methods = async (): Promise<string[]> => (await collect(store.entries())).filter((entry) => entry.url === target).map((entry) => entry.method).sort()
+    try {
+      // The POST first: as an unsafe method it invalidates the GET entry it would otherwise share a URL with.
+      const stored = async (): Promise<void> => {
+        await send(dispatcher, target, { method: 'POST', body: '{"q":1}', headers: { 'content-type': 'application/json' } })
+        await send(dispatcher, target)
+        await eventually(async () => (await methods()).length === 2).catch(async () => {
+          assert.fail(`the GET and the POST are both stored: held ${JSON.stringify(await methods())}`)
+        })
+      }
+      await stored()
+      assert.deepEqual(await methods(), ['GET', 'POST'])
+      const one = await cli('purge', '--url-match', target, '--method', 'post', '--namespace', namespace)
+      assert.deepEqual([one.code, one.stdout, one.stderr], [0, 'deleted 1\n', ''])
+      assert.deepEqual(await methods(), ['GET'])
+      await stored()
+      const every = await cli('purge', '--url-match', target, '--json', '--namespace', namespace)
+      assert.deepEqual([every.code, every.stdout, every.stderr], [0, '{"deleted":2}\n', ''])
+      assert.deepEqual(await methods(), [])
+    } finally {
+      await close()
+    }
+  })
+
   for (const args of [['--help'], ['-h'], ['purge', '--help']]) {
     it(`prints the usage to stdout and exits 0 for ${args.join(' ')}`, async () => {
       const run = await cli(...args)
@@ -231,6 +305,11 @@ describe('undici-redis-cache CLI', function () {
     ['--limit on stats', ['stats', '--limit', '3']],
     ['an unknown option', ['list', '--verbose']],
     ['an invalid namespace', ['stats', '--namespace', 'a{b'], /expected option `namespace`/],
+    ['purge --tag and --prefix', ['purge', '--tag', 'a', '--prefix', 'https://example.com/'], /exactly one of/],
+    ['purge --older-than with a bad age', ['purge', '--older-than', '1w'], /--older-than takes an age such as 90s/],
+    ['purge --prefix with a wildcard', ['purge', '--prefix', 'https://example.com/api/*'], /wildcards \(\*\) are not supported/],
+    ['purge --method without --url-match', ['purge', '--tag', 'a', '--method', 'GET'], /--method goes with --url-match/],
+    ['--tag on list', ['list', '--tag', 'a'], /--tag does not apply to list/],
   ]
   for (const [name, args, message = /usage: undici-redis-cache/] of badUsage) {
     it(`exits 2 with the reason on stderr for ${name}`, async () => {
@@ -267,4 +346,108 @@ describe('undici-redis-cache CLI', function () {
     assert.equal(run.code, 0, run.stderr)
     assert.equal((JSON.parse(run.stdout) as Record<string, unknown>)['entries'], 3)
   })
+})
+
+describe('undici-redis-cache CLI: purge arguments', () => {
+  function values(argv: readonly string[]): Extract<Parsed, { kind: 'run' }>['values'] {
+    const parsed = parseCommand(argv)
+    assert.equal(parsed.kind, 'run')
+    return (parsed as Extract<Parsed, { kind: 'run' }>).values
+  }
+
+  function refused(argv: readonly string[], message: RegExp): void {
+    assert.throws(() => parseCommand(argv), (error: unknown) => {
+      assert.ok(error instanceof UsageError, String(error))
+      assert.match(error.message, message)
+      return true
+    })
+  }
+
+  it('--tag repeats, in the order given', () => {
+    assert.deepEqual(values(['purge', '--tag', 'user:42', '--tag', 'team:7', '--tag=post:1']).tag, ['user:42', 'team:7', 'post:1'])
+    assert.deepEqual(values(['purge', '--tag', 'user:42']).tag, ['user:42'])
+  })
+
+  it('accepts each purge target alone', () => {
+    for (const argv of [
+      ['purge', '--all'],
+      ['purge', '--expired'],
+      ['purge', '--url-match', 'https://example.com/a'],
+      ['purge', '--url-match', 'https://example.com/a', '--method', 'POST'],
+      ['purge', '--prefix', 'https://example.com/users/'],
+      ['purge', '--prefix', 'http://example.com'],
+      ['purge', '--tag', 'a'],
+      ['purge', '--older-than', '7d'],
+    ]) {
+      assert.equal(parseCommand(argv).kind, 'run', argv.join(' '))
+    }
+  })
+
+  const exactlyOne = /purge takes exactly one of --all, --expired, --url-match <url>, --prefix <url>, --tag <tag>, --older-than <age>/
+  const twoTargets: string[][] = [
+    ['--prefix', 'https://example.com/', '--tag', 'a'],
+    ['--tag', 'a', '--older-than', '1h'],
+    ['--url-match', 'https://example.com/a', '--prefix', 'https://example.com/'],
+    ['--all', '--tag', 'a'],
+    ['--expired', '--older-than', '1h'],
+    ['--all', '--prefix', 'https://example.com/'],
+  ]
+  for (const targets of twoTargets) {
+    it(`refuses two targets: ${targets.filter((arg) => arg.startsWith('--')).join(' ')}`, () => refused(['purge', ...targets], exactlyOne))
+  }
+  it('refuses purge without a target', () => refused(['purge'], exactlyOne))
+  it('refuses --method without a target', () => refused(['purge', '--method', 'GET'], exactlyOne))
+
+  for (const target of [['--all'], ['--expired'], ['--prefix', 'https://example.com/'], ['--tag', 'a'], ['--older-than', '1h']]) {
+    it(`refuses --method with ${target[0]}`, () => refused(['purge', ...target, '--method', 'GET'], /--method goes with --url-match/))
+  }
+
+  for (const command of ['stats', 'list']) {
+    for (const [flag, value] of [['--prefix', 'https://example.com/'], ['--tag', 'a'], ['--older-than', '1h'], ['--method', 'GET']] as const) {
+      it(`refuses ${flag} on ${command}`, () => refused([command, flag, value], new RegExp(`${flag} does not apply to ${command}`)))
+    }
+  }
+
+  const badPrefixes: [name: string, value: string, message: RegExp][] = [
+    ['a wildcard', 'https://example.com/users/*', /--prefix takes one absolute http:\/\/ or https:\/\/ URL; wildcards \(\*\) are not supported: use --prefix for every URL under a path/],
+    ['a wildcard host', 'https://*.example.com/', /wildcards/],
+    ['a relative URL', '/users/', /--prefix takes one absolute http:\/\/ or https:\/\/ URL; got "\/users\/"/],
+    ['a host without a scheme', 'example.com/users/', /--prefix takes one absolute/],
+    ['a non-http URL', 'ftp://example.com/users/', /got a ftp: URL/],
+  ]
+  for (const [name, value, message] of badPrefixes) {
+    it(`refuses --prefix with ${name}`, () => refused(['purge', '--prefix', value], message))
+  }
+
+  it('refuses a negative --older-than', () => {
+    refused(['purge', '--older-than=-5'], /--older-than takes an age such as 90s, 30m, 1h or 7d; got "-5"/)
+    refused(['purge', '--older-than=-5s'], /--older-than takes an age/)
+    // Spelt apart, a value starting with a dash reads as an option: parseArgs refuses it first.
+    refused(['purge', '--older-than', '-5'], /argument is ambiguous/)
+  })
+
+  it('refuses an empty --tag, and --tag without a value', () => {
+    refused(['purge', '--tag', ''], /--tag takes a non-empty tag/)
+    refused(['purge', '--tag', 'a', '--tag', ''], /--tag takes a non-empty tag/)
+    refused(['purge', '--tag'], /argument missing/)
+  })
+
+  for (const age of ['', 'abc', '1w', '1h30m', '5 m', '1e3', 'Infinity', 'NaN', '.5h', '5.h', 's', '0x10', '1H']) {
+    it(`refuses --older-than ${JSON.stringify(age)}`, () => refused(['purge', '--older-than', age], /--older-than takes an age such as 90s, 30m, 1h or 7d/))
+  }
+
+  const ages: [value: string, seconds: number][] = [
+    ['90s', 90],
+    ['30m', 1800],
+    ['1h', 3600],
+    ['7d', 604_800],
+    ['45', 45],
+    ['0', 0],
+    ['1.5h', 5400],
+    ['0.5m', 30],
+    [' 2d ', 172_800],
+  ]
+  for (const [value, seconds] of ages) {
+    it(`parseAge(${JSON.stringify(value)}) is ${seconds} s`, () => assert.equal(parseAge(value), seconds))
+  }
 })

@@ -22,6 +22,10 @@ import {
   type RedisStoreOptions,
 } from '../lib/index.js'
 import { InvalidEntryError, KeyFunctionError } from '../lib/errors.js'
+import { resolveTagsHeader } from '../lib/field-options.js'
+import { resolveOptions } from '../lib/options.js'
+import { MAX_TAG_LENGTH, MAX_TAGS } from '../lib/policy/tags.js'
+import { resolveRequestOptions } from '../lib/request-options.js'
 
 /** Asserts `build` throws an InvalidOptionError for `option`, with the option named in the message. */
 function assertInvalid(build: () => unknown, option: string): void {
@@ -97,6 +101,16 @@ describe('cache(options) validation', () => {
     { name: "readOnly 'yes'", options: bad({ readOnly: 'yes' }), option: 'readOnly' },
     { name: 'readOnly 1', options: bad({ readOnly: 1 }), option: 'readOnly' },
     { name: 'read_only (requests-cache spelling)', options: bad({ read_only: true }), option: 'read_only' },
+    { name: "tagsHeader 'bad header' (not a token)", options: bad({ tagsHeader: 'bad header' }), option: 'tagsHeader' },
+    { name: "tagsHeader ''", options: bad({ tagsHeader: '' }), option: 'tagsHeader' },
+    { name: "tagsHeader 'cache-tag:' (a colon)", options: bad({ tagsHeader: 'cache-tag:' }), option: 'tagsHeader' },
+    { name: "tagsHeader 'cache\\ntag' (a control character)", options: bad({ tagsHeader: 'cache\ntag' }), option: 'tagsHeader' },
+    { name: "tagsHeader 'câche-tag' (non-ASCII)", options: bad({ tagsHeader: 'câche-tag' }), option: 'tagsHeader' },
+    { name: 'tagsHeader 1', options: bad({ tagsHeader: 1 }), option: 'tagsHeader' },
+    { name: 'tagsHeader true', options: bad({ tagsHeader: true }), option: 'tagsHeader' },
+    { name: 'tagsHeader null', options: bad({ tagsHeader: null }), option: 'tagsHeader' },
+    { name: "tagsHeader ['cache-tag']", options: bad({ tagsHeader: ['cache-tag'] }), option: 'tagsHeader' },
+    { name: 'tags_header (snake_case)', options: bad({ tags_header: 'cache-tag' }), option: 'tags_header' },
   ]
   for (const row of rows) {
     it(`${row.name} → InvalidOptionError for \`${row.option}\``, () => assertInvalid(() => cache(row.options), row.option))
@@ -115,8 +129,78 @@ describe('cache(options) validation', () => {
       { credentials: { secret: new Uint8Array(32) } },
       { origins: ['https://API.example.com:443/', /\.example\.com$/], readOnly: true },
       { origins: [], readOnly: false },
+      { tagsHeader: 'Cache-Tag' },
+      { tagsHeader: 'surrogate-key', store: 'memory' },
     ]
     for (const options of valid) assert.equal(typeof cache(options), 'function')
+  })
+})
+
+describe('tagsHeader', () => {
+  it('is resolved to the lowercased field name, as stored headers are keyed', () => {
+    assert.equal(resolveOptions({ tagsHeader: 'Cache-Tag' }).plan.tagsHeader, 'cache-tag')
+    assert.equal(resolveOptions({ tagsHeader: 'X-Surrogate_Key.v2' }).plan.tagsHeader, 'x-surrogate_key.v2')
+    assert.equal(resolveTagsHeader("!#$%&'*+-.^_`|~09azAZ"), "!#$%&'*+-.^_`|~09azaz")
+  })
+
+  it('is undefined when unset, and the plan then has no request tags of its own', () => {
+    const { plan } = resolveOptions({})
+    assert.equal(plan.tagsHeader, undefined)
+    assert.deepEqual(plan.requestTags, [])
+  })
+
+  it('names tagsHeader and quotes the value in the error message', () => {
+    assert.throws(() => resolveTagsHeader('bad header'), (error: unknown) => {
+      assert.ok(error instanceof InvalidOptionError)
+      assert.equal(error.option, 'tagsHeader')
+      assert.match(error.message, /`tagsHeader`/)
+      assert.match(error.message, /bad header/)
+      return true
+    })
+  })
+})
+
+describe('per-request `tags` (the cache dispatch option)', () => {
+  const resolve = (tags: unknown) => resolveRequestOptions({ tags }, {})
+
+  const invalid: Array<[name: string, tags: unknown]> = [
+    ['a string instead of an array', 'user:42'],
+    ['a tag with a space', ['user 42']],
+    ['a tag with a comma', ['user:42,team:7']],
+    ['a tag with a tab', ['user\t42']],
+    ['a tag with a newline', ['user\n42']],
+    ['a tag with NUL', ['user\x0042']],
+    ['a tag with a control character', ['user\x0142']],
+    ['a tag with DEL', ['user\x7f42']],
+    ['an empty tag', ['']],
+    [`a tag of ${MAX_TAG_LENGTH + 1} characters`, ['x'.repeat(MAX_TAG_LENGTH + 1)]],
+    [`${MAX_TAGS + 1} tags`, Array.from({ length: MAX_TAGS + 1 }, (_, i) => `t${i}`)],
+    ['a number among the tags', ['user:42', 42]],
+    ['null', null],
+    ['an object', { 0: 'user:42', length: 1 }],
+  ]
+  for (const [name, tags] of invalid) {
+    it(`${name} → InvalidOptionError for \`cache.tags\``, () => assertInvalid(() => resolve(tags), 'cache.tags'))
+  }
+
+  it(`accepts ${MAX_TAGS} tags of up to ${MAX_TAG_LENGTH} characters, de-duplicated and frozen`, () => {
+    const many = Array.from({ length: MAX_TAGS }, (_, i) => `t${i}`.padEnd(MAX_TAG_LENGTH, 'x'))
+    assert.deepEqual(resolve(many).tags, many)
+    const tags = resolve(['user:42', 'team:7', 'user:42']).tags
+    assert.deepEqual(tags, ['user:42', 'team:7'])
+    assert.ok(Object.isFrozen(tags))
+  })
+
+  it('a copy: changing the caller\'s array afterwards changes nothing', () => {
+    const given = ['user:42']
+    const { tags } = resolve(given)
+    given.push('team:7')
+    assert.deepEqual(tags, ['user:42'])
+  })
+
+  it('no tags when the option is absent', () => {
+    assert.deepEqual(resolveRequestOptions({}, {}).tags, [])
+    assert.deepEqual(resolveRequestOptions(undefined, {}).tags, [])
   })
 })
 

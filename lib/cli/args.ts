@@ -8,9 +8,12 @@ export const USAGE = `usage: undici-redis-cache <command> [--url redis://host:po
 commands:
   stats                                         counters (all processes) and what the namespace holds
   list [--limit N]                              one line per stored response
-  purge --all | --expired | --url-match <url> [--method GET]
-                                                delete the whole namespace, the stale entries, or the
-                                                entries of one URL (exact, absolute http(s); no wildcards)
+  purge --all | --expired | --url-match <url> [--method GET] | --prefix <url> | --tag <tag>... | --older-than <age>
+                                                delete the whole namespace, the stale entries, the
+                                                entries of one URL (exact, absolute http(s); every method
+                                                unless --method), of every URL under a prefix, filed
+                                                under any of the tags (repeat --tag), or stored longer
+                                                ago than <age> (90s, 30m, 1h, 7d; a bare number is seconds)
 --url defaults to REDIS_URL, else redis://127.0.0.1:6379
   -h, --help       print this and exit
   -v, --version    print the version and exit`
@@ -22,6 +25,9 @@ const OPTIONS = {
   limit: { type: 'string' },
   'url-match': { type: 'string' },
   method: { type: 'string' },
+  prefix: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  'older-than': { type: 'string' },
   expired: { type: 'boolean', default: false },
   all: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -32,7 +38,7 @@ const OPTIONS = {
 const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   stats: [],
   list: ['limit'],
-  purge: ['all', 'expired', 'url-match', 'method'],
+  purge: ['all', 'expired', 'url-match', 'method', 'prefix', 'tag', 'older-than'],
 }
 
 export type Command = 'stats' | 'list' | 'purge'
@@ -63,29 +69,43 @@ export function parseCommand(argv: readonly string[]): Parsed {
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
   const allowed = COMMAND_OPTIONS[command] ?? []
-  for (const name of ['limit', 'all', 'expired', 'url-match', 'method'] as const) {
+  for (const name of ['limit', 'all', 'expired', 'url-match', 'method', 'prefix', 'tag', 'older-than'] as const) {
     const given = values[name] !== undefined && values[name] !== false
     if (given && !allowed.includes(name)) throw new UsageError(`--${name} does not apply to ${command}`)
   }
   if (values.limit !== undefined && !/^[1-9][0-9]*$/.test(values.limit)) throw new UsageError('--limit takes a positive integer')
   if (command === 'purge') {
-    const chosen = [values.all, values.expired, values['url-match'] !== undefined].filter(Boolean).length
-    if (chosen !== 1) throw new UsageError('purge takes exactly one of --all, --expired, --url-match <url>')
+    const targets = [values['url-match'], values.prefix, values.tag, values['older-than']]
+    const chosen = [values.all, values.expired, ...targets.map((value) => value !== undefined)].filter(Boolean).length
+    if (chosen !== 1) throw new UsageError('purge takes exactly one of --all, --expired, --url-match <url>, --prefix <url>, --tag <tag>, --older-than <age>')
     if (values.method !== undefined && values['url-match'] === undefined) throw new UsageError('--method goes with --url-match')
-    if (values['url-match'] !== undefined) checkUrlMatch(values['url-match'])
+    if (values['url-match'] !== undefined) checkUrl('--url-match', values['url-match'])
+    if (values.prefix !== undefined) checkUrl('--prefix', values.prefix)
+    if (values.tag?.some((tag) => tag === '')) throw new UsageError('--tag takes a non-empty tag')
+    if (values['older-than'] !== undefined) parseAge(values['older-than'])
   }
   return { kind: 'run', command: command as Command, values }
 }
 
 /**
- * delete(url) matches one URL exactly, normalized as the cache keys it (StoreAdmin.delete, stores/admin.ts), and the
- * cache only stores http(s) responses. A pattern it cannot honour would delete nothing and say
- * "deleted 0", which reads as "nothing was cached": refuse it instead.
+ * delete(url) matches one URL exactly and deletePrefix(url) the URLs under it, normalized as the cache
+ * keys them (stores/admin-deletes.ts), and the cache only stores http(s) responses. A pattern neither
+ * can honour would delete nothing and say "deleted 0", which reads as "nothing was cached": refuse it.
  */
-function checkUrlMatch(value: string): void {
-  const takes = '--url-match takes one absolute http:// or https:// URL, matched exactly as the cache keys it'
-  if (value.includes('*')) throw new UsageError(`${takes}; wildcards (*) are not supported: use purge --all, or one --url-match per URL`)
+function checkUrl(option: string, value: string): void {
+  const takes = `${option} takes one absolute http:// or https:// URL`
+  if (value.includes('*')) throw new UsageError(`${takes}; wildcards (*) are not supported: use --prefix for every URL under a path, or purge --all`)
   if (!URL.canParse(value)) throw new UsageError(`${takes}; got ${JSON.stringify(value)}`)
   const { protocol } = new URL(value)
   if (protocol !== 'http:' && protocol !== 'https:') throw new UsageError(`${takes}; got a ${protocol} URL`)
+}
+
+const AGE = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/
+const AGE_UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 }
+
+/** `--older-than` in seconds: a number with an optional unit (s, m, h, d); a bare number is seconds. */
+export function parseAge(value: string): number {
+  const match = AGE.exec(value.trim())
+  if (match === null) throw new UsageError(`--older-than takes an age such as 90s, 30m, 1h or 7d; got ${JSON.stringify(value)}`)
+  return Number(match[1]) * (AGE_UNIT_SECONDS[match[2] ?? 's'] as number)
 }

@@ -8,7 +8,7 @@ import { InvalidOptionError } from '../errors.js'
 import type { EntryInfo } from '../stores/admin.js'
 import { STORE_COUNTER_NAMES } from '../stores/counters.js'
 import { RedisStore } from '../stores/redis-store.js'
-import { parseCommand, USAGE, UsageError, type Command, type Values } from './args.js'
+import { parseAge, parseCommand, USAGE, UsageError, type Command, type Values } from './args.js'
 
 /** Where the CLI writes (process.stdout, or a test's collector). */
 export interface Writer {
@@ -92,11 +92,20 @@ async function run(store: RedisStore, command: Command, values: Values, out: (li
         await store.clear()
         return out(values.json ? JSON.stringify({ cleared: store.namespace }) : `cleared namespace ${store.namespace}`)
       }
-      const target = values['url-match']
-      const deleted = target === undefined ? await store.deleteExpired() : await store.delete(target, { method: values.method ?? 'GET' })
+      const deleted = await purge(store, values)
       return out(values.json ? JSON.stringify({ deleted }) : `deleted ${deleted}`)
     }
   }
+}
+
+/** The purge args.ts checked: exactly one target besides --all. */
+function purge(store: RedisStore, values: Values): Promise<number> {
+  const url = values['url-match']
+  if (url !== undefined) return store.delete(url, values.method === undefined ? {} : { method: values.method })
+  if (values.prefix !== undefined) return store.deletePrefix(values.prefix)
+  if (values.tag !== undefined) return store.deleteTags(values.tag)
+  if (values['older-than'] !== undefined) return store.deleteOlderThan(parseAge(values['older-than']))
+  return store.deleteExpired()
 }
 
 /** status, method, url, size, stored at, expires, fresh/stale: tab-separated for cut and awk. */

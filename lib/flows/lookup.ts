@@ -53,18 +53,21 @@ export function lookup(ctx: CacheContext, input: Lookup, downstream: Downstream)
 
 /**
  * The stale windows and the store plan for this request: the cache-wide ones unless its `cache` option
- * overrides them (a per-request `expireAfter` replaces the cache-wide and URL settings).
+ * overrides them (a per-request `expireAfter` replaces the cache-wide and URL settings) or adds tags.
  */
 function requestPolicy(ctx: CacheContext, request: ResolvedRequestOptions): { reuse: ReuseOptions; plan: PlanOptions } {
   const { reuse, plan } = ctx.options
-  if (request.staleIfError === undefined && request.staleWhileRevalidate === undefined && request.expireAfter === undefined) return { reuse, plan }
+  const tags = request.tags.length === 0 ? {} : { requestTags: request.tags }
+  if (request.staleIfError === undefined && request.staleWhileRevalidate === undefined && request.expireAfter === undefined) {
+    return { reuse, plan: request.tags.length === 0 ? plan : { ...plan, ...tags } }
+  }
   const ownReuse: ReuseOptions = {
     ...reuse,
     staleIfError: request.staleIfError ?? reuse.staleIfError,
     staleWhileRevalidate: request.staleWhileRevalidate ?? reuse.staleWhileRevalidate,
   }
   const lifetime = request.expireAfter === undefined ? {} : { expireAfter: request.expireAfter, urlRules: [] }
-  return { reuse: ownReuse, plan: { ...plan, reuse: ownReuse, ...lifetime } }
+  return { reuse: ownReuse, plan: { ...plan, reuse: ownReuse, ...lifetime, ...tags } }
 }
 
 async function serve(ctx: CacheContext, exchange: Exchange): Promise<void> {

@@ -98,9 +98,9 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
  * Commits `entry` as `plan` says, without the caller waiting. `pointer` is the Vary pointer the lookup
  * found; `replaces` the entry this one supersedes.
  */
-export function saveEntry(ctx: CacheContext, key: RequestKey, entry: StoredEntry, plan: Pick<Stored, 'varyNames' | 'retention'>, pointer: VaryPointer | undefined, replaces?: StoredEntry): void {
+export function saveEntry(ctx: CacheContext, key: RequestKey, entry: StoredEntry, plan: Pick<Stored, 'varyNames' | 'retention' | 'tags'>, pointer: VaryPointer | undefined, replaces?: StoredEntry): void {
   const ttlMs = retentionMs(plan.retention, ctx.clock.now())
-  ctx.entries.save(key, entry, plan.varyNames, pointer, ttlMs, replaces).then(
+  ctx.entries.save(key, entry, plan.varyNames, pointer, ttlMs, replaces, plan.tags).then(
     (ok) => {
       if (ok && channels.store.hasSubscribers) channels.store.publish({ url: entry.url, id: key.id, size: bodySize(entry) })
     },
@@ -120,7 +120,10 @@ export function planFor(ctx: CacheContext, exchange: Exchange, res: CacheRespons
     varyValues: (names: readonly string[]) => ctx.entries.vary.valuesFor(names, req.headers),
   }
   const plan = planResponse(request, res, requestTime, ctx.clock.now(), exchange.plan)
-  if (!plan.store) return plan
+  if (!plan.store) {
+    if (plan.reason === 'bad-tags') debug('response for %s not stored: its %s field breaks the tag bounds', request.storedUrl, exchange.plan.tagsHeader)
+    return plan
+  }
   if (options.filter !== undefined && !userFilter(ctx, options.filter, res, req)) return { store: false, reason: 'filter' }
   return plan
 }

@@ -12,6 +12,7 @@ import type { CacheRequest } from '../http.js'
 import type { ResolvedRequestOptions } from '../request-options.js'
 import { toCacheResponse } from '../message.js'
 import { invalidationTargets } from '../policy/invalidation.js'
+import { redactUrl } from '../url-normalize.js'
 import { asCacheError, send, type CacheContext, type Dispatch, type DispatchOptions } from './context.js'
 
 export function forwardUnsafe(ctx: CacheContext, next: Dispatch, opts: DispatchOptions, handler: Dispatcher.DispatchHandler, req: CacheRequest, request?: ResolvedRequestOptions): boolean {
@@ -28,10 +29,10 @@ export function forwardUnsafe(ctx: CacheContext, next: Dispatch, opts: DispatchO
 }
 
 /**
- * Deletes every entry stored for these URLs as GET requests key them, every variant included: the
- * entries without credentials, and, with the `credentials` option, the requester's own partition (the
- * user who changed a resource must not read their old copy of it). Other users' partitions, and
- * entries keyed through `matchHeaders` or a custom `key`, are not reachable from the URL alone.
+ * Deletes every entry stored for these URLs: through the store's URL index, every method, variant
+ * and partition (`matchHeaders`, a custom `key`, every user's `credentials` partition); and, by the
+ * ids this process computes, the entries GET requests key without credentials and in the requester's
+ * own partition, which the index may not list when they were written before it existed.
  */
 export function invalidate(ctx: CacheContext, req: CacheRequest, urls: readonly URL[]): Promise<void> {
   const credentials = ctx.options.credentialsPartitioned ? credentialHeaders(req.headers) : undefined
@@ -45,7 +46,8 @@ export function invalidate(ctx: CacheContext, req: CacheRequest, urls: readonly 
       }
     }
   }
-  return ctx.entries.invalidate([...ids])
+  const ignored = ctx.options.key.ignoredParams
+  return ctx.entries.invalidate([...ids], [...new Set(urls.map((url) => redactUrl(url, ignored)))])
 }
 
 const NO_HEADERS: HeaderRecord = Object.freeze({})

@@ -14,6 +14,7 @@ import { mergeNotModified } from './revalidation.js'
 import { staleWindow, type ReuseOptions } from './reuse.js'
 import { storable, worthStoring, type NotStorableReason, type StorableOptions } from './storable.js'
 import { headersToStore } from './stored-headers.js'
+import { responseTags } from './tags.js'
 import { parseVary } from './vary.js'
 
 /** The options the plan reads, resolved once by options.ts. */
@@ -25,6 +26,10 @@ export interface PlanOptions {
   readonly urlRules: readonly UrlRule[]
   /** Response header names never stored (`ignoredParameters`, lowercased). */
   readonly redactHeaders: ReadonlySet<string>
+  /** The response field tags are read from (the `tagsHeader` option, lowercased), if any. */
+  readonly tagsHeader: string | undefined
+  /** The request's own tags (its `tags` option), filed with the response's. */
+  readonly requestTags: readonly string[]
 }
 
 /**
@@ -42,10 +47,13 @@ export type StorePlan =
       /** Lowercased names of the request fields the response varies on; undefined without Vary. */
       readonly varyNames: readonly string[] | undefined
       readonly retention: Retention
+      /** Tags to file the entry under (policy/tags.ts), for `deleteTags()`. */
+      readonly tags: readonly string[]
     }
   | { readonly store: false; readonly reason: NotStoredReason }
 
-export type NotStoredReason = NotStorableReason | 'do-not-cache' | 'not-worth-storing'
+/** `bad-tags`: the tags field breaks the bounds of policy/tags.ts. */
+export type NotStoredReason = NotStorableReason | 'do-not-cache' | 'not-worth-storing' | 'bad-tags'
 
 /** What the plan knows of the request: its identity as the key built it, and how to record Vary values. */
 export interface PlanRequest {
@@ -71,6 +79,8 @@ export function planResponse(request: PlanRequest, res: CacheResponse, requestTi
   const effective = effectiveResponseDirectives(res.headers, opts.cacheControl)
   const window = staleWindow(effective, opts.reuse)
   if (!worthStoring(lifetime.lifetime, res, window)) return skip('not-worth-storing')
+  const tags = responseTags(res.headers, opts.tagsHeader, opts.requestTags)
+  if (!tags.ok) return skip('bad-tags')
   // storable() refused `Vary: *` already (§4.1), so the response varies on named fields or none.
   const vary = parseVary(res.headers)
   const varyNames = vary.kind === 'fields' ? vary.names : undefined
@@ -89,7 +99,7 @@ export function planResponse(request: PlanRequest, res: CacheResponse, requestTi
     initialAge: correctedInitialAge(res, requestTime, responseTime),
     lifetime: lifetime.lifetime,
   }
-  return { store: true, entry, varyNames, retention: retention(entry, window) }
+  return { store: true, entry, varyNames, retention: retention(entry, window), tags: tags.tags }
 }
 
 /**
@@ -123,9 +133,12 @@ export function planRefresh(
   if (lifetime.kind === 'do-not-cache') return { plan: skip('do-not-cache'), refreshed }
   // §5.2.2.5: a 304 that now says no-store ends the stored response's life (must-understand aside, §5.2.2.3).
   if (responseDirectives.noStore && !responseDirectives.mustUnderstand) return { plan: skip('no-store'), refreshed }
+  // The merged fields give the tags: a 304 may carry the tags field anew (§4.3.4 updates it).
+  const tags = responseTags(merged.headers, opts.tagsHeader, opts.requestTags)
+  if (!tags.ok) return { plan: skip('bad-tags'), refreshed }
   const window = staleWindow(effectiveResponseDirectives(merged.headers, opts.cacheControl), opts.reuse)
   const { body: _body, ...entry } = refreshed
-  return { plan: { store: true, entry, varyNames, retention: retention(refreshed, window) }, refreshed }
+  return { plan: { store: true, entry, varyNames, retention: retention(refreshed, window), tags: tags.tags }, refreshed }
 }
 
 /**

@@ -59,8 +59,9 @@ export class EntryRepository {
   /** Writes and invalidations under way, by primary id: a read in this process waits for them. */
   readonly #pending = new SingleFlight<unknown>()
   /**
-   * When this process last invalidated each id (bounded; the oldest go first): a response whose request
-   * left before then is neither stored nor, should its removal have failed, served. Other processes'
+   * When this process last invalidated each primary id and each stored URL (bounded; the oldest go
+   * first; an id is hex and a URL holds `:`, so they never collide): a response whose request left
+   * before then is neither stored nor, should its removal have failed, served. Other processes'
    * invalidations are not seen here (TODO #16).
    */
   readonly #invalidatedAt = new LRUCache<string, number>({ max: INVALIDATIONS_REMEMBERED })
@@ -126,7 +127,9 @@ export class EntryRepository {
    * store only because the removal failed (Redis was away or the breaker open), and never served.
    */
   #obsolete(primaryId: string, entry: StoredEntry): boolean {
-    return (this.#invalidatedAt.get(primaryId) ?? -Infinity) > entry.requestTime
+    // A URL's invalidation covers its GET entries, as deleteUrls does (GuardedStore).
+    const byUrl = entry.method === 'GET' ? (this.#invalidatedAt.get(entry.url) ?? -Infinity) : -Infinity
+    return Math.max(this.#invalidatedAt.get(primaryId) ?? -Infinity, byUrl) > entry.requestTime
   }
 
   /**
@@ -135,17 +138,18 @@ export class EntryRepository {
    * this one supersedes, whose external body (if any) is retired once the write succeeded. Resolves to
    * whether it was written; never rejects.
    */
-  save(key: RequestKey, entry: StoredEntry, varyNames: readonly string[] | undefined, previous: VaryPointer | undefined, ttlMs: number | undefined, replaces?: StoredEntry): Promise<boolean> {
+  save(key: RequestKey, entry: StoredEntry, varyNames: readonly string[] | undefined, previous: VaryPointer | undefined, ttlMs: number | undefined, replaces?: StoredEntry, tags: readonly string[] = []): Promise<boolean> {
     // RFC 9111 §4.4: a response whose request left before this process invalidated the URL may show
     // what the write made obsolete; storing it would undo the invalidation.
     if (this.#obsolete(key.id, entry)) return Promise.resolve(false)
+    const write: EntryWrite = { entry, ttlMs, replaces, tags }
     const done =
       varyNames === undefined
-        ? this.#commit(key.id, entry, ttlMs, replaces, () => {
+        ? this.#commit(key.id, write, () => {
             this.vary.forget(key.id)
             return []
           })
-        : this.#saveVariant(key, entry, varyNames, previous, ttlMs, replaces, this.#pending.get(key.id))
+        : this.#saveVariant(key, write, varyNames, previous, this.#pending.get(key.id))
     this.#pending.track(key.id, done)
     return done
   }
@@ -160,15 +164,20 @@ export class EntryRepository {
 
   /**
    * Deletes what is stored at these primary ids, with every variant a pointer lists and the partial
-   * responses stored beside them (key.ts partialKey) (RFC 9111 §4.4).
+   * responses stored beside them (key.ts partialKey), and, through the store's URL index, every entry
+   * stored for `urls` (as entries store them, url-normalize.ts) for GET in any variant or partition:
+   * `matchHeaders`, a custom `key`, other users' credentials (RFC 9111 §4.4). The ids are the ones this
+   * process can compute itself; they also reach entries written before stores kept a URL index.
    */
-  invalidate(ids: readonly string[]): Promise<void> {
+  invalidate(ids: readonly string[], urls: readonly string[] = []): Promise<void> {
     const now = this.#clock.now()
     for (const id of ids) {
       this.#invalidatedAt.set(id, now)
       this.#invalidatedAt.set(partialId(id), now)
     }
-    const all = Promise.all(ids.map((id) => this.#invalidateOne(id, this.#pending.get(id)))).then(() => undefined)
+    for (const url of urls) this.#invalidatedAt.set(url, now)
+    const byUrl = urls.length === 0 ? undefined : this.#store.deleteUrls(urls)
+    const all = Promise.all([...ids.map((id) => this.#invalidateOne(id, this.#pending.get(id))), byUrl]).then(() => undefined)
     for (const id of ids) {
       this.#pending.track(id, all)
       this.#pending.track(partialId(id), all)
@@ -195,7 +204,8 @@ export class EntryRepository {
    * request's leader, say): this one waits for it and is filed under the pointer it leaves, so two
    * first requests for different variants join one generation instead of orphaning one of them.
    */
-  async #saveVariant(key: RequestKey, entry: StoredEntry, names: readonly string[], previous: VaryPointer | undefined, ttlMs: number | undefined, replaces: StoredEntry | undefined, earlier: Promise<unknown> | undefined): Promise<boolean> {
+  async #saveVariant(key: RequestKey, write: EntryWrite, names: readonly string[], previous: VaryPointer | undefined, earlier: Promise<unknown> | undefined): Promise<boolean> {
+    const { entry, ttlMs } = write
     let base = previous
     let fresh = false
     if (earlier !== undefined) {
@@ -210,8 +220,8 @@ export class EntryRepository {
     const now = this.#clock.now()
     const deleteAt = ttlMs === undefined ? null : now + ttlMs
     const { id, pointer, joined } = this.vary.plan(key.canonical, key.id, names, entry.vary ?? {}, base, deleteAt)
-    if (!joined || fresh || base === undefined) return this.#commit(id, entry, ttlMs, replaces, () => [pointerWrite(key.id, pointer, now)])
-    const written = await this.#commit(id, entry, ttlMs, replaces, () => [])
+    if (!joined || fresh || base === undefined) return this.#commit(id, write, () => [pointerWrite(key.id, pointer, now)])
+    const written = await this.#commit(id, write, () => [])
     // Listed already, and living no longer than the pointer: nothing to update.
     if (!written || (base.variants.includes(id) && pointer.deleteAt === base.deleteAt)) return written
     const current = await this.#currentPointer(key)
@@ -234,14 +244,16 @@ export class EntryRepository {
   }
 
   /**
-   * Writes `entry` at `entryId` with the writes `more` returns (its pointer), and its body first when
-   * stored apart, in one atomic store call; then retires the external body of `replaces`.
+   * Writes the entry at `entryId` with the writes `more` returns (its pointer), and its body first when
+   * stored apart, in one atomic store call, indexed under its URL, tags and time (StoreWrite.index);
+   * then retires the external body of the entry it replaces.
    */
-  #commit(entryId: string, entry: StoredEntry, ttlMs: number | undefined, replaces: StoredEntry | undefined, more: () => StoreWrite[]): Promise<boolean> {
+  #commit(entryId: string, { entry, ttlMs, replaces, tags }: EntryWrite, more: () => StoreWrite[]): Promise<boolean> {
     let writes: StoreWrite[]
     try {
       const { stored, body } = this.#inProcess ? { stored: entry, body: undefined } : externalize(entry, entryId)
-      writes = [{ id: entryId, value: encodeRecord(stored), ttlMs }, ...more()]
+      const index = { url: entry.url, tags, storedAt: entry.responseTime }
+      writes = [{ id: entryId, value: encodeRecord(stored), ttlMs, index }, ...more()]
       // The body goes first in the same atomic call; an external body kept by a 304 refresh gets its TTL reset.
       if (body !== undefined) writes.unshift({ id: body.id, value: body.value, ttlMs })
     } catch (err) {
@@ -299,6 +311,14 @@ export class EntryRepository {
     if (removeCorrupt) void this.#store.remove([id])
     return undefined
   }
+}
+
+/** One entry to save, as save() was given it. */
+interface EntryWrite {
+  readonly entry: StoredEntry
+  readonly ttlMs: number | undefined
+  readonly replaces: StoredEntry | undefined
+  readonly tags: readonly string[]
 }
 
 /** The write of `pointer` at `id`, living until its `deleteAt`. */

@@ -25,7 +25,10 @@ import {
   StoreWritesUnavailableError,
   ValueTooLargeError,
 } from '../errors.js'
+import { Breaker, type BreakerState } from './breaker.js'
 import type { CacheCounters, CacheStore, StoreWrite } from './types.js'
+
+export type { BreakerState } from './breaker.js'
 
 export interface GuardOptions {
   /** Never write (the cache's `readOnly` option); removes still go through. @default false */
@@ -54,11 +57,6 @@ export interface GuardOptions {
   readonly clock?: Clock
 }
 
-/**
- * `closed`: calls reach the store. `open`: calls return at once without touching it.
- * `half-open`: the cooldown ended and one probe call is in flight; other calls are skipped meanwhile.
- */
-export type BreakerState = 'closed' | 'open' | 'half-open'
 
 /**
  * What getRange found: the bytes, nothing stored at the id (`missing`: the caller may conclude the
@@ -91,86 +89,6 @@ const MISSING: RangeRead = { kind: 'missing' }
 const TIMEOUT: RangeRead = { kind: 'timeout' }
 const UNAVAILABLE: RangeRead = { kind: 'unavailable' }
 
-type Admission = 'call' | 'probe' | 'skip'
-
-/** One circuit breaker: consecutive failures open it; after a cooldown (growing, capped) one probe may close it. */
-class Breaker {
-  #state: BreakerState = 'closed'
-  #failures = 0
-  #cooldown: number
-  #retryAt = 0
-  /** The store reported itself disconnected when the breaker last opened. */
-  #openedDisconnected = false
-
-  constructor(
-    readonly settings: {
-      readonly threshold: number
-      readonly baseCooldown: number
-      readonly maxCooldown: number
-      readonly clock: Clock
-      /** The store's own view of its connection, when it has one (RedisStore.isReady). */
-      readonly connected: () => boolean | undefined
-      /** Called each time the breaker opens, with the time of the next probe. */
-      readonly onOpen: (retryAt: number) => void
-    },
-  ) {
-    this.#cooldown = settings.baseCooldown
-  }
-
-  get state(): BreakerState {
-    return this.#state
-  }
-
-  admit(): Admission {
-    switch (this.#state) {
-      case 'closed':
-        return 'call'
-      case 'half-open':
-        return 'skip'
-      case 'open':
-        // A store that was disconnected when the breaker opened and reports itself connected again
-        // (RedisStore after a restart) is probed at once rather than after the cooldown. A stalled
-        // store stays connected, so it still waits the cooldown out.
-        if (this.settings.clock.now() < this.#retryAt && !(this.#openedDisconnected && this.settings.connected() === true)) return 'skip'
-        this.#state = 'half-open'
-        return 'probe'
-    }
-  }
-
-  settle(admission: Admission, healthy: boolean): void {
-    if (admission === 'probe') this.#settleProbe(healthy)
-    else if (admission === 'call') this.#settleCall(healthy)
-  }
-
-  /** An ordinary call. One admitted before the breaker opened and ending after moves no state. */
-  #settleCall(healthy: boolean): void {
-    if (healthy) {
-      if (this.#state === 'closed') this.#failures = 0
-      return
-    }
-    if (this.#state !== 'closed') return
-    this.#failures++
-    if (this.#failures >= this.settings.threshold) this.#open()
-  }
-
-  #settleProbe(healthy: boolean): void {
-    if (healthy) {
-      this.#state = 'closed'
-      this.#failures = 0
-      this.#cooldown = this.settings.baseCooldown
-      return
-    }
-    this.#cooldown = Math.min(this.#cooldown * 2, this.settings.maxCooldown)
-    this.#open()
-  }
-
-  #open(): void {
-    this.#openedDisconnected = this.settings.connected() === false
-    this.#state = 'open'
-    this.#retryAt = this.settings.clock.now() + this.#cooldown
-    this.settings.onOpen(this.#retryAt)
-  }
-}
 
 export class GuardedStore {
   readonly store: CacheStore
@@ -252,6 +170,18 @@ export class GuardedStore {
   /** Whether the ids were removed. Gated by the read breaker, not the write one (see above). */
   async remove(ids: readonly string[]): Promise<boolean> {
     return (await this.#call(this.#reads, 'remove', () => this.store.remove(ids))).ok
+  }
+
+  /**
+   * RFC 9111 §4.4: deletes the GET (and HEAD) entries stored for these URLs (url-normalize.ts form)
+   * in every variant and partition (CacheStore.delete); POST responses cached by body are not the
+   * target's representation and stay. Gated by the read breaker, as remove() is; one command timeout
+   * per URL, since each takes a few round trips (index, metadata, removal, unindex).
+   */
+  async deleteUrls(urls: readonly string[]): Promise<boolean> {
+    if (urls.length === 0) return true
+    const all = () => Promise.all(urls.map((url) => this.store.delete(url, { method: 'GET' })))
+    return (await this.#call(this.#reads, 'delete', all, this.commandTimeout * urls.length)).ok
   }
 
   /**

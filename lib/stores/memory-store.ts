@@ -1,8 +1,10 @@
 import { LRUCache } from 'lru-cache'
 import { resolveClock, systemClock, type Clock } from '../clock.js'
 import { InvalidOptionError, StoreError, ValueTooLargeError } from '../errors.js'
-import { StoreAdmin, type AdminSource } from './admin.js'
+import { StoreAdmin } from './admin.js'
+import type { AdminSource } from './admin-source.js'
 import { addCounters, COUNTER_NAMES, zeroCounters, type MutableCounters } from './counters.js'
+import { INDEX_VIEW, MemoryIndex, type IndexView } from './memory-index.js'
 import type { CacheCounters, CacheStore, DeleteOptions, EntryInfo, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
 import { planWrite, resolveTtlSettings, type TtlSettings, type WritePlan } from './ttl.js'
 
@@ -43,7 +45,7 @@ export interface MemoryStoreOptions {
 }
 
 const KNOWN_OPTIONS = new Set(['maxSize', 'maxEntrySize', 'ttl', 'ttlOffset', 'clock'])
-/** Ids per admin batch, as RedisStore's SCAN batches. */
+/** Ids per admin batch (walk and index reads alike), as RedisStore's SCAN batches. */
 const ADMIN_BATCH = 500
 
 /**
@@ -52,6 +54,10 @@ const ADMIN_BATCH = 500
  *
  * Expired values are dropped when read or evicted; no timer runs (lru-cache's `ttlAutopurge` stays
  * off), so the store never keeps the process alive.
+ *
+ * The targeted deletes (delete, deletePrefix, deleteTags, deleteOlderThan) read in-process indexes
+ * (memory-index.ts) rather than walking the LRU, as RedisStore's read its index keys. An entry's
+ * record goes whenever lru-cache lets go of its value, so the indexes hold no more than the LRU does.
  */
 export class MemoryStore implements CacheStore {
   /** Values never leave this process: see CacheStore.inProcess. */
@@ -64,6 +70,7 @@ export class MemoryStore implements CacheStore {
   /** count()'s events plus this store's writes and deletes (it is the only process that sees them). */
   #counters: MutableCounters = zeroCounters()
   readonly #admin: StoreAdmin
+  readonly #index = new MemoryIndex(ADMIN_BATCH)
 
   constructor(options: MemoryStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -92,6 +99,10 @@ export class MemoryStore implements CacheStore {
       // time, which a clock moved by hand would outrun. The system clock keeps lru-cache's default
       // (performance.now: monotonic, unlike Date.now).
       ...(clock === systemClock ? {} : { perf: clock, ttlResolution: 0 }),
+      // Every way lru-cache lets go of a value (delete, clear, eviction, expiry noticed, replacement by
+      // set) drops the id's index record, so no record outlives its value and the index is bounded by
+      // what the LRU holds. A replacement that carries `index` records it again once stored (set()).
+      dispose: (_value, id) => this.#index.drop(id),
     })
     const source: AdminSource = {
       idBatches: () => this.#idBatches(),
@@ -102,6 +113,14 @@ export class MemoryStore implements CacheStore {
           return value === undefined ? undefined : { size: value.byteLength, bytes: value.subarray(0, length) }
         }),
       remove: (ids) => this.remove(ids),
+      indexed: (query) => this.#index.indexed(query),
+      indexedUrls: (prefix) => this.#index.urls(prefix),
+      // The index already follows the values (see `dispose` above): a record the deletes find dangling
+      // is one whose value expired unnoticed, and only such ids are dropped here. A live value keeps its
+      // record, so an entry written between a delete's remove and its unindex stays reachable.
+      unindex: async (entries) => {
+        for (const { id } of entries) if (!this.#cache.has(id)) this.#index.drop(id)
+      },
     }
     this.#admin = new StoreAdmin(source, clock)
   }
@@ -144,7 +163,12 @@ export class MemoryStore implements CacheStore {
         if (held !== undefined) this.#cache.set(write.id, held, { ttl })
         return
       }
-      this.#cache.set(write.id, write.value.slice(), { ttl })
+      const stored = write.value.slice()
+      // A value replaced here has had its record dropped by `dispose`, so a write without `index` (a
+      // vary pointer written over a former entry) leaves the id unindexed. The record is made only if
+      // lru-cache holds the value, so that no record is ever left without one.
+      this.#cache.set(write.id, stored, { ttl })
+      if (write.index !== undefined && this.#cache.peek(write.id) === stored) this.#index.record(write.id, write.index)
       this.#counters.writes++
     })
   }
@@ -184,10 +208,12 @@ export class MemoryStore implements CacheStore {
     }
   }
 
-  /** Drops every value and resets the counters, as RedisStore's clear() removes its stats hash. */
+  /** Drops every value (and so every index record) and resets the counters, as RedisStore's clear() removes its stats hash. */
   async clear(): Promise<void> {
     this.#assertOpen('clear')
     this.#cache.clear()
+    // `dispose` dropped each record; this lets go of the age list's slots too.
+    this.#index.clear()
     this.#counters = zeroCounters()
   }
 
@@ -200,9 +226,28 @@ export class MemoryStore implements CacheStore {
     return this.#admin.entries()
   }
 
+  /** Reads the URL index: costs what it deletes, whatever else the store holds. */
   async delete(url: string | URL, options?: DeleteOptions): Promise<number> {
     this.#assertOpen('delete')
     return this.#admin.delete(url, options)
+  }
+
+  /** Filters the URLs indexed by `prefix`, then deletes each as delete() does. */
+  async deletePrefix(prefix: string | URL): Promise<number> {
+    this.#assertOpen('deletePrefix')
+    return this.#admin.deletePrefix(prefix)
+  }
+
+  /** Reads each tag's index. */
+  async deleteTags(tags: readonly string[]): Promise<number> {
+    this.#assertOpen('deleteTags')
+    return this.#admin.deleteTags(tags)
+  }
+
+  /** Reads the age index, oldest first, up to the cutoff. */
+  async deleteOlderThan(seconds: number): Promise<number> {
+    this.#assertOpen('deleteOlderThan')
+    return this.#admin.deleteOlderThan(seconds)
   }
 
   /** With `ttl: false` this is the only way stale entries leave but by eviction. */
@@ -226,11 +271,17 @@ export class MemoryStore implements CacheStore {
     return { ...this.#counters, ...(await this.#admin.held()) }
   }
 
-  /** Drops every value and refuses later calls, as a closed RedisStore does. Idempotent. */
+  /** Drops every value (and index record) and refuses later calls, as a closed RedisStore does. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#cache.clear()
+    this.#index.clear()
+  }
+
+  /** The index, read-only: for tests that check it follows the values and stays within what the LRU holds. */
+  get [INDEX_VIEW](): IndexView {
+    return this.#index
   }
 
   async *#idBatches(): AsyncIterable<readonly string[]> {

@@ -10,8 +10,11 @@
  * - v5 and v6 apply `createClient({ commandOptions: { typeMapping } })` to every reply, and v6 speaks
  *   RESP3 by default, so HGETALL may come back as a Map of Buffers: string replies are read through
  *   `withTypeMapping({})` (the default mapping) and hashes are normalised anyway.
- * - v6 prefixes every key argument with `keyPrefix`, but neither the SCAN pattern nor the keys SCAN
- *   returns: the driver adds it to the pattern and strips it from the keys.
+ * - v6 prefixes every key argument with `keyPrefix`, EVAL's and EVALSHA's `keys` included, but
+ *   neither the SCAN pattern nor the keys SCAN returns: the driver adds it to the pattern and strips
+ *   it from the keys.
+ * - EVAL/EVALSHA (`{ keys, arguments }`, NOSCRIPT error message), ZRANGE, ZRANGEBYSCORE WITHSCORES and
+ *   ZRANGEBYLEX with `{ LIMIT }` (Buffer bounds too) and ZREM take the same arguments in all three.
  * - SET with PX, PEXPIRE, PERSIST, UNLINK, HINCRBY, STRLEN, MULTI/EXEC, isReady, isOpen, connect(),
  *   unref() and the 'error' and 'ready' events behave alike in all three.
  *
@@ -50,6 +53,18 @@ export interface WriteBatch {
   exec(): Promise<unknown>
 }
 
+/** A Lua script and the SHA-1 Redis caches it under (EVALSHA). */
+export interface LuaScript {
+  readonly source: string
+  readonly sha: string
+}
+
+/** A member of a sorted set with its score. */
+export interface Scored {
+  readonly value: string
+  readonly score: number
+}
+
 /** What RedisStore needs of a client. Keys are given and returned without a v6 `keyPrefix`. */
 export interface RedisCommands {
   readonly isOpen: boolean
@@ -71,6 +86,17 @@ export interface RedisCommands {
   batch(): WriteBatch
   /** SCAN MATCH `match` (a glob over keys as given to the other commands), in batches of about `count` keys. */
   scan(match: string, count: number): AsyncIterable<string[]>
+  /** Runs `script` by EVALSHA, or by EVAL when Redis does not hold it (first use, restart, SCRIPT FLUSH). */
+  script(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>
+  /** Runs `script` by EVAL: for one that must not fail with NOSCRIPT, as commands queued behind it run before a retry could. */
+  evalScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>
+  /** ZRANGE by rank, `stop` inclusive (-1: the last). */
+  zRange(key: string, start: number, stop: number): Promise<string[]>
+  /** ZRANGEBYSCORE WITHSCORES LIMIT; bounds in Redis syntax (`-inf`, `(123`). */
+  zRangeByScoreWithScores(key: string, min: string, max: string, offset: number, count: number): Promise<Scored[]>
+  /** ZRANGEBYLEX LIMIT; bounds in Redis syntax (`[a`, `(a`), a Buffer for bytes that are not UTF-8 (`\xff`). */
+  zRangeByLex(key: string, min: string | Buffer, max: string | Buffer, offset: number, count: number): Promise<string[]>
+  zRem(key: string, members: readonly string[]): Promise<number>
 }
 
 /**
@@ -116,8 +142,23 @@ interface Client {
   strLen(key: string): Reply
   unlink(keys: string[]): Reply
   hGetAll(key: string): Reply
+  eval(script: string, options: EvalOptions): Reply
+  evalSha(sha: string, options: EvalOptions): Reply
+  zRange(key: string, start: number, stop: number): Reply
+  zRangeByScoreWithScores(key: string, min: string, max: string, options: LimitOptions): Reply
+  zRangeByLex(key: string, min: string | Buffer, max: string | Buffer, options: LimitOptions): Reply
+  zRem(key: string, members: string[]): Reply
   commandOptions(options: { returnBuffers: true }): unknown
   withTypeMapping(mapping: Readonly<Record<number, unknown>>): Client
+}
+
+interface EvalOptions {
+  readonly keys: string[]
+  readonly arguments: string[]
+}
+
+interface LimitOptions {
+  readonly LIMIT: { readonly offset: number; readonly count: number }
 }
 
 interface Multi {
@@ -189,6 +230,37 @@ abstract class SharedCommands implements RedisCommands {
       hIncrBy: (key, field, by) => void multi.hIncrBy(key, field, by),
       exec: () => multi.exec(),
     }
+  }
+
+  async script(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const options = { keys: [...keys], arguments: [...args] }
+    try {
+      return await this.commands.evalSha(script.sha, options)
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error
+      return this.commands.eval(script.source, options)
+    }
+  }
+
+  evalScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.commands.eval(script.source, { keys: [...keys], arguments: [...args] })
+  }
+
+  async zRange(key: string, start: number, stop: number): Promise<string[]> {
+    return ((await this.commands.zRange(key, start, stop)) as unknown[]).map(String)
+  }
+
+  async zRangeByScoreWithScores(key: string, min: string, max: string, offset: number, count: number): Promise<Scored[]> {
+    const reply = (await this.commands.zRangeByScoreWithScores(key, min, max, { LIMIT: { offset, count } })) as { value: unknown; score: unknown }[]
+    return reply.map(({ value, score }) => ({ value: String(value), score: Number(score) }))
+  }
+
+  async zRangeByLex(key: string, min: string | Buffer, max: string | Buffer, offset: number, count: number): Promise<string[]> {
+    return ((await this.commands.zRangeByLex(key, min, max, { LIMIT: { offset, count } })) as unknown[]).map(String)
+  }
+
+  async zRem(key: string, members: readonly string[]): Promise<number> {
+    return members.length === 0 ? 0 : Number(await this.commands.zRem(key, [...members]))
   }
 
   abstract get(key: string): Promise<Buffer | null>

@@ -5,6 +5,7 @@ import { COUNTER_NAMES } from './counters.js'
 import type { RedisCommands } from './redis-commands.js'
 import type { RedisConnection } from './redis-connection.js'
 import { RedisCounters } from './redis-counters.js'
+import { RedisIndex } from './redis-index.js'
 import { redisKey } from './redis-layout.js'
 import { resolveRedisStoreOptions, type RedisStoreOptions } from './redis-options.js'
 import { RedisScan } from './redis-scan.js'
@@ -15,15 +16,18 @@ export type { RedisStoreOptions } from './redis-options.js'
 
 /**
  * A CacheStore on Redis through node-redis 4, 5 or 6 (redis-commands.ts). Each entry id is one string
- * key (redis-layout.ts); writes of one call go in one MULTI, reads of one call in one GET or MGET.
- * A thin composition: options are redis-options.ts's, the connection's lifecycle
- * redis-connection.ts's, the namespace walks redis-scan.ts's, the counters and their flush
- * redis-counters.ts's, the admin API admin.ts's.
+ * key (redis-layout.ts); writes of one call go in one MULTI, after the index scripts of the writes
+ * that carry `index`; reads of one call go in one GET or MGET. A thin composition: options are
+ * redis-options.ts's, the connection's lifecycle redis-connection.ts's, the namespace walks
+ * redis-scan.ts's, the indexes redis-index.ts's, the counters and their flush redis-counters.ts's, the
+ * admin API admin.ts's.
  *
  * A command sent before the client's first connect attempt has settled waits for it, so the first
  * request after startup finds Redis up (callers bound the wait: GuardedStore's commandTimeout); after
- * that, commands fail fast with StoreError while the client is not ready. Admin reads (ids, scan, keys, entries, delete, deleteExpired, stats, clear) walk the
- * namespace with SCAN, which may repeat an id when Redis resizes its table mid-walk.
+ * that, commands fail fast with StoreError while the client is not ready. The listings (ids, scan,
+ * keys, entries, stats), deleteExpired and clear walk the namespace with SCAN, which may repeat an id
+ * when Redis resizes its table mid-walk; the targeted deletes (delete, deletePrefix, deleteTags,
+ * deleteOlderThan) read the indexes and never walk.
  *
  * count(), and the store's own writes and deletes, are buffered and flushed to `<namespace>:stats`
  * about once a second and on close(); a failed flush goes to the onBackgroundError listeners.
@@ -33,6 +37,7 @@ export class RedisStore implements CacheStore {
   readonly #connection: RedisConnection
   readonly #ttl: TtlSettings
   readonly #scan: RedisScan
+  readonly #index: RedisIndex
   readonly #counters: RedisCounters
   readonly #admin: StoreAdmin
   readonly #listeners = new Set<(error: CacheError) => void>()
@@ -43,11 +48,15 @@ export class RedisStore implements CacheStore {
     this.#ttl = ttl
     this.#connection = connection
     this.#scan = new RedisScan(this.#connection, this.namespace)
+    this.#index = new RedisIndex(this.#connection, this.namespace, ttl, clock)
     this.#counters = new RedisCounters(this.#connection, this.namespace, { clock, onFailure: (error) => this.#background(error) })
     const source: AdminSource = {
       idBatches: () => this.#scan.idBatches(),
       heads: (reads) => this.#scan.heads(reads),
       remove: (ids) => this.remove(ids),
+      indexed: (query) => this.#index.indexed(query),
+      indexedUrls: (prefix) => this.#index.indexedUrls(prefix),
+      unindex: (entries) => this.#index.unindex(entries),
     }
     this.#admin = new StoreAdmin(source, clock)
   }
@@ -92,30 +101,48 @@ export class RedisStore implements CacheStore {
     })
   }
 
+  /**
+   * Indexes the writes that carry `index` first (redis-index.ts: a failed index write rejects before
+   * any value is written), then writes every value in one MULTI.
+   */
   async set(writes: readonly StoreWrite[]): Promise<void> {
     if (writes.length === 0) return
+    // Copied before the first await, so a caller reusing its buffers cannot change what is sent.
+    const values = writes.map((write) => (write.value === undefined ? undefined : Buffer.from(write.value)))
+    const indexing = this.#index.writeCalls(writes)
     const written = await this.#run('set', async (redis) => {
+      // Index first (redis-index.ts): queued ahead of the MULTI on the one connection, so Redis runs
+      // them first, in the same round trip.
+      const indexed = Promise.all(indexing.map((call) => call(redis)))
       const batch = redis.batch()
+      const stored: string[] = []
       let count = 0
-      for (const write of writes) {
+      for (const [index, write] of writes.entries()) {
+        const value = values[index]
         const key = redisKey(this.namespace, write.id)
         const plan = planWrite(this.#ttl, write.ttlMs)
         if (plan.kind === 'drop') {
           batch.unlink(key)
           continue
         }
-        if (write.value === undefined) {
+        if (value === undefined) {
           // Only the expiry changes; both commands do nothing on a missing key.
           if (plan.kind === 'expire') batch.pExpire(key, plan.ms)
           else batch.persist(key)
           continue
         }
-        // Buffer.from copies, so a caller reusing its buffer cannot change what is sent.
         // SET without PX also clears a TTL the key had, which `keep` wants.
-        batch.set(key, Buffer.from(write.value), plan.kind === 'expire' ? plan.ms : undefined)
+        batch.set(key, value, plan.kind === 'expire' ? plan.ms : undefined)
+        stored.push(key)
         count++
       }
-      await batch.exec()
+      const [index, commit] = await Promise.allSettled([indexed, batch.exec()])
+      if (index.status === 'rejected') {
+        // Values no delete could reach must not stay servable.
+        if (commit.status === 'fulfilled' && stored.length > 0) await redis.unlink(stored)
+        throw index.reason
+      }
+      if (commit.status === 'rejected') throw commit.reason
       return count
     })
     this.#counters.add({ writes: written }, ['writes'])
@@ -165,9 +192,24 @@ export class RedisStore implements CacheStore {
     return this.#admin.entries()
   }
 
-  /** Walks the whole namespace: an admin call, not for the request path. */
+  /** Reads the URL's index (one ZRANGE), never the namespace: its cost follows the entries it finds. */
   delete(url: string | URL, options?: DeleteOptions): Promise<number> {
     return this.#admin.delete(url, options)
+  }
+
+  /** Reads the origin's URL index by lex range, then each URL's index; never walks the namespace. */
+  deletePrefix(prefix: string | URL): Promise<number> {
+    return this.#admin.deletePrefix(prefix)
+  }
+
+  /** Reads each tag's index (one ZRANGE per tag); never walks the namespace. */
+  deleteTags(tags: readonly string[]): Promise<number> {
+    return this.#admin.deleteTags(tags)
+  }
+
+  /** Reads the 16 age buckets by storedAt, 500 ids at a time; never walks the namespace. */
+  deleteOlderThan(seconds: number): Promise<number> {
+    return this.#admin.deleteOlderThan(seconds)
   }
 
   /** Mostly useful with `ttl: false`, where Redis never expires entries itself. */

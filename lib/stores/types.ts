@@ -3,9 +3,10 @@
  * live elsewhere, so every store passes the same contract suite (test/stores/store-contract.ts).
  *
  * The contract has three parts: the data calls the cache makes through GuardedStore (get, getRange,
- * set, remove, count), the admin API people and the CLI call (keys, entries, delete, deleteExpired,
- * clear, stats), and the lifecycle (close, and the optional onBackgroundError). A store builds its
- * admin API with admin.ts's StoreAdmin over an AdminSource, as MemoryStore and RedisStore do.
+ * set, remove, count), the admin API people and the CLI call (keys, entries, delete, deletePrefix,
+ * deleteTags, deleteOlderThan, deleteExpired, clear, stats), and the lifecycle (close, and the optional
+ * onBackgroundError). A store builds its admin API with admin.ts's StoreAdmin over an AdminSource
+ * (admin-source.ts), as MemoryStore and RedisStore do.
  */
 import type { CacheError } from '../errors.js'
 
@@ -26,6 +27,25 @@ export interface StoreWrite {
    * is useful until evicted. Stores with `ttl: true` expire the value after this plus their `ttlOffset`.
    */
   readonly ttlMs: number | undefined
+  /**
+   * Set on the write of a stored response (never on a pointer or a body): what the store indexes so
+   * that delete(), deletePrefix(), deleteTags(), deleteOlderThan() and the RFC 9111 §4.4 invalidation
+   * find the entry without walking the store. The store writes the index before the value (or in the
+   * same atomic write), so nothing servable is ever out of the index's reach; a failed index write
+   * fails the set(). Index members live as long as the value: they expire with it, or are pruned when
+   * a delete finds their value gone.
+   */
+  readonly index?: IndexFields
+}
+
+/** What a store indexes of one stored response (StoreWrite.index). */
+export interface IndexFields {
+  /** The URL as the entry stores it (url-normalize.ts normalizeUrl): what delete(url) and deletePrefix() match. */
+  readonly url: string
+  /** Its tags (policy/tags.ts bounds count and length): what deleteTags() matches. */
+  readonly tags: readonly string[]
+  /** When the response was received (its responseTime, epoch ms): what deleteOlderThan() compares. */
+  readonly storedAt: number
 }
 
 /** A summary of one stored value, for the admin API, read without copying the body. */
@@ -102,7 +122,7 @@ export interface EntryInfo {
 
 /** Options of `delete(url, options)`. */
 export interface DeleteOptions {
-  /** Method whose entries go; `HEAD` means `GET`, since both share one entry. @default 'GET' */
+  /** Only the entries of this method go; `HEAD` means `GET`, since both share one entry. @default every method */
   readonly method?: string
 }
 
@@ -140,9 +160,12 @@ export interface CacheStore {
    */
   count(delta: Partial<CacheCounters>): void
 
-  // The admin API: never on the request path. Each call walks the whole store (SCAN for Redis),
-  // reading only each value's metadata, never the bodies. StoreAdmin (admin.ts) implements all four,
-  // and what stats() counts of the values held, over an AdminSource.
+  // The admin API. The listings (keys, entries, stats) and deleteExpired walk the whole store (SCAN
+  // for Redis), reading only each value's metadata, never the bodies. The targeted deletes (delete,
+  // deletePrefix, deleteTags, deleteOlderThan) go through the store's indexes (StoreWrite.index) and
+  // never walk it: each costs a number of store commands proportional to the entries it removes, which
+  // is why the cache's RFC 9111 §4.4 invalidation uses delete() on the request path. StoreAdmin
+  // (admin.ts, admin-deletes.ts) implements all of them over an AdminSource.
 
   /**
    * Ids of the stored responses, streamed: not of vary pointers, bodies stored apart or values that
@@ -155,13 +178,33 @@ export interface CacheStore {
    */
   entries(): AsyncIterable<EntryInfo>
   /**
-   * Deletes every entry stored for `url` and `options.method` (default GET; HEAD means GET), all
-   * variants included, with their vary pointers and bodies stored apart, and resolves to how many
-   * entries went. `url` is normalized as the cache keys it; one that holds an ignored parameter
-   * matches nothing, since the stored URL does not hold it. Rejects with InvalidOptionError naming
-   * `url` when it does not parse as an absolute URL.
+   * Deletes every entry stored for `url`: every method (or only `options.method`; HEAD means GET),
+   * every Vary variant, every partition (`matchHeaders`, a custom `key`, `credentials`), with their
+   * vary pointers and bodies stored apart, and resolves to how many entries went. `url` is normalized
+   * as the cache keys it; one that holds an ignored parameter matches nothing, since the stored URL
+   * does not hold it. Rejects with InvalidOptionError naming `url` when it does not parse as an
+   * absolute URL.
    */
   delete(url: string | URL, options?: DeleteOptions): Promise<number>
+  /**
+   * Deletes every entry whose stored URL starts with `prefix` (normalized as URLs are, so
+   * `https://API.example.com/users/` matches `https://api.example.com/users/42?x=1`), as delete() does
+   * for each, and resolves to how many went. Rejects with InvalidOptionError naming `prefix` unless it
+   * parses as an absolute http(s) URL.
+   */
+  deletePrefix(prefix: string | URL): Promise<number>
+  /**
+   * Deletes every entry stored with any of `tags` (the cache's `tagsHeader` and per-request `tags`),
+   * every variant and body included, and resolves to how many went. Rejects with InvalidOptionError
+   * naming `tags` unless it is an array of strings; a tag never stored matches nothing.
+   */
+  deleteTags(tags: readonly string[]): Promise<number>
+  /**
+   * Deletes every entry received more than `seconds` ago by the store's clock (its `storedAt`), and
+   * resolves to how many went. Rejects with InvalidOptionError naming `seconds` unless it is a finite
+   * number >= 0.
+   */
+  deleteOlderThan(seconds: number): Promise<number>
   /**
    * Deletes what can no longer be served fresh (stale entries, giving up their revalidation and
    * `staleIfError`), expired vary pointers, variants whose pointer is gone, bodies no live entry

@@ -226,3 +226,18 @@ export function freePort(): Promise<number> {
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/**
+ * The keys of `namespace` that hold entries, vary pointers or bodies (`<ns>:{<hex>}…`), sorted; its
+ * index keys (`<ns>:{o:…}`, `{t:…}`, `{a:…}`, redis-layout.ts) and stats hash left out.
+ */
+export async function entryKeys(server: Pick<RedisServer, 'cli'>, namespace: string): Promise<string[]> {
+  const keys = (await server.cli('--scan', '--pattern', `${namespace}:{*`)).split('\n').filter(Boolean)
+  return keys.filter((key) => /^\{[0-9a-f]+\}/.test(key.slice(namespace.length + 1))).sort()
+}
+
+/** The index keys of `namespace` (redis-layout.ts: `<ns>:{o:…}`, `{t:…}`, `{a:…}`), sorted. */
+export async function indexKeys(server: Pick<RedisServer, 'cli'>, namespace: string): Promise<string[]> {
+  const keys = (await server.cli('--scan', '--pattern', `${namespace}:{*`)).split('\n').filter(Boolean)
+  return keys.filter((key) => /^\{[a-z]:/.test(key.slice(namespace.length + 1))).sort()
+}

@@ -9,6 +9,7 @@ import { cache } from '../../lib/index.js'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { fixed } from '../helpers/origin.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
+import { entryKeys, indexKeys } from '../helpers/redis-server.js'
 
 for (const kind of storeKinds) {
   describe(`hit and miss (${kind.name} store)`, () => {
@@ -156,7 +157,7 @@ for (const kind of storeKinds) {
 describe('hit and miss: Redis layout', () => {
   const origin = suiteOrigin(storeKinds.find((k) => k.name === 'redis')!, fixed('layout', { 'cache-control': 'max-age=120' }))
 
-  it('writes only keys under the namespace, each with a TTL from the freshness lifetime', async () => {
+  it('writes only keys under the namespace, each with a TTL from the freshness lifetime, its index keys too', async () => {
     const kind = storeKinds.find((k) => k.name === 'redis')!
     const store = await kind.make()
     const { dispatcher, close } = cachedAgent({ store })
@@ -168,8 +169,8 @@ describe('hit and miss: Redis layout', () => {
       const namespace = (store as unknown as { namespace: string }).namespace
       const scan = async () => (await redis.cli('--scan', '--pattern', `${namespace}:*`)).split('\n').filter(Boolean)
       // Writes are committed after each response ends, off the caller's path.
-      await eventually(async () => (await scan()).length === 2)
-      const keys = await scan()
+      await eventually(async () => (await entryKeys(redis, namespace)).length === 2)
+      const keys = await entryKeys(redis, namespace)
       assert.equal(keys.length, 2)
       for (const key of keys) {
         assert.match(key, new RegExp(`^${namespace}:\\{[0-9a-f]{32}\\}$`))
@@ -177,6 +178,11 @@ describe('hit and miss: Redis layout', () => {
         const ttl = Number(await redis.cli('TTL', key))
         assert.ok(ttl > 3700 && ttl <= 3720, `TTL ${ttl}`)
       }
+      // Every other key is an index key (issue 14), living at least as long as the entries it lists.
+      const index = await indexKeys(redis, namespace)
+      assert.deepEqual((await scan()).sort(), [...keys, ...index].sort())
+      assert.ok(index.length >= 3, `index keys ${index.join(' ')}`)
+      for (const key of index) assert.ok(Number(await redis.cli('TTL', key)) >= 3700, `TTL of ${key}`)
       assert.equal(origin.count(), 2)
     } finally {
       await close()

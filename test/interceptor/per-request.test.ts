@@ -264,6 +264,8 @@ for (const kind of storeKinds) {
           [{ expireAfer: 60 }, 'cache.expireAfer'],
           [{ staleIfError: 'yes' }, 'cache.staleIfError'],
           [{ tags: ['has space'] }, 'cache.tags'],
+          [{ tags: ['control\x01char'] }, 'cache.tags'],
+          [{ tags: Array.from({ length: 33 }, (_, i) => `t${i}`) }, 'cache.tags'],
           [{ onOutcome: 1 }, 'cache.onOutcome'],
         ] as const) {
           await assert.rejects(request(`${origin.url}/bad`, { dispatcher, cache: bad } as never), (error: unknown) => error instanceof InvalidOptionError && error.option === option)

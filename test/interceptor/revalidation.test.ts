@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { ManualClock } from '../helpers/clock.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
+import { entryKeys } from '../helpers/redis-server.js'
 
 const LAST_MODIFIED = 'Tue, 01 Oct 2024 10:00:00 GMT'
 
@@ -168,7 +169,7 @@ describe('revalidation: Redis TTL', () => {
   /** TTLs of the namespace's keys, once the write (committed after the response ended) has landed. */
   const ttlsOf = async (namespace: string): Promise<number[]> => {
     const redis = redisKind().redis()
-    const scan = async () => (await redis.cli('--scan', '--pattern', `${namespace}:*`)).split('\n').filter(Boolean)
+    const scan = () => entryKeys(redis, namespace)
     await eventually(async () => (await scan()).length > 0)
     return Promise.all((await scan()).map(async (key) => Number(await redis.cli('TTL', key))))
   }

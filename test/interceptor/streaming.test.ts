@@ -12,6 +12,7 @@ import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { ManualClock } from '../helpers/clock.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
+import { entryKeys } from '../helpers/redis-server.js'
 
 const MiB = 1024 * 1024
 
@@ -48,8 +49,7 @@ describe('large bodies (Redis store)', () => {
   })
 
   const redisKind = () => storeKinds.find((k) => k.name === 'redis')!
-  const keysOf = async (store: RedisStore): Promise<string[]> =>
-    (await redisKind().redis().cli('--scan', '--pattern', `${store.namespace}:{*`)).split('\n').filter(Boolean).sort()
+  const keysOf = (store: RedisStore): Promise<string[]> => entryKeys(redisKind().redis(), store.namespace)
   /** The entry and body keys once the write, committed after the response ended, has landed. */
   const committedKeys = async (store: RedisStore): Promise<string[]> => {
     await eventually(async () => (await keysOf(store)).length === 2)

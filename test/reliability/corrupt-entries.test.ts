@@ -15,6 +15,7 @@ import { cachedAgent, send } from '../helpers/client.js'
 import { errorLog, storedIds, watchProcess } from '../helpers/faults.js'
 import { sendBytes, startOrigin, type Origin } from '../helpers/origin.js'
 import { releaseRedis, storeKinds, useRedis, type StoreKind } from '../helpers/stores.js'
+import { entryKeys } from '../helpers/redis-server.js'
 
 const cbor = { useRecords: false, mapsAsObjects: true, structuredClone: false, bundleStrings: false, pack: false, useFloat32: 0 } as const
 const decoder = new Decoder(cbor)
@@ -120,7 +121,7 @@ for (const kind of storeKinds) {
         }
       }
       const namespace = (store as unknown as { namespace: string }).namespace
-      const keys = (await (kind as StoreKind).redis().cli('--scan', '--pattern', `${namespace}:*`)).split('\n').filter(Boolean)
+      const keys = await entryKeys((kind as StoreKind).redis(), namespace)
       assert.equal(keys.length, 1)
       const key = keys[0]!
       return {

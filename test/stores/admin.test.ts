@@ -302,7 +302,7 @@ describe('MemoryStore admin API with bodies stored apart', () => {
     const store = await kinds[0]!.make()
     const { entry, body, bodyId } = external('e1', '01', { url: 'https://example.com/ext' })
     await store.set([
-      { id: 'e1', value: entry, ttlMs: undefined },
+      { id: 'e1', value: entry, ttlMs: undefined, index: { url: 'https://example.com/ext', tags: [], storedAt: 0 } },
       { id: bodyId, value: body, ttlMs: undefined },
     ])
     const [listed] = await collect(store.entries())

@@ -8,6 +8,7 @@ import { encodeRecord } from '../../lib/codec/frame.js'
 import { InvalidOptionError, StoreError } from '../../lib/errors.js'
 import type { CacheStore, StoreStats } from '../../lib/stores/types.js'
 import type { ManualClock } from '../helpers/clock.js'
+import { deleteContract } from './delete-contract.js'
 
 export interface StoreFixture {
   readonly store: CacheStore
@@ -267,9 +268,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
 
     it('deletes every entry of a URL and method with delete(url), and says how many went', async () => {
       const now = fixture.clock.now()
+      const index = (url: string) => ({ url, tags: [], storedAt: now })
       await store.set([
-        { id: 'b8', value: storedResponse('https://example.com/gone', { now }), ttlMs: undefined },
-        { id: 'b9', value: storedResponse('https://example.com/kept', { now }), ttlMs: undefined },
+        { id: 'b8', value: storedResponse('https://example.com/gone', { now }), ttlMs: undefined, index: index('https://example.com/gone') },
+        { id: 'b9', value: storedResponse('https://example.com/kept', { now }), ttlMs: undefined, index: index('https://example.com/kept') },
       ])
       assert.equal(await store.delete('https://EXAMPLE.com:443/gone'), 1)
       assert.equal(await store.delete(new URL('https://example.com/gone')), 0)
@@ -289,6 +291,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       await assert.rejects(store.remove(['ad']), StoreError)
     })
   })
+
+  deleteContract(name, makeStore)
 }
 
 /** An encoded response record with the body `body`, as the cache stores one at `url`, received at `now` and fresh for `lifetime` seconds. */

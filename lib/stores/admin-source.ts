@@ -1,0 +1,135 @@
+/**
+ * What the admin functions (admin.ts, admin-deletes.ts) need of a store, and the one way they read
+ * stored records: each value's metadata only (codec/frame.ts metadataEnd), never its body, so
+ * listing or deleting from a Redis full of large bodies does not pull the bodies.
+ */
+import { decodeMeta, decodeRecord, metadataEnd, type RecordMeta } from '../codec/frame.js'
+import { MAGIC as UNDICI_RECORD_MAGIC } from '../codec/undici-record.js'
+import { bodySize, isInline, type VaryPointer } from '../entry.js'
+
+/** A value's size and first bytes, as a store reads them for the admin API. */
+export interface ValueHead {
+  /** Bytes of the whole value. */
+  readonly size: number
+  /** The value's first bytes: as many as asked for, or the whole value when it is shorter. */
+  readonly bytes: Uint8Array
+}
+
+/** A read of the first `length` bytes of the value at `id`; a length of 0 reads only its size. */
+export interface HeadRead {
+  readonly id: string
+  readonly length: number
+}
+
+/** What the admin functions need from a store. */
+export interface AdminSource {
+  /** Every id held, in batches (one SCAN batch for Redis), so a caller holds one batch at a time. */
+  idBatches(): AsyncIterable<readonly string[]>
+  /** The value head of each read, in one round trip; undefined where the id is gone (or not a value of ours). */
+  heads(reads: readonly HeadRead[]): Promise<(ValueHead | undefined)[]>
+  /** Deletes these ids; unknown ids are ignored (CacheStore.remove). */
+  remove(ids: readonly string[]): Promise<void>
+  /**
+   * The entry ids indexed under `query` (StoreWrite.index), in batches, never by walking the store.
+   * Ids may be dangling: their value gone (expired, evicted, deleted) or no longer an entry; the
+   * caller unindexes those. `url` and `tag` yield every id indexed when the call began, each once.
+   * `before` yields the ids stored before `time`, oldest first, one batch at a time: the caller
+   * unindexes every id of a batch before asking for the next, which starts where the index now begins.
+   */
+  indexed(query: IndexQuery): AsyncIterable<readonly string[]>
+  /** The URLs indexed that start with `prefix` (a normalized URL prefix), in batches, each once; never a walk of the store. */
+  indexedUrls(prefix: string): AsyncIterable<readonly string[]>
+  /**
+   * Drops ids from the indexes: each from the age index, and from its `url`'s and `tag`'s index when
+   * given; an id not there is ignored. A URL left with no ids leaves the prefix index too.
+   */
+  unindex(entries: readonly Unindexed[]): Promise<void>
+}
+
+/** An index the deletes read: one URL's entries, one tag's, or those stored before `time` (epoch ms). */
+export type IndexQuery =
+  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'tag'; readonly tag: string }
+  | { readonly kind: 'before'; readonly time: number }
+
+/** An id to drop from the indexes (AdminSource.unindex). */
+export interface Unindexed {
+  readonly id: string
+  readonly url?: string
+  readonly tag?: string
+}
+
+/**
+ * Bytes read first from each value. Metadata is a few hundred bytes for typical responses, so one read
+ * nearly always covers it; a larger one takes a second read of exactly metadataEnd() bytes.
+ */
+export const METADATA_PREFIX_BYTES = 4096
+
+/** An entry's metadata, and the id of its body when the body is stored apart (codec kind 3). */
+export type EntryMeta = Extract<RecordMeta, { kind: 'entry' }> & { readonly bodyId: string | undefined }
+
+/** A record read; `meta` is undefined when its metadata does not decode (corrupt or unknown format). */
+export interface Scanned {
+  readonly id: string
+  readonly size: number
+  readonly meta: EntryMeta | VaryPointer | undefined
+}
+
+/**
+ * The records at `ids` (none of them a body id), each with its decoded metadata, in one round trip,
+ * or two when some metadata is longer than the first read. Ids holding nothing are left out, and so
+ * are values toUndiciCacheStore() wrote: those belong to undici's interceptor and are left to their TTL.
+ */
+export async function readRecords(source: AdminSource, ids: readonly string[]): Promise<Scanned[]> {
+  if (ids.length === 0) return []
+  const heads = await source.heads(ids.map((id) => ({ id, length: METADATA_PREFIX_BYTES })))
+  // Metadata longer than the first read: read exactly up to its end, and only for those values.
+  const longer: number[] = []
+  for (const [index, head] of heads.entries()) {
+    const end = head === undefined ? undefined : metadataEnd(head.bytes)
+    if (head !== undefined && end !== undefined && end > head.bytes.length && end <= head.size) longer.push(index)
+  }
+  if (longer.length > 0) {
+    const reads = longer.map((index) => ({ id: ids[index] as string, length: metadataEnd((heads[index] as ValueHead).bytes) as number }))
+    const second = await source.heads(reads)
+    longer.forEach((index, position) => {
+      heads[index] = second[position]
+    })
+  }
+  const records: Scanned[] = []
+  for (const [index, head] of heads.entries()) {
+    if (head !== undefined && head.bytes[0] !== UNDICI_RECORD_MAGIC) records.push({ id: ids[index] as string, size: head.size, meta: decodeHead(head) })
+  }
+  return records
+}
+
+/**
+ * The record's metadata from its first bytes. A value that ends with its metadata (a pointer, an entry
+ * whose body is stored apart, an empty body) is decoded whole, which also gives the body's id.
+ */
+export function decodeHead(head: ValueHead): EntryMeta | VaryPointer | undefined {
+  if (metadataEnd(head.bytes) !== head.size) {
+    const meta = decodeMeta(head.bytes)
+    return meta?.kind === 'entry' ? { ...meta, bodyId: undefined } : meta
+  }
+  const record = decodeRecord(head.bytes)
+  if (record?.kind !== 'entry') return record
+  const { body, ...fields } = record
+  return { ...fields, bodySize: bodySize(record), bodyId: isInline(body) ? undefined : body.id }
+}
+
+/** RFC 9110 §9.3.2: HEAD is GET without the content, and the cache keys both as GET. */
+export function sharedMethod(method: string): string {
+  const upper = method.toUpperCase()
+  return upper === 'HEAD' ? 'GET' : upper
+}
+
+/** The primary id of an entry or variant id (`<primary>` or `<primary>.<variant>`). */
+export function primaryOf(id: string): string {
+  return id.split('.', 1)[0] as string
+}
+
+/** Body ids are `<entry id>~<generation>` (entry.ts ExternalBody). */
+export function isBodyId(id: string): boolean {
+  return id.includes('~')
+}
