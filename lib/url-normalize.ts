@@ -102,7 +102,7 @@ const UTF8_DECODER = new TextDecoder()
  * escapes stay escaped: `%2F` is not `/`, since servers route on the raw path. The URL parser has
  * already percent-encoded non-ASCII characters and resolved dot segments, `%2e` forms included.
  */
-function normalizePath(path: string): string {
+export function normalizePath(path: string): string {
   return path.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
     const char = String.fromCharCode(Number.parseInt(hex, 16))
     return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { parseAge, parseCommand, UsageError, type Parsed } from '../lib/cli/args.js'
+import { clusterUrls, parseAge, parseCommand, USAGE, UsageError, type Parsed } from '../lib/cli/args.js'
 import { main } from '../lib/cli/main.js'
 import type { CacheOptions } from '../lib/index.js'
 import { RedisStore } from '../lib/stores/redis-store.js'
@@ -450,4 +450,28 @@ describe('undici-redis-cache CLI: purge arguments', () => {
   for (const [value, seconds] of ages) {
     it(`parseAge(${JSON.stringify(value)}) is ${seconds} s`, () => assert.equal(parseAge(value), seconds))
   }
+})
+
+describe('undici-redis-cache CLI: --cluster arguments', () => {
+  const refused = (argv: readonly string[], message: RegExp): void => {
+    assert.throws(() => parseCommand(argv), (error: unknown) => error instanceof UsageError && message.test(error.message))
+  }
+
+  it('takes one node URL or a comma-separated list, on every command', () => {
+    for (const argv of [['stats', '--cluster', 'redis://10.0.0.1:6379'], ['list', '--cluster', 'redis://a:1, rediss://b:2'], ['purge', '--all', '--cluster', 'redis://a:1']]) {
+      const parsed = parseCommand(argv)
+      assert.equal(parsed.kind, 'run', argv.join(' '))
+    }
+    assert.deepEqual(clusterUrls('redis://a:1, rediss://:pw@b:2'), ['redis://a:1', 'rediss://:pw@b:2'])
+  })
+
+  it('refuses --cluster with --url, and a node that is not a redis:// or rediss:// URL', () => {
+    refused(['stats', '--url', 'redis://a:1', '--cluster', 'redis://b:2'], /--url and --cluster exclude each other/)
+    refused(['stats', '--cluster', 'redis://a:1,'], /--cluster takes comma-separated redis:\/\/ or rediss:\/\/ URLs; got ""/)
+    refused(['stats', '--cluster', 'http://a:1'], /--cluster takes comma-separated/)
+  })
+
+  it('documents --cluster in the usage', () => {
+    assert.match(USAGE, /--cluster <url>\[,<url>\.\.\.\]/)
+  })
 })

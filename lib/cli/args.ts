@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 
-export const USAGE = `usage: undici-redis-cache <command> [--url redis://host:port] [--namespace http_cache] [--json]
+export const USAGE = `usage: undici-redis-cache <command> [--url redis://host:port | --cluster <url>[,<url>...]] [--namespace http_cache] [--json]
 commands:
   stats                                         counters (all processes) and what the namespace holds
   list [--limit N]                              one line per stored response
@@ -15,11 +15,14 @@ commands:
                                                 under any of the tags (repeat --tag), or stored longer
                                                 ago than <age> (90s, 30m, 1h, 7d; a bare number is seconds)
 --url defaults to REDIS_URL, else redis://127.0.0.1:6379
+--cluster takes the URLs of one or more nodes of a Redis Cluster (comma-separated): the commands then
+  cover every master; a password or rediss:// in the first URL applies to every node
   -h, --help       print this and exit
   -v, --version    print the version and exit`
 
 const OPTIONS = {
   url: { type: 'string' },
+  cluster: { type: 'string' },
   namespace: { type: 'string', default: 'http_cache' },
   json: { type: 'boolean', default: false },
   limit: { type: 'string' },
@@ -74,6 +77,10 @@ export function parseCommand(argv: readonly string[]): Parsed {
     if (given && !allowed.includes(name)) throw new UsageError(`--${name} does not apply to ${command}`)
   }
   if (values.limit !== undefined && !/^[1-9][0-9]*$/.test(values.limit)) throw new UsageError('--limit takes a positive integer')
+  if (values.cluster !== undefined) {
+    if (values.url !== undefined) throw new UsageError('--url and --cluster exclude each other: one Redis, or the nodes of a cluster')
+    clusterUrls(values.cluster)
+  }
   if (command === 'purge') {
     const targets = [values['url-match'], values.prefix, values.tag, values['older-than']]
     const chosen = [values.all, values.expired, ...targets.map((value) => value !== undefined)].filter(Boolean).length
@@ -98,6 +105,17 @@ function checkUrl(option: string, value: string): void {
   if (!URL.canParse(value)) throw new UsageError(`${takes}; got ${JSON.stringify(value)}`)
   const { protocol } = new URL(value)
   if (protocol !== 'http:' && protocol !== 'https:') throw new UsageError(`${takes}; got a ${protocol} URL`)
+}
+
+/** `--cluster`'s node URLs; UsageError unless each is a redis:// or rediss:// URL. */
+export function clusterUrls(value: string): string[] {
+  const urls = value.split(',').map((url) => url.trim())
+  for (const url of urls) {
+    if (!URL.canParse(url) || !['redis:', 'rediss:'].includes(new URL(url).protocol)) {
+      throw new UsageError(`--cluster takes comma-separated redis:// or rediss:// URLs; got ${JSON.stringify(url)}`)
+    }
+  }
+  return urls
 }
 
 const AGE = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/

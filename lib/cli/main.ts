@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs'
 import { InvalidOptionError } from '../errors.js'
 import type { EntryInfo } from '../stores/admin.js'
 import { STORE_COUNTER_NAMES } from '../stores/counters.js'
-import { RedisStore } from '../stores/redis-store.js'
-import { parseAge, parseCommand, USAGE, UsageError, type Command, type Values } from './args.js'
+import { RedisStore, type RedisStoreOptions } from '../stores/redis-store.js'
+import { clusterUrls, parseAge, parseCommand, USAGE, UsageError, type Command, type Values } from './args.js'
 
 /** Where the CLI writes (process.stdout, or a test's collector). */
 export interface Writer {
@@ -49,10 +49,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return 0
   }
   const { command, values } = parsed
-  const url = values.url ?? io.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
+  const url = values.cluster ?? values.url ?? io.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
   let store: RedisStore
   try {
-    store = new RedisStore({ url, namespace: values.namespace })
+    const connection: RedisStoreOptions = values.cluster === undefined ? { url } : { cluster: clusterOptions(clusterUrls(values.cluster)) }
+    store = new RedisStore({ ...connection, namespace: values.namespace })
   } catch (error) {
     io.stderr.write(`undici-redis-cache: ${(error as Error).message}\n`)
     return error instanceof InvalidOptionError ? 2 : 1
@@ -63,7 +64,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return 0
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error)
-    io.stderr.write(`undici-redis-cache: ${command} on ${redactPassword(url)} failed: ${detail}\n`)
+    io.stderr.write(`undici-redis-cache: ${command} on ${url.split(',').map(redactPassword).join(',')} failed: ${detail}\n`)
     return 1
   } finally {
     await store.close()
@@ -129,6 +130,20 @@ async function print(writer: Writer, line: string): Promise<void> {
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }
   return String(manifest.version)
+}
+
+/**
+ * Root nodes for `--cluster`. node-redis connects to the nodes it discovers with the cluster's
+ * `defaults`, not with a root node's URL, so the first URL's credentials and TLS go there too.
+ */
+function clusterOptions(urls: readonly string[]): { rootNodes: { url: string }[]; defaults: { username?: string; password?: string; socket?: { tls: true } } } {
+  const first = new URL(urls[0] as string)
+  const defaults = {
+    ...(first.username === '' ? {} : { username: decodeURIComponent(first.username) }),
+    ...(first.password === '' ? {} : { password: decodeURIComponent(first.password) }),
+    ...(first.protocol === 'rediss:' ? { socket: { tls: true as const } } : {}),
+  }
+  return { rootNodes: urls.map((url) => ({ url })), defaults }
 }
 
 function redactPassword(url: string): string {

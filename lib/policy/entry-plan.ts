@@ -14,7 +14,7 @@ import { mergeNotModified } from './revalidation.js'
 import { staleWindow, type ReuseOptions } from './reuse.js'
 import { storable, worthStoring, type NotStorableReason, type StorableOptions } from './storable.js'
 import { headersToStore } from './stored-headers.js'
-import { responseTags } from './tags.js'
+import { responseTags, STORED_TAGS_FIELD, storedTags } from './tags.js'
 import { parseVary } from './vary.js'
 
 /** The options the plan reads, resolved once by options.ts. */
@@ -92,7 +92,7 @@ export function planResponse(request: PlanRequest, res: CacheResponse, requestTi
     method: req.method === 'HEAD' ? 'GET' : req.method,
     status: res.status,
     statusText: res.statusText,
-    headers: headersToStore(res.headers, responseDirectives, opts.redactHeaders),
+    headers: withTags(headersToStore(res.headers, responseDirectives, opts.redactHeaders), tags.tags),
     vary: varyNames === undefined ? undefined : request.varyValues(varyNames),
     requestTime,
     responseTime,
@@ -122,9 +122,12 @@ export function planRefresh(
   const lifetime = decideLifetime({ res: merged, directives: responseDirectives, responseTime, cacheControl: opts.cacheControl, user: userExpiration(req.url, opts.urlRules, opts.expireAfter), shared: opts.storable.shared })
   // The validation response's own Date and Age give the refreshed entry its age (§4.2.3).
   const asReceived: CacheResponse = { status: 304, statusText: '', headers: validation }
+  // The merged fields give the tags: a 304 may carry the tags field anew (§4.3.4 updates it). The
+  // entry keeps the tags it had, the first request's own among them, which this one may not repeat.
+  const tags = responseTags(merged.headers, opts.tagsHeader, [...storedTags(stored.headers), ...opts.requestTags])
   const refreshed: StoredEntry = {
     ...stored,
-    headers: headersToStore(merged.headers, responseDirectives, opts.redactHeaders),
+    headers: withTags(headersToStore(merged.headers, responseDirectives, opts.redactHeaders), tags.ok ? tags.tags : []),
     requestTime,
     responseTime,
     initialAge: correctedInitialAge(asReceived, requestTime, responseTime),
@@ -133,8 +136,6 @@ export function planRefresh(
   if (lifetime.kind === 'do-not-cache') return { plan: skip('do-not-cache'), refreshed }
   // §5.2.2.5: a 304 that now says no-store ends the stored response's life (must-understand aside, §5.2.2.3).
   if (responseDirectives.noStore && !responseDirectives.mustUnderstand) return { plan: skip('no-store'), refreshed }
-  // The merged fields give the tags: a 304 may carry the tags field anew (§4.3.4 updates it).
-  const tags = responseTags(merged.headers, opts.tagsHeader, opts.requestTags)
   if (!tags.ok) return { plan: skip('bad-tags'), refreshed }
   const window = staleWindow(effectiveResponseDirectives(merged.headers, opts.cacheControl), opts.reuse)
   const { body: _body, ...entry } = refreshed
@@ -153,6 +154,12 @@ export function retentionMs(retention: Retention, now: number): number | undefin
 function retention(entry: Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>, windowSeconds: number): Retention {
   if (entry.lifetime === Infinity || windowSeconds === Infinity) return { kind: 'forever' }
   return { kind: 'until', staleAt: staleAt(entry), windowSeconds }
+}
+
+/** `headers` (fresh from headersToStore) with the entry's tags recorded, when it has any (policy/tags.ts). */
+function withTags<T extends Record<string, string | string[] | undefined>>(headers: T, tags: readonly string[]): T {
+  if (tags.length > 0) (headers as Record<string, string>)[STORED_TAGS_FIELD] = tags.join(' ')
+  return headers
 }
 
 function skip(reason: NotStoredReason): StorePlan {

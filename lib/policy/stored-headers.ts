@@ -5,6 +5,7 @@
 import { copyHeaders, fieldValue, headerRecord, HOP_BY_HOP, splitList, type HeaderRecord, type MutableHeaderRecord } from '../headers.js'
 import { stripQueryParams } from '../url-normalize.js'
 import { MAX_DELTA_SECONDS, type ResponseDirectives } from './directives.js'
+import { STORED_TAGS_FIELD } from './tags.js'
 
 /** Fields no stored response keeps (reasons below). */
 const NEVER_STORED: readonly string[] = ['age', 'set-cookie']
@@ -25,7 +26,8 @@ const NEVER_STORED: readonly string[] = ['age', 'set-cookie']
  * (redactUrlFields): an origin that echoes `?api_key=…` in `Location` must not have it replayed to others.
  */
 export function headersToStore(headers: HeaderRecord, directives: ResponseDirectives, redact: ReadonlySet<string>): MutableHeaderRecord {
-  const dropped = new Set<string>(NEVER_STORED)
+  // The tags field is the cache's own (policy/tags.ts): one the origin sent would pass for it.
+  const dropped = new Set<string>([...NEVER_STORED, STORED_TAGS_FIELD])
   const connection = fieldValue(headers, 'connection')
   if (connection !== undefined) for (const name of splitList(connection)) dropped.add(name.toLowerCase())
   if (Array.isArray(directives.noCache)) for (const name of directives.noCache) dropped.add(name)
@@ -59,6 +61,7 @@ export function withResponseCookies(stored: HeaderRecord, response: HeaderRecord
 /** A copy of the stored fields with `Age` set to the whole seconds of `age` (§5.1), capped as delta-seconds are (§1.2.2). */
 export function replayHeaders(stored: HeaderRecord, age: number): MutableHeaderRecord {
   const out = copyHeaders(stored)
+  delete out[STORED_TAGS_FIELD]
   const seconds = age > 0 ? Math.min(Math.floor(age), MAX_DELTA_SECONDS) : 0
   out['age'] = String(seconds)
   return out

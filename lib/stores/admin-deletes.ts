@@ -11,7 +11,8 @@
  */
 import type { Clock } from '../clock.js'
 import { InvalidOptionError } from '../errors.js'
-import { normalizeUrl } from '../url-normalize.js'
+import { filedUnder } from '../policy/tags.js'
+import { normalizePath, normalizeUrl } from '../url-normalize.js'
 import { primaryOf, readRecords, sharedMethod, type AdminSource, type IndexQuery, type Unindexed } from './admin-source.js'
 import type { DeleteOptions } from './types.js'
 
@@ -31,9 +32,12 @@ export class IndexedDeletes {
 
   async deletePrefix(prefix: string | URL): Promise<number> {
     const parsed = absoluteUrl(prefix, 'prefix')
-    // Normalized as stored URLs are (lowercased scheme and host, default port dropped, escapes
-    // normalized), so the prefix compares with them byte for byte.
-    const normalized = normalizeUrl(parsed, new Set())
+    // Scheme, host, port and path normalized as stored URLs are (lowercased, default port dropped,
+    // escapes normalized), so the prefix compares with them byte for byte. A query part is kept as
+    // given: normalizing it (sorting, `a` to `a=`) would change what it is a prefix of.
+    const href = parsed.href.split('#', 1)[0] as string
+    const query = href.indexOf('?')
+    const normalized = `${parsed.protocol}//${parsed.host}${normalizePath(parsed.pathname)}${query === -1 ? '' : href.slice(query)}`
     let deleted = 0
     for await (const urls of this.#source.indexedUrls(normalized)) {
       for (const url of urls) deleted += await this.#deleteIndexed({ kind: 'url', url }, undefined)
@@ -68,21 +72,21 @@ export class IndexedDeletes {
       const unindexed: Unindexed[] = []
       for (const id of ids) {
         const meta = records.get(id)?.meta
-        // An id rewritten since under another URL stays out of this URL's deletion (its member here is
-        // stale). A tag cannot be checked so: the metadata does not hold tags, so an entry rewritten
-        // without a tag may still go with it, a spare miss and never a stale hit.
-        if (meta?.kind === 'entry' && (query.kind !== 'url' || meta.url === query.url)) {
+        // An id rewritten since under another URL, or without the tag, stays (its member here is stale).
+        const elsewhere = meta?.kind === 'entry' && ((query.kind === 'url' && meta.url !== query.url) || (query.kind === 'tag' && !filedUnder(meta.headers, query.tag)))
+        if (meta?.kind === 'entry' && !elsewhere) {
           if (method !== undefined && sharedMethod(meta.method) !== method) continue
           doomed.add(id)
           if (meta.bodyId !== undefined) doomed.add(meta.bodyId)
           if (query.kind === 'url' && id.includes('.')) doomed.add(primaryOf(id))
           deleted++
-          unindexed.push({ id, url: meta.url, ...tagOf(query) })
+          unindexed.push({ id, url: meta.url, ...tagOf(query), age: true })
         } else {
-          // Gone, now a vary pointer or another URL's entry, or not decodable (a corrupt value, which
-          // is a miss anyway and goes with the entries it is indexed among).
+          // Gone, now a vary pointer or filed elsewhere, or not decodable (a corrupt value, which is a
+          // miss anyway and goes with the entries it is indexed among). An entry filed elsewhere keeps
+          // its place in the age index.
           if (meta === undefined && records.has(id)) doomed.add(id)
-          unindexed.push({ id, ...(query.kind === 'url' ? { url: query.url } : {}), ...tagOf(query) })
+          unindexed.push({ id, ...(query.kind === 'url' ? { url: query.url } : {}), ...tagOf(query), age: !elsewhere })
         }
       }
       if (doomed.size > 0) await source.remove([...doomed])

@@ -25,7 +25,11 @@ export interface HeadRead {
 export interface AdminSource {
   /** Every id held, in batches (one SCAN batch for Redis), so a caller holds one batch at a time. */
   idBatches(): AsyncIterable<readonly string[]>
-  /** The value head of each read, in one round trip; undefined where the id is gone (or not a value of ours). */
+  /**
+   * The value head of each read; undefined where the id is gone (or not a value of ours). Rejects when
+   * a read fails: a failed read taken for a missing value would have its entry unindexed, or a live
+   * entry's body deleted, while the entry stays.
+   */
   heads(reads: readonly HeadRead[]): Promise<(ValueHead | undefined)[]>
   /** Deletes these ids; unknown ids are ignored (CacheStore.remove). */
   remove(ids: readonly string[]): Promise<void>
@@ -40,8 +44,8 @@ export interface AdminSource {
   /** The URLs indexed that start with `prefix` (a normalized URL prefix), in batches, each once; never a walk of the store. */
   indexedUrls(prefix: string): AsyncIterable<readonly string[]>
   /**
-   * Drops ids from the indexes: each from the age index, and from its `url`'s and `tag`'s index when
-   * given; an id not there is ignored. A URL left with no ids leaves the prefix index too.
+   * Drops ids from the indexes: from the age index when `age`, and from its `url`'s and `tag`'s index
+   * when given; an id not there is ignored. A URL left with no ids leaves the prefix index too.
    */
   unindex(entries: readonly Unindexed[]): Promise<void>
 }
@@ -57,6 +61,8 @@ export interface Unindexed {
   readonly id: string
   readonly url?: string
   readonly tag?: string
+  /** Whether it leaves the age index: false while the id holds an entry that stays. */
+  readonly age: boolean
 }
 
 /**

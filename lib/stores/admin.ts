@@ -13,7 +13,7 @@
 import type { Clock } from '../clock.js'
 import { staleAt, type VaryPointer } from '../entry.js'
 import { IndexedDeletes } from './admin-deletes.js'
-import { decodeHead, isBodyId, METADATA_PREFIX_BYTES, primaryOf, readRecords, sharedMethod, type AdminSource, type EntryMeta, type Scanned } from './admin-source.js'
+import { decodeHead, isBodyId, METADATA_PREFIX_BYTES, primaryOf, readRecords, sharedMethod, type AdminSource, type EntryMeta, type Scanned, type Unindexed } from './admin-source.js'
 import type { DeleteOptions, EntryInfo } from './types.js'
 
 export type { DeleteOptions, EntryInfo } from './types.js'
@@ -113,15 +113,21 @@ export class StoreAdmin {
       const at = this.#clock.now()
       const doomed: string[] = []
       const variants: string[] = []
+      // The entries going leave their URL and age indexes too, so a store kept with `ttl: false`
+      // (whose index members never expire) does not keep them; their tag members go when a tag
+      // delete finds them gone.
+      const unindexed: Unindexed[] = []
       for (const { id, meta } of records) {
         if (meta === undefined || (meta.kind === 'entry' ? staleAt(meta) <= at : pointerExpired(meta, at))) {
           doomed.push(id)
+          if (meta?.kind === 'entry') unindexed.push({ id, url: meta.url, age: true })
           if (meta?.kind === 'entry' && meta.bodyId !== undefined) doomed.push(meta.bodyId)
         } else if (id.includes('.')) variants.push(id)
       }
       const dead = new Set(doomed)
       doomed.push(...(await orphans(source, variants, dead)), ...(await orphanBodies(source, bodies.filter((id) => !dead.has(id)), at)))
       if (doomed.length > 0) await source.remove(doomed)
+      if (unindexed.length > 0) await source.unindex(unindexed)
       deleted += doomed.length
     }
     return deleted

@@ -1,6 +1,7 @@
 /**
  * The commands RedisStore sends, over whichever node-redis major the user's client comes from. This is
- * the only file that knows the majors apart; the store sees one small interface, RedisCommands.
+ * the only file that knows the majors' clients apart (redis-cluster-commands.ts knows their cluster
+ * clients); the store sees one small interface, redis-driver.ts's RedisCommands.
  *
  * Differences measured against a real redis-server with redis 4.7.1, 5.12.1 and 6.3.1:
  * - Buffer replies: v4 takes `client.commandOptions({ returnBuffers: true })` as a first argument;
@@ -19,14 +20,15 @@
  *   unref() and the 'error' and 'ready' events behave alike in all three.
  *
  * Recognised by capability, not by version string: `withTypeMapping` means the v5+ API, a
- * `commandOptions` function outside legacyMode the v4 one. What neither drives is refused (the store
- * throws InvalidOptionError): v4 `legacyMode` and v5+ `.legacy()` clients (callback API), pools (no
- * isReady) and cluster clients (no scanIterator: their keys span nodes, so they need a driver of
- * their own), and other libraries' clients (ioredis).
+ * `commandOptions` function outside legacyMode the v4 one. Cluster clients (no scanIterator: their
+ * keys span nodes) go to redis-cluster-commands.ts, which reuses these drivers over the cluster and
+ * its nodes. What neither drives is refused (the store throws InvalidOptionError): v4 `legacyMode`
+ * and v5+ `.legacy()` clients (callback API), pools (no isReady), and other libraries' clients (ioredis).
  */
+import type { LuaScript, RedisCommands, Scored, WriteBatch } from './redis-driver.js'
 
 /** The clients `{ client }` accepts, as error messages name them. */
-export const SUPPORTED_CLIENTS = 'a node-redis client of major 4, 5 or 6 (from createClient, connected or not; not legacyMode, .legacy(), a pool or a cluster)'
+export const SUPPORTED_CLIENTS = 'a node-redis client of major 4, 5 or 6 (from createClient or createCluster, connected or not; not legacyMode, .legacy() or a pool)'
 
 /**
  * The shape node-redis 4, 5 and 6 clients share, so `RedisStoreOptions['client']` accepts each of
@@ -40,63 +42,6 @@ export interface NodeRedisClient {
   multi(): unknown
   scanIterator(...args: never[]): AsyncIterable<unknown>
   on(event: 'error', listener: (error: Error) => void): unknown
-}
-
-/** Writes queued into one MULTI; exec() sends them in one round trip and applies them all or none. */
-export interface WriteBatch {
-  /** SET, with PX when `px` is given; without it SET also clears a TTL the key had. */
-  set(key: string, value: Buffer, px: number | undefined): void
-  pExpire(key: string, ms: number): void
-  persist(key: string): void
-  unlink(key: string): void
-  hIncrBy(key: string, field: string, by: number): void
-  exec(): Promise<unknown>
-}
-
-/** A Lua script and the SHA-1 Redis caches it under (EVALSHA). */
-export interface LuaScript {
-  readonly source: string
-  readonly sha: string
-}
-
-/** A member of a sorted set with its score. */
-export interface Scored {
-  readonly value: string
-  readonly score: number
-}
-
-/** What RedisStore needs of a client. Keys are given and returned without a v6 `keyPrefix`. */
-export interface RedisCommands {
-  readonly isOpen: boolean
-  readonly isReady: boolean
-  connect(): Promise<unknown>
-  /** Drops the connection at once; only for clients the store created (a borrowed one is never closed). */
-  disconnect(): Promise<unknown>
-  on(event: 'error' | 'ready', listener: (error?: unknown) => void): void
-  off(event: 'error' | 'ready', listener: (error?: unknown) => void): void
-  unref(): void
-  get(key: string): Promise<Buffer | null>
-  mGet(keys: readonly string[]): Promise<(Buffer | null)[]>
-  /** GETRANGE with an inclusive `end`, as Redis takes it. */
-  getRange(key: string, start: number, end: number): Promise<Buffer>
-  strLen(key: string): Promise<number>
-  unlink(keys: readonly string[]): Promise<number>
-  /** HGETALL as field → string, whatever the client's RESP version and type mapping. */
-  hGetAll(key: string): Promise<Record<string, string>>
-  batch(): WriteBatch
-  /** SCAN MATCH `match` (a glob over keys as given to the other commands), in batches of about `count` keys. */
-  scan(match: string, count: number): AsyncIterable<string[]>
-  /** Runs `script` by EVALSHA, or by EVAL when Redis does not hold it (first use, restart, SCRIPT FLUSH). */
-  script(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>
-  /** Runs `script` by EVAL: for one that must not fail with NOSCRIPT, as commands queued behind it run before a retry could. */
-  evalScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>
-  /** ZRANGE by rank, `stop` inclusive (-1: the last). */
-  zRange(key: string, start: number, stop: number): Promise<string[]>
-  /** ZRANGEBYSCORE WITHSCORES LIMIT; bounds in Redis syntax (`-inf`, `(123`). */
-  zRangeByScoreWithScores(key: string, min: string, max: string, offset: number, count: number): Promise<Scored[]>
-  /** ZRANGEBYLEX LIMIT; bounds in Redis syntax (`[a`, `(a`), a Buffer for bytes that are not UTF-8 (`\xff`). */
-  zRangeByLex(key: string, min: string | Buffer, max: string | Buffer, offset: number, count: number): Promise<string[]>
-  zRem(key: string, members: readonly string[]): Promise<number>
 }
 
 /**
@@ -123,8 +68,8 @@ const GLOB_META = /[*?[\]\\]/g
 type Reply = Promise<unknown>
 type Listener = (...args: never[]) => void
 
-/** The client methods both APIs share, typed loosely: each driver below knows what it passes and gets. */
-interface Client {
+/** The client methods both APIs share, typed loosely: each driver knows what it passes and gets. */
+export interface Client {
   readonly isOpen: boolean
   readonly isReady: boolean
   readonly options?: { readonly keyPrefix?: unknown } | undefined
@@ -134,7 +79,8 @@ interface Client {
   on(event: string, listener: Listener): unknown
   off(event: string, listener: Listener): unknown
   unref(): void
-  multi(): Multi
+  /** `routing`: the key a cluster client sends the MULTI by (a v4 cluster routes it nowhere else). */
+  multi(routing?: string): Multi
   scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<unknown>
   get(...args: unknown[]): Reply
   mGet(...args: unknown[]): Reply
@@ -171,7 +117,10 @@ interface Multi {
 }
 
 /** What both APIs do alike; `commands` is the client the string-reply commands go through. */
-abstract class SharedCommands implements RedisCommands {
+export abstract class SharedCommands implements RedisCommands {
+  /** One connection to one server (redis-driver.ts); the cluster driver wraps these and says false. */
+  readonly orderedAcrossSlots: boolean = true
+
   constructor(
     protected readonly client: Client,
     protected readonly commands: Client,
@@ -220,8 +169,8 @@ abstract class SharedCommands implements RedisCommands {
     return Object.fromEntries(pairs.map(([field, value]: [unknown, unknown]) => [String(field), String(value)]))
   }
 
-  batch(): WriteBatch {
-    const multi = this.commands.multi()
+  batch(routing?: string): WriteBatch {
+    const multi = this.commands.multi(routing)
     return {
       set: (key, value, px) => void (px === undefined ? multi.set(key, value) : multi.set(key, value, { PX: px })),
       pExpire: (key, ms) => void multi.pExpire(key, ms),
@@ -308,7 +257,7 @@ class V4Commands extends SharedCommands {
 }
 
 /** node-redis 5 and 6 (@redis/client 5.x, 6.x). */
-class ModernCommands extends SharedCommands {
+export class ModernCommands extends SharedCommands {
   readonly #buffers: Client
   /** v6 `keyPrefix` (none in v5): added to key arguments by node-redis, but not to SCAN's. */
   readonly #prefix: string

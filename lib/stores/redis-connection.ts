@@ -11,10 +11,12 @@
  * has reported an error, commands fail fast with StoreError while it is not ready. node-redis v4 has
  * no command timeout, so callers bound each call themselves (guarded-store.ts), that wait included.
  */
-import { createClient, type RedisClientOptions } from '@redis/client'
+import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from '@redis/client'
 import type { CancelTimer, Clock } from '../clock.js'
 import { InvalidOptionError, StoreError } from '../errors.js'
-import { redisCommands, type RedisCommands } from './redis-commands.js'
+import { redisClusterCommands } from './redis-cluster-commands.js'
+import { redisCommands } from './redis-commands.js'
+import type { RedisCommands } from './redis-driver.js'
 
 /** Bound on commands waiting in an own client's queue (a stalled server otherwise piles them up). */
 const QUEUE_MAX_LENGTH = 1000
@@ -193,6 +195,26 @@ export function ownClient(options: RedisClientOptions, url: unknown): RedisComma
   // `legacyMode: true` gives the callback API, which the store cannot drive.
   if (redis === undefined) throw new InvalidOptionError('legacyMode', 'absent or false', options.legacyMode)
   return redis
+}
+
+/**
+ * The store's own cluster client (node-redis v4 API, @redis/client 1.x): every node client it opens
+ * gets ownClient's bounds through `defaults`, unless the user's `defaults` say otherwise. The options
+ * were validated (redis-options.ts); node-redis parses the root nodes' URLs only when it connects.
+ */
+export function ownCluster(options: RedisClusterOptions): RedisCommands {
+  const { defaults = {}, ...rest } = options
+  const cluster = createCluster({
+    ...rest,
+    defaults: {
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: QUEUE_MAX_LENGTH,
+      ...defaults,
+      socket: { reconnectStrategy: reconnectDelay, ...defaults.socket } as NonNullable<RedisClientOptions['socket']>,
+    },
+  })
+  // A v4 cluster always has the shape the cluster driver drives.
+  return redisClusterCommands(cluster) as RedisCommands
 }
 
 /** Reconnect quickly at first, then every 2 s at most, forever: the guard skips the store meanwhile. */

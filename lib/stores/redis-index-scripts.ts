@@ -12,7 +12,7 @@
  * WRITE_URL's `ZADD … GT` needs Redis 6.2 or later.
  */
 import { createHash } from 'node:crypto'
-import type { LuaScript } from './redis-commands.js'
+import type { LuaScript } from './redis-driver.js'
 
 /** Expired members one write removes from each index it touches: bounds the script's work. */
 export const PRUNE = 100

@@ -4,13 +4,20 @@
  * to the entries it finds, however many keys Redis holds (issue 14). Keys are redis-layout.ts's, the
  * Lua scripts redis-index-scripts.ts's; this file is what the store and its AdminSource call.
  *
- * Index first. set() queues the index scripts of its writes ahead of the values' MULTI on the one
- * connection, so Redis runs them first and both cost one round trip; when an index script fails, the
- * values the MULTI wrote are deleted again and the set() fails. A crash (or a lost connection) in
- * between leaves an index member whose value never came, which a delete finds dangling and unindexes;
- * never the reverse, a servable entry no delete can reach, which would break RFC 9111 §4.4
- * invalidation. The index cannot go in the MULTI itself: its keys are in other Cluster slots than the
- * entry's. The scripts go by EVAL, not EVALSHA: a NOSCRIPT answer would come after the MULTI had run.
+ * Index first. On one Redis (the driver's `orderedAcrossSlots`, redis-driver.ts), set() queues the
+ * index scripts of its writes ahead of the values' MULTI on the one connection, so Redis runs them
+ * first and both cost one round trip; when an index script fails, the values the MULTI wrote are
+ * deleted again and the set() fails. On a Redis Cluster the scripts go to the nodes of the index keys'
+ * slots and the MULTI to the entry's, over other connections, where nothing orders them: set() awaits
+ * the scripts before it sends the MULTI (one more round trip), and a failed script fails the set()
+ * before any value is written. A crash (or a lost connection) in between leaves an index member whose
+ * value never came, which a delete finds dangling and unindexes; never the reverse, a servable entry
+ * no delete can reach, which would break RFC 9111 §4.4 invalidation. The index cannot go in the MULTI
+ * itself: its keys are in other Cluster slots than the entry's. The scripts go by EVAL, not EVALSHA: a
+ * NOSCRIPT answer would come after the MULTI had run.
+ *
+ * Cluster-safe: every script's KEYS share a hash tag, every ZREM and ZRANGE takes one key, so each
+ * command goes whole to one node; the unindex pipeline spreads over the nodes of its keys.
  *
  * Index members expire with their values: each is scored by its value's expiry on the store clock,
  * every write prunes up to PRUNE expired members of each index it touches (so a tag that never goes
@@ -23,7 +30,7 @@
 import type { Clock } from '../clock.js'
 import { StoreError } from '../errors.js'
 import type { IndexQuery, Unindexed } from './admin-source.js'
-import type { RedisCommands, Scored } from './redis-commands.js'
+import type { RedisCommands, Scored } from './redis-driver.js'
 import type { RedisConnection } from './redis-connection.js'
 import { AGE_BUCKETS, ageIndexKeys, originIndexKeys, redisKey, tagIndexKey, urlIndexKey } from './redis-layout.js'
 import { UNINDEX_URL, WRITE_AGE, WRITE_TAG, WRITE_URL } from './redis-index-scripts.js'
@@ -116,8 +123,8 @@ export class RedisIndex {
     const ages = new Map<string, Set<string>>()
     const tags = new Map<string, Set<string>>()
     const urls = new Map<string, Set<string>>()
-    for (const { id, url, tag } of entries) {
-      add(ages, id[0] ?? '', id)
+    for (const { id, url, tag, age } of entries) {
+      if (age) add(ages, id[0] ?? '', id)
       if (tag !== undefined) add(tags, tag, id)
       if (url !== undefined) add(urls, url, id)
     }

@@ -1,5 +1,6 @@
 /**
- * Redis key naming, kept pure so it is tested without a server (as node-redis tests transformArguments).
+ * Redis key naming, kept pure so it is tested without a server (as node-redis tests transformArguments),
+ * and clusterSlot(), the Redis Cluster slot of a key, by which the cluster driver splits commands.
  *
  * An id is `<primary>` or `<primary>.<variant>`, both lowercase hex (from key.ts). Its key is
  * `<namespace>:{<primary>}` or `<namespace>:{<primary>}:<variant>`: the `{…}` hash tag puts every key of
@@ -79,7 +80,39 @@ export function idFromKey(namespace: string, key: string): string | undefined {
  * `<namespace>:{` never matches a longer namespace that merely starts with this one.
  */
 export function scanPattern(namespace: string): string {
-  return `${namespace.replace(GLOB_META, (char) => `\\${char}`)}:{*`
+  return `${escapeGlob(namespace)}:{*`
+}
+
+/** `text` matched literally by a SCAN MATCH glob. */
+export function escapeGlob(text: string): string {
+  return text.replace(GLOB_META, (char) => `\\${char}`)
+}
+
+/** Redis Cluster's slot count (CLUSTER KEYSLOT answers 0 to 16383). */
+const SLOTS = 16384
+/** CRC16-CCITT (XMODEM: polynomial 0x1021, initial 0), the checksum Redis Cluster hashes keys with. */
+const CRC16_TABLE = Uint16Array.from({ length: 256 }, (_, byte) => {
+  let crc = byte << 8
+  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1
+  return crc & 0xffff
+})
+
+/**
+ * The Redis Cluster slot of `key`, as the server computes it (cluster.c keyHashSlot): the CRC16 of its
+ * hash tag, the bytes between the first `{` and the first `}` after it when there are any, else of
+ * the whole key. The cluster driver groups multi-key commands by it, so none spans two slots; computed
+ * here rather than through a dependency, as it is a dozen lines.
+ */
+export function clusterSlot(key: string): number {
+  let bytes = Buffer.from(key, 'utf8')
+  const open = bytes.indexOf(0x7b)
+  if (open !== -1) {
+    const close = bytes.indexOf(0x7d, open + 1)
+    if (close > open + 1) bytes = bytes.subarray(open + 1, close)
+  }
+  let crc = 0
+  for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ byte) & 0xff] as number)
+  return crc % SLOTS
 }
 
 /**

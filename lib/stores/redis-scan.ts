@@ -7,7 +7,7 @@
  * one command through the connection, so a walk fails fast with StoreError like any other call.
  */
 import type { HeadRead, ValueHead } from './admin.js'
-import type { RedisCommands } from './redis-commands.js'
+import type { RedisCommands } from './redis-driver.js'
 import type { RedisConnection } from './redis-connection.js'
 import { idFromKey, redisKey, scanPattern } from './redis-layout.js'
 import type { StoreEntryInfo } from './types.js'

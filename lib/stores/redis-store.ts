@@ -2,7 +2,7 @@ import { debug } from '../diagnostics.js'
 import type { CacheError } from '../errors.js'
 import { StoreAdmin, type AdminSource } from './admin.js'
 import { COUNTER_NAMES } from './counters.js'
-import type { RedisCommands } from './redis-commands.js'
+import type { RedisCommands } from './redis-driver.js'
 import type { RedisConnection } from './redis-connection.js'
 import { RedisCounters } from './redis-counters.js'
 import { RedisIndex } from './redis-index.js'
@@ -15,9 +15,11 @@ import type { CacheCounters, CacheStore, DeleteOptions, EntryInfo, StoreEntryInf
 export type { RedisStoreOptions } from './redis-options.js'
 
 /**
- * A CacheStore on Redis through node-redis 4, 5 or 6 (redis-commands.ts). Each entry id is one string
- * key (redis-layout.ts); writes of one call go in one MULTI, after the index scripts of the writes
- * that carry `index`; reads of one call go in one GET or MGET. A thin composition: options are
+ * A CacheStore on Redis through node-redis 4, 5 or 6 (redis-commands.ts), or on a Redis Cluster
+ * through their cluster clients (redis-cluster-commands.ts). Each entry id is one string key
+ * (redis-layout.ts); writes of one call go in one MULTI (on a cluster, one per slot: atomic per
+ * entry), after the index scripts of the writes that carry `index`; reads of one call go in one GET
+ * or MGET (on a cluster, one per slot). A thin composition: options are
  * redis-options.ts's, the connection's lifecycle redis-connection.ts's, the namespace walks
  * redis-scan.ts's, the indexes redis-index.ts's, the counters and their flush redis-counters.ts's, the
  * admin API admin.ts's.
@@ -25,9 +27,9 @@ export type { RedisStoreOptions } from './redis-options.js'
  * A command sent before the client's first connect attempt has settled waits for it, so the first
  * request after startup finds Redis up (callers bound the wait: GuardedStore's commandTimeout); after
  * that, commands fail fast with StoreError while the client is not ready. The listings (ids, scan,
- * keys, entries, stats), deleteExpired and clear walk the namespace with SCAN, which may repeat an id
- * when Redis resizes its table mid-walk; the targeted deletes (delete, deletePrefix, deleteTags,
- * deleteOlderThan) read the indexes and never walk.
+ * keys, entries, stats), deleteExpired and clear walk the namespace with SCAN (on a cluster, every
+ * master in turn), which may repeat an id when Redis resizes its table mid-walk; the targeted
+ * deletes (delete, deletePrefix, deleteTags, deleteOlderThan) read the indexes and never walk.
  *
  * count(), and the store's own writes and deletes, are buffered and flushed to `<namespace>:stats`
  * about once a second and on close(); a failed flush goes to the onBackgroundError listeners.
@@ -111,9 +113,10 @@ export class RedisStore implements CacheStore {
     const values = writes.map((write) => (write.value === undefined ? undefined : Buffer.from(write.value)))
     const indexing = this.#index.writeCalls(writes)
     const written = await this.#run('set', async (redis) => {
-      // Index first (redis-index.ts): queued ahead of the MULTI on the one connection, so Redis runs
-      // them first, in the same round trip.
+      // Index first (redis-index.ts): on one connection, queued ahead of the MULTI, so Redis runs them
+      // first, in the same round trip; on a cluster they go to other nodes, so the MULTI waits for them.
       const indexed = Promise.all(indexing.map((call) => call(redis)))
+      if (!redis.orderedAcrossSlots) await indexed
       const batch = redis.batch()
       const stored: string[] = []
       let count = 0
@@ -150,19 +153,9 @@ export class RedisStore implements CacheStore {
 
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
-    const removed = await this.#run('remove', async (redis) => {
-      // One UNLINK per primary keeps each command in one cluster slot; node-redis pipelines them.
-      const byPrimary = new Map<string, string[]>()
-      for (const id of ids) {
-        const key = redisKey(this.namespace, id)
-        const primary = id.split('.', 1)[0] as string
-        const group = byPrimary.get(primary)
-        if (group === undefined) byPrimary.set(primary, [key])
-        else group.push(key)
-      }
-      const counts = await Promise.all([...byPrimary.values()].map((keys) => redis.unlink(keys)))
-      return counts.reduce((sum, count) => sum + count, 0)
-    })
+    // One UNLINK; a cluster driver splits it per slot (ids of several entries, an invalidation's
+    // partial root, bodies), so no command spans two slots.
+    const removed = await this.#run('remove', (redis) => redis.unlink(ids.map((id) => redisKey(this.namespace, id))))
     this.#counters.add({ deletes: removed }, ['deletes'])
   }
 

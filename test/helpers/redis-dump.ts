@@ -7,9 +7,13 @@ import type { RedisServer } from './redis-server.js'
 
 /**
  * Every key in the fixture Redis (every database SCAN reaches from db 0) and every value under it,
- * whatever its type, as raw bytes.
+ * whatever its type, as raw bytes; on a cluster (redis-cluster.ts asServer()), of every master.
  */
 export async function dumpRedis(redis: RedisServer): Promise<Buffer[]> {
+  if ('masters' in redis && typeof redis.masters === 'function') {
+    const masters = await (redis as { masters(): Promise<RedisServer[]> }).masters()
+    return (await Promise.all(masters.map((master) => dumpRedis(master)))).flat()
+  }
   const client = createClient({ url: redis.url })
   client.on('error', () => {})
   await client.connect()

@@ -13,7 +13,7 @@ import { RedisStore, type CacheOptions, type CacheRequest, type CacheStore } fro
 import { cachedAgent, send } from '../helpers/client.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import type { RedisServer } from '../helpers/redis-server.js'
-import { releaseRedis, storeKinds, suiteOrigin, useRedis } from '../helpers/stores.js'
+import { redisCliTarget, redisConnection, releaseRedis, storeKinds, suiteOrigin, useRedis } from '../helpers/stores.js'
 import type { Dispatcher } from '../helpers/undici.js'
 import { collect } from '../stores/store-contract.js'
 
@@ -247,7 +247,7 @@ describe('invalidation from another process (redis store, the CLI as a child pro
 
   it("a purge --tag run by another process drops this process's entry: its next request is a miss", async () => {
     const namespace = `xproc-${randomBytes(4).toString('hex')}`
-    const store = new RedisStore({ url: redis.url, namespace })
+    const store = new RedisStore({ ...redisConnection(), namespace })
     const { dispatcher, close } = cachedAgent({ store, tagsHeader: 'cache-tag' })
     const status = async (path: string): Promise<string> => (await send(dispatcher, `${origin.url}${path}`)).cacheStatus ?? ''
     try {
@@ -260,7 +260,7 @@ describe('invalidation from another process (redis store, the CLI as a child pro
       const run = await new Promise<{ error: Error | null; stdout: string; stderr: string }>((resolve) => {
         child = execFile(
           process.execPath,
-          ['--import', 'tsx', 'lib/cli.ts', 'purge', '--tag', 'user:42', '--url', redis.url, '--namespace', namespace],
+          ['--import', 'tsx', 'lib/cli.ts', 'purge', '--tag', 'user:42', ...redisCliTarget(), '--namespace', namespace],
           { cwd: ROOT, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL', env: { ...process.env, REDIS_URL: redis.url } },
           (error, stdout, stderr) => resolve({ error, stdout, stderr }),
         )

@@ -8,6 +8,7 @@ import { crc32 } from 'node:zlib'
 import { encodeRecord } from '../../lib/codec/frame.js'
 import type { StoredEntry } from '../../lib/entry.js'
 import { InvalidOptionError } from '../../lib/errors.js'
+import { STORED_TAGS_FIELD } from '../../lib/policy/tags.js'
 import type { CacheStore, StoreWrite } from '../../lib/stores/types.js'
 import type { StoreFixture } from './store-contract.js'
 import { collect, text } from './store-contract.js'
@@ -45,7 +46,7 @@ export function deleteContract(name: string, makeStore: () => Promise<StoreFixtu
       const body = text('body')
       const record: StoredEntry = {
         kind: 'entry', key: entry.key ?? entry.url, url: entry.url, method: entry.method ?? 'GET', status: 200, statusText: 'OK',
-        headers: {}, vary: undefined, requestTime: storedAt, responseTime: storedAt, initialAge: 0, lifetime: 600,
+        headers: entry.tags === undefined ? {} : { [STORED_TAGS_FIELD]: entry.tags.join(' ') }, vary: undefined, requestTime: storedAt, responseTime: storedAt, initialAge: 0, lifetime: 600,
         body: entry.bodyId === undefined ? body : { id: entry.bodyId, size: body.length, chunkSize: 256 * 1024, crcs: [crc32(body)] },
       }
       const own: StoreWrite = { id, value: encodeRecord(record), ttlMs: 600_000, index: { url: entry.url, tags: entry.tags ?? [], storedAt } }
@@ -131,13 +132,32 @@ export function deleteContract(name: string, makeStore: () => Promise<StoreFixtu
       }
     })
 
-    it('follows a rewrite: an id written again under another URL goes with the new URL, not the old', async () => {
-      await put({ b1: { url: 'https://example.com/old', tags: ['old'] } })
-      await put({ b1: { url: 'https://example.com/new', tags: ['new'] } })
+    it('follows a rewrite: an id written again under another URL and tags goes with the new ones only', async () => {
+      await put({ b1: { url: 'https://example.com/old', tags: ['old'], age: 7200 } })
+      await put({ b1: { url: 'https://example.com/new', tags: ['new'], age: 7200 } })
       assert.equal(await store.delete('https://example.com/old'), 0)
+      assert.equal(await store.deleteTags(['old']), 0)
       assert.deepEqual(await held(), ['b1'])
+      // Passing it over for the old URL and tag kept it in the age index.
+      assert.equal(await store.deleteOlderThan(3600), 1)
+      assert.deepEqual(await held(), [])
+      await put({ b2: { url: 'https://example.com/old', tags: ['old'] } })
+      await put({ b2: { url: 'https://example.com/new', tags: ['new'] } })
       assert.equal(await store.deleteTags(['new']), 1)
       assert.deepEqual(await held(), [])
+    })
+
+    it('deletePrefix() keeps a query part as given, so it prefixes the stored query and nothing else', async () => {
+      await put({
+        c1: { url: 'https://example.com/p?a=1&b=2' },
+        c2: { url: 'https://example.com/p?ab=1' },
+        c3: { url: 'https://example.com/people' },
+        c4: { url: 'https://example.com/p' },
+      })
+      assert.equal(await store.deletePrefix('https://example.com/p?a'), 2)
+      assert.deepEqual(await held(), ['c3', 'c4'])
+      assert.equal(await store.deletePrefix('https://example.com/p?'), 0, 'a ? left at the end still prefixes queries only')
+      assert.deepEqual(await held(), ['c3', 'c4'])
     })
 
     it('finds entries removed by other means dangling, and deletes nothing for them', async () => {

@@ -258,7 +258,7 @@ describe('RedisStore indexes', () => {
     for await (const batch of index.indexed(before)) {
       assert.ok(batch.length <= 500)
       got.push(...batch)
-      await index.unindex(batch.map((id) => ({ id })))
+      await index.unindex(batch.map((id) => ({ id, age: true })))
     }
     assert.deepEqual(got, ids.slice(0, 1000).map(({ id }) => id))
     assert.deepEqual(await batches(index.indexed(before)), [])
@@ -292,7 +292,7 @@ describe('RedisStore indexes', () => {
     const seen: string[] = []
     for await (const page of index.indexedUrls('https://b.example/p/')) {
       seen.push(...page)
-      await index.unindex(page.map((url) => ({ id: `d${many.indexOf(url).toString(16)}`, url })))
+      await index.unindex(page.map((url) => ({ id: `d${many.indexOf(url).toString(16)}`, url, age: true })))
     }
     assert.equal(seen.length, 1234)
     assert.deepEqual([...seen].sort(), [...many].sort())
@@ -304,19 +304,19 @@ describe('RedisStore indexes', () => {
     const url = 'https://a.example/u'
     await index.write([indexed('e1', url, { tags: ['t'] }), indexed('e2', url, { tags: ['t'] }), indexed('f1', 'https://a.example/v')])
     const origin = originIndexKeys(ns, url)
-    await index.unindex([{ id: 'e1', url, tag: 't' }])
+    await index.unindex([{ id: 'e1', url, tag: 't', age: true }])
     assert.deepEqual(Object.keys(await zset(urlIndexKey(ns, url))), ['e2'])
     assert.deepEqual(Object.keys(await zset(tagIndexKey(ns, 't'))), ['e2'])
     assert.deepEqual(Object.keys(await zset(ageIndexKeys(ns, 'e').stored)), ['e2'])
     assert.deepEqual(Object.keys(await zset(ageIndexKeys(ns, 'e').expiries)), ['e2'])
     assert.deepEqual(Object.keys(await zset(origin.urls)), [url, 'https://a.example/v'])
     // The last id of the URL: the URL leaves both origin sets; the other URL stays.
-    await index.unindex([{ id: 'e2', url }, { id: 'e2', url }])
+    await index.unindex([{ id: 'e2', url, age: true }, { id: 'e2', url, age: true }])
     assert.equal(await server.cli('EXISTS', urlIndexKey(ns, url)), '0')
     assert.deepEqual(Object.keys(await zset(origin.urls)), ['https://a.example/v'])
     assert.deepEqual(Object.keys(await zset(origin.expiries)), ['https://a.example/v'])
     assert.deepEqual(Object.keys(await zset(tagIndexKey(ns, 't'))), ['e2'], 'no tag given: the tag index keeps it')
-    await index.unindex([{ id: 'ffff', url: 'https://a.example/never', tag: 'never' }])
+    await index.unindex([{ id: 'ffff', url: 'https://a.example/never', tag: 'never', age: true }])
     await index.unindex([])
   })
 
@@ -330,12 +330,12 @@ describe('RedisStore indexes', () => {
       }
       await index.write(Array.from({ length: 20 }, (_, i) => indexed(`a${i.toString(16)}`, `https://a.example/${i % 4}`, { tags: ['t'], storedAt: T0 - 1 })))
       // Connected, and every script cached by Redis (no NOSCRIPT retry in the counts).
-      await index.unindex([{ id: 'ffff', url: 'https://a.example/none' }])
+      await index.unindex([{ id: 'ffff', url: 'https://a.example/none', age: true }])
       await server.cli('CONFIG', 'RESETSTAT')
       await batches(index.indexed({ kind: 'url', url: 'https://a.example/1' }))
       await batches(index.indexed({ kind: 'tag', tag: 't' }))
       await batches(index.indexedUrls('https://a.example/'))
-      for await (const batch of index.indexed({ kind: 'before', time: T0 })) await index.unindex(batch.map((id) => ({ id, url: `https://a.example/${parseInt(id.slice(1), 16) % 4}`, tag: 't' })))
+      for await (const batch of index.indexed({ kind: 'before', time: T0 })) await index.unindex(batch.map((id) => ({ id, url: `https://a.example/${parseInt(id.slice(1), 16) % 4}`, tag: 't', age: true })))
       const stats = await server.cli('INFO', 'commandstats')
       const counts = Object.fromEntries([...stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].map(([, name, count]) => [name as string, Number(count)]))
       for (const own of ['config', 'info', 'command']) delete counts[own]
@@ -386,7 +386,7 @@ describe('RedisStore indexes through each node-redis major', () => {
         assert.deepEqual(await batches(index.indexed({ kind: 'tag', tag: 't' })), [['a1']])
         assert.deepEqual(await batches(index.indexed({ kind: 'before', time: T0 })), [['a1']])
         assert.deepEqual(await batches(index.indexedUrls('https://m.example/')), [[url, 'https://m.example/y']])
-        await index.unindex([{ id: 'a1', url, tag: 't' }])
+        await index.unindex([{ id: 'a1', url, tag: 't', age: true }])
         assert.deepEqual(await batches(index.indexedUrls('https://m.example/')), [['https://m.example/y']])
         assert.deepEqual(await batches(index.indexed({ kind: 'tag', tag: 't' })), [])
         // Through the public API, and clear() takes the index keys under the prefix along.

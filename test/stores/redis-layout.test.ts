@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { InvalidOptionError } from '../../lib/errors.js'
-import { idFromKey, isBodyId, redisKey, scanPattern, validateNamespace } from '../../lib/stores/redis-layout.js'
+import { clusterSlot, idFromKey, isBodyId, redisKey, scanPattern, tagIndexKey, validateNamespace } from '../../lib/stores/redis-layout.js'
 
 describe('redis-layout redisKey / idFromKey', () => {
   const table: [name: string, namespace: string, id: string, key: string][] = [
@@ -114,5 +114,25 @@ describe('redis-layout isBodyId', () => {
     assert.equal(isBodyId('ab12.cd~0f'), true)
     assert.equal(isBodyId('ab12'), false)
     assert.equal(isBodyId('ab12.cd'), false)
+  })
+})
+
+describe('redis-layout clusterSlot', () => {
+  // Values from CLUSTER KEYSLOT on Redis 7 (the cluster suite checks more against a live cluster).
+  const slots: [key: string, slot: number][] = [
+    ['123456789', 12739], // the CRC16-XMODEM check value 0x31c3
+    ['foo', 12182],
+    ['{user1000}.following', 3443],
+    ['a{}b', 13694], // an empty tag hashes the whole key
+    ['}{x}', 16287],
+    ['x{{y}}', 15133], // the tag runs from the first { to the next }: "{y"
+    ['héllo{é}', 10180], // bytes of UTF-8
+  ]
+  for (const [key, slot] of slots) it(`puts ${JSON.stringify(key)} in slot ${slot}`, () => assert.equal(clusterSlot(key), slot))
+
+  it("puts every key of one entry in one slot, and each index key in its tag's", () => {
+    const slot = clusterSlot(redisKey('ns', 'ab12'))
+    for (const id of ['ab12.cd34', 'ab12~1f', 'ab12.cd34~2']) assert.equal(clusterSlot(redisKey('ns', id)), slot, id)
+    assert.equal(clusterSlot(`${tagIndexKey('ns', 'x')}:more`), clusterSlot(tagIndexKey('ns', 'x')))
   })
 })

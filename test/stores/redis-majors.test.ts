@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createClient as createClient4 } from 'redis'
 import { createClient as createClient5 } from 'redis5'
-import { createClient as createClient6, createCluster as createCluster6, RESP_TYPES } from 'redis6'
+import { createClient as createClient6, createClientPool as createClientPool6, RESP_TYPES } from 'redis6'
 import { InvalidOptionError } from '../../lib/errors.js'
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis-store.js'
 import { cachedAgent, send } from '../helpers/client.js'
@@ -208,7 +208,8 @@ describe('RedisStore refuses clients it cannot drive', () => {
     ['a node-redis 4 client in legacyMode', () => legacy4],
     ['a node-redis 5 .legacy() client', () => createClient5().legacy()],
     ['a node-redis 6 .legacy() client', () => createClient6().legacy()],
-    ['a node-redis 6 cluster (not yet supported)', () => createCluster6({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] })],
+    // Cluster clients are driven (test/stores/redis-cluster.test.ts); a pool has no isReady.
+    ['a node-redis 6 client pool', () => createClientPool6({ url: 'redis://127.0.0.1:1' })],
     ['an ioredis-shaped client', () => ({ status: 'ready', connect: async () => {}, multi: () => ({}), on: () => {}, get: async () => null, getBuffer: async () => null })],
     ['a plain object', () => ({})],
   ]
