@@ -8,7 +8,7 @@ export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js'
 export { toUndiciCacheStore, type UndiciStoreOptions } from './undici-store.js'
 // What a third-party CacheStore needs to implement the admin half of the contract over its own walk.
-export { StoreAdmin, type AdminSource, type HeadRead, type ValueHead, type IndexQuery, type Unindexed } from './stores/admin.js'
+export { StoreAdmin, type AdminSource, type HeadRead, type ValueHead, type IndexedId, type IndexQuery, type Unindexed } from './stores/admin.js'
 export { systemClock, type Clock, type CancelTimer } from './clock.js'
 export {
   CacheError,

@@ -7,7 +7,9 @@
  * RFC 9111 §4.4 invalidation reach every partition of a URL on the request path.
  *
  * Entries go first, their index members after: a failure in between leaves members whose entries are
- * gone (found dangling next time and dropped), never an entry the index cannot reach.
+ * gone (found dangling next time and dropped), never an entry the index cannot reach. The members go
+ * only at the version read (IndexedId.version): an id stored again between the read and the unindex
+ * keeps the members of that write. A failed metadata read fails the delete before anything goes.
  */
 import type { Clock } from '../clock.js'
 import { InvalidOptionError } from '../errors.js'
@@ -66,7 +68,11 @@ export class IndexedDeletes {
     const source = this.#source
     let deleted = 0
     for await (const batch of source.indexed(query)) {
-      const ids = [...new Set(batch)]
+      // The version each id was read at goes back with its unindex, so a write of the id landing
+      // between this read and the unindex keeps its index records (AdminSource.unindex).
+      const versions = new Map<string, { version?: number }>()
+      for (const { id, version } of batch) if (!versions.has(id)) versions.set(id, version === undefined ? {} : { version })
+      const ids = [...versions.keys()]
       const records = new Map((await readRecords(source, ids)).map((record) => [record.id, record]))
       const doomed = new Set<string>()
       const unindexed: Unindexed[] = []
@@ -80,13 +86,13 @@ export class IndexedDeletes {
           if (meta.bodyId !== undefined) doomed.add(meta.bodyId)
           if (query.kind === 'url' && id.includes('.')) doomed.add(primaryOf(id))
           deleted++
-          unindexed.push({ id, url: meta.url, ...tagOf(query), age: true })
+          unindexed.push({ id, url: meta.url, ...tagOf(query), age: true, ...versions.get(id) })
         } else {
           // Gone, now a vary pointer or filed elsewhere, or not decodable (a corrupt value, which is a
           // miss anyway and goes with the entries it is indexed among). An entry filed elsewhere keeps
           // its place in the age index.
           if (meta === undefined && records.has(id)) doomed.add(id)
-          unindexed.push({ id, ...(query.kind === 'url' ? { url: query.url } : {}), ...tagOf(query), age: !elsewhere })
+          unindexed.push({ id, ...(query.kind === 'url' ? { url: query.url } : {}), ...tagOf(query), age: !elsewhere, ...versions.get(id) })
         }
       }
       if (doomed.size > 0) await source.remove([...doomed])

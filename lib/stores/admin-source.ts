@@ -26,26 +26,29 @@ export interface AdminSource {
   /** Every id held, in batches (one SCAN batch for Redis), so a caller holds one batch at a time. */
   idBatches(): AsyncIterable<readonly string[]>
   /**
-   * The value head of each read; undefined where the id is gone (or not a value of ours). Rejects when
-   * a read fails: a failed read taken for a missing value would have its entry unindexed, or a live
-   * entry's body deleted, while the entry stays.
+   * The value head of each read; undefined where the id is gone (or not a value of ours, such as a key
+   * of another type). Rejects when a read fails: a failed read taken for a missing value would have
+   * its entry unindexed, or a live entry's body deleted, while the entry stays.
    */
   heads(reads: readonly HeadRead[]): Promise<(ValueHead | undefined)[]>
   /** Deletes these ids; unknown ids are ignored (CacheStore.remove). */
   remove(ids: readonly string[]): Promise<void>
   /**
-   * The entry ids indexed under `query` (StoreWrite.index), in batches, never by walking the store.
-   * Ids may be dangling: their value gone (expired, evicted, deleted) or no longer an entry; the
-   * caller unindexes those. `url` and `tag` yield every id indexed when the call began, each once.
-   * `before` yields the ids stored before `time`, oldest first, one batch at a time: the caller
-   * unindexes every id of a batch before asking for the next, which starts where the index now begins.
+   * The entry ids indexed under `query` (StoreWrite.index), in batches, never by walking the store,
+   * each with the version of its index record when the source keeps one (IndexedId). Ids may be
+   * dangling: their value gone (expired, evicted, deleted) or no longer an entry; the caller unindexes
+   * those. `url` and `tag` yield every id indexed when the call began, each once. `before` yields the
+   * ids stored before `time`, oldest first, one batch at a time: the caller unindexes every id of a
+   * batch before asking for the next, which starts where the index now begins.
    */
-  indexed(query: IndexQuery): AsyncIterable<readonly string[]>
+  indexed(query: IndexQuery): AsyncIterable<readonly IndexedId[]>
   /** The URLs indexed that start with `prefix` (a normalized URL prefix), in batches, each once; never a walk of the store. */
   indexedUrls(prefix: string): AsyncIterable<readonly string[]>
   /**
    * Drops ids from the indexes: from the age index when `age`, and from its `url`'s and `tag`'s index
-   * when given; an id not there is ignored. A URL left with no ids leaves the prefix index too.
+   * when given; an id not there is ignored. An entry with a `version` is dropped only where its record
+   * is still that version, so a rewrite of the id since it was read stays indexed; without one it is
+   * dropped whatever was written since. A URL left with no ids leaves the prefix index too.
    */
   unindex(entries: readonly Unindexed[]): Promise<void>
 }
@@ -56,6 +59,17 @@ export type IndexQuery =
   | { readonly kind: 'tag'; readonly tag: string }
   | { readonly kind: 'before'; readonly time: number }
 
+/** An id AdminSource.indexed() found. */
+export interface IndexedId {
+  readonly id: string
+  /**
+   * Which write of the id indexed it, when the source can tell: the caller hands it back to unindex()
+   * (Unindexed.version). RedisStore gives the member's score, unique per write (redis-index.ts);
+   * MemoryStore gives none, as its index already drops only what the store no longer holds.
+   */
+  readonly version?: number
+}
+
 /** An id to drop from the indexes (AdminSource.unindex). */
 export interface Unindexed {
   readonly id: string
@@ -63,6 +77,12 @@ export interface Unindexed {
   readonly tag?: string
   /** Whether it leaves the age index: false while the id holds an entry that stays. */
   readonly age: boolean
+  /**
+   * IndexedId.version as indexed() gave it: the id leaves only the index records of that write, so a
+   * write of the id landing between the caller's read and this unindex keeps its records. Without it,
+   * the id leaves whatever was written (deleteExpired's walk, which read no index).
+   */
+  readonly version?: number
 }
 
 /**

@@ -17,7 +17,7 @@ import { decodeHead, isBodyId, METADATA_PREFIX_BYTES, primaryOf, readRecords, sh
 import type { DeleteOptions, EntryInfo } from './types.js'
 
 export type { DeleteOptions, EntryInfo } from './types.js'
-export type { AdminSource, HeadRead, IndexQuery, Unindexed, ValueHead } from './admin-source.js'
+export type { AdminSource, HeadRead, IndexedId, IndexQuery, Unindexed, ValueHead } from './admin-source.js'
 export { METADATA_PREFIX_BYTES } from './admin-source.js'
 
 /** One walk batch: the records, and the ids of bodies stored apart (raw bytes, never decoded). */

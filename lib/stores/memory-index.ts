@@ -6,7 +6,7 @@
  * index holds a record only for an id whose value the LRU still holds, and its memory is bounded by
  * what the LRU holds.
  */
-import type { IndexQuery } from './admin-source.js'
+import type { IndexedId, IndexQuery } from './admin-source.js'
 import type { IndexFields } from './types.js'
 
 /**
@@ -107,14 +107,15 @@ export class MemoryIndex implements IndexView {
 
   /**
    * AdminSource.indexed. `url` and `tag` copy the ids when called, so the caller's deletes, and writes
-   * landing between batches, do not disturb the batches still to come.
+   * landing between batches, do not disturb the batches still to come. No version: MemoryStore's
+   * unindex drops only ids whose value is gone, so a rewrite is never unindexed anyway.
    */
-  indexed(query: IndexQuery): AsyncIterable<readonly string[]> {
+  indexed(query: IndexQuery): AsyncIterable<readonly IndexedId[]> {
     switch (query.kind) {
       case 'url':
-        return batches([...(this.#byUrl.get(query.url) ?? [])], this.#batchSize)
+        return batches([...(this.#byUrl.get(query.url) ?? [])].map(indexedId), this.#batchSize)
       case 'tag':
-        return batches([...(this.#byTag.get(query.tag) ?? [])], this.#batchSize)
+        return batches([...(this.#byTag.get(query.tag) ?? [])].map(indexedId), this.#batchSize)
       case 'before':
         return this.#before(query.time)
     }
@@ -133,12 +134,12 @@ export class MemoryIndex implements IndexView {
    * storedAt is still found. What was yielded is remembered, so a caller that leaves some ids indexed
    * (it kept their entries) is not handed them again and the walk still ends.
    */
-  async *#before(time: number): AsyncIterable<readonly string[]> {
+  async *#before(time: number): AsyncIterable<readonly IndexedId[]> {
     const yielded = new Set<IndexRecord>()
     for (;;) {
       const batch = this.#oldest(time, yielded)
       if (batch.length === 0) return
-      yield batch
+      yield batch.map(indexedId)
     }
   }
 
@@ -204,6 +205,10 @@ function leave(index: Map<string, Set<string>>, key: string, id: string): void {
   if (ids === undefined) return
   ids.delete(id)
   if (ids.size === 0) index.delete(key)
+}
+
+function indexedId(id: string): IndexedId {
+  return { id }
 }
 
 async function* batches<T>(items: readonly T[], size: number): AsyncIterable<readonly T[]> {

@@ -168,6 +168,10 @@ class ClusterCommands implements RedisCommands {
     return this.#on(key, () => this.#keys.strLen(key))
   }
 
+  exists(key: string): Promise<boolean> {
+    return this.#on(key, () => this.#keys.exists(key))
+  }
+
   async unlink(keys: readonly string[]): Promise<number> {
     let removed = 0
     await this.#perSlot(keys, async (group) => {
@@ -229,6 +233,10 @@ class ClusterCommands implements RedisCommands {
 
   zRange(key: string, start: number, stop: number): Promise<string[]> {
     return this.#on(key, () => this.#keys.zRange(key, start, stop))
+  }
+
+  zRangeWithScores(key: string, start: number, stop: number): Promise<Scored[]> {
+    return this.#on(key, () => this.#keys.zRangeWithScores(key, start, stop))
   }
 
   zRangeByScoreWithScores(key: string, min: string, max: string, offset: number, count: number): Promise<Scored[]> {

@@ -14,10 +14,11 @@
  * - v6 prefixes every key argument with `keyPrefix`, EVAL's and EVALSHA's `keys` included, but
  *   neither the SCAN pattern nor the keys SCAN returns: the driver adds it to the pattern and strips
  *   it from the keys.
- * - EVAL/EVALSHA (`{ keys, arguments }`, NOSCRIPT error message), ZRANGE, ZRANGEBYSCORE WITHSCORES and
- *   ZRANGEBYLEX with `{ LIMIT }` (Buffer bounds too) and ZREM take the same arguments in all three.
- * - SET with PX, PEXPIRE, PERSIST, UNLINK, HINCRBY, STRLEN, MULTI/EXEC, isReady, isOpen, connect(),
- *   unref() and the 'error' and 'ready' events behave alike in all three.
+ * - EVAL/EVALSHA (`{ keys, arguments }`, NOSCRIPT error message), ZRANGE, ZRANGE and ZRANGEBYSCORE
+ *   WITHSCORES (`{ value, score }` objects), ZRANGEBYLEX with `{ LIMIT }` (Buffer bounds too) and ZREM
+ *   take the same arguments in all three.
+ * - SET with PX, PEXPIRE, PERSIST, UNLINK, HINCRBY, STRLEN, EXISTS, MULTI/EXEC, isReady, isOpen,
+ *   connect(), unref() and the 'error' and 'ready' events behave alike in all three.
  *
  * Recognised by capability, not by version string: `withTypeMapping` means the v5+ API, a
  * `commandOptions` function outside legacyMode the v4 one. Cluster clients (no scanIterator: their
@@ -86,11 +87,13 @@ export interface Client {
   mGet(...args: unknown[]): Reply
   getRange(...args: unknown[]): Reply
   strLen(key: string): Reply
+  exists(key: string): Reply
   unlink(keys: string[]): Reply
   hGetAll(key: string): Reply
   eval(script: string, options: EvalOptions): Reply
   evalSha(sha: string, options: EvalOptions): Reply
   zRange(key: string, start: number, stop: number): Reply
+  zRangeWithScores(key: string, start: number, stop: number): Reply
   zRangeByScoreWithScores(key: string, min: string, max: string, options: LimitOptions): Reply
   zRangeByLex(key: string, min: string | Buffer, max: string | Buffer, options: LimitOptions): Reply
   zRem(key: string, members: string[]): Reply
@@ -158,6 +161,10 @@ export abstract class SharedCommands implements RedisCommands {
     return Number(await this.commands.strLen(key))
   }
 
+  async exists(key: string): Promise<boolean> {
+    return Number(await this.commands.exists(key)) > 0
+  }
+
   async unlink(keys: readonly string[]): Promise<number> {
     return Number(await this.commands.unlink([...keys]))
   }
@@ -199,9 +206,12 @@ export abstract class SharedCommands implements RedisCommands {
     return ((await this.commands.zRange(key, start, stop)) as unknown[]).map(String)
   }
 
+  async zRangeWithScores(key: string, start: number, stop: number): Promise<Scored[]> {
+    return scored(await this.commands.zRangeWithScores(key, start, stop))
+  }
+
   async zRangeByScoreWithScores(key: string, min: string, max: string, offset: number, count: number): Promise<Scored[]> {
-    const reply = (await this.commands.zRangeByScoreWithScores(key, min, max, { LIMIT: { offset, count } })) as { value: unknown; score: unknown }[]
-    return reply.map(({ value, score }) => ({ value: String(value), score: Number(score) }))
+    return scored(await this.commands.zRangeByScoreWithScores(key, min, max, { LIMIT: { offset, count } }))
   }
 
   async zRangeByLex(key: string, min: string | Buffer, max: string | Buffer, offset: number, count: number): Promise<string[]> {
@@ -216,6 +226,11 @@ export abstract class SharedCommands implements RedisCommands {
   abstract mGet(keys: readonly string[]): Promise<(Buffer | null)[]>
   abstract getRange(key: string, start: number, end: number): Promise<Buffer>
   abstract scan(match: string, count: number): AsyncIterable<string[]>
+}
+
+/** A WITHSCORES reply as all three majors give it: `{ value, score }` objects. */
+function scored(reply: unknown): Scored[] {
+  return (reply as { value: unknown; score: unknown }[]).map(({ value, score }) => ({ value: String(value), score: Number(score) }))
 }
 
 /** node-redis 4 (@redis/client 1.x). */

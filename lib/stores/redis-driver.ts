@@ -54,6 +54,8 @@ export interface RedisCommands {
   /** GETRANGE with an inclusive `end`, as Redis takes it. */
   getRange(key: string, start: number, end: number): Promise<Buffer>
   strLen(key: string): Promise<number>
+  /** EXISTS of one key (on a cluster, multi-key EXISTS would span slots). */
+  exists(key: string): Promise<boolean>
   /** UNLINK; on a cluster, split per slot, the counts added up. */
   unlink(keys: readonly string[]): Promise<number>
   /** HGETALL as field → string, whatever the client's RESP version and type mapping. */
@@ -70,6 +72,8 @@ export interface RedisCommands {
   evalScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>
   /** ZRANGE by rank, `stop` inclusive (-1: the last). */
   zRange(key: string, start: number, stop: number): Promise<string[]>
+  /** ZRANGE by rank WITHSCORES, `stop` inclusive (-1: the last). */
+  zRangeWithScores(key: string, start: number, stop: number): Promise<Scored[]>
   /** ZRANGEBYSCORE WITHSCORES LIMIT; bounds in Redis syntax (`-inf`, `(123`). */
   zRangeByScoreWithScores(key: string, min: string, max: string, offset: number, count: number): Promise<Scored[]>
   /** ZRANGEBYLEX LIMIT; bounds in Redis syntax (`[a`, `(a`), a Buffer for bytes that are not UTF-8 (`\xff`). */

@@ -171,3 +171,27 @@ export function ageIndexKeys(namespace: string, id: string): { readonly stored: 
   const stored = `${namespace}:{a:${digit}}`
   return { stored, expiries: `${stored}:exp` }
 }
+
+/** The SCAN MATCH pattern for every index key of `namespace` (`{o:…}`, `{t:…}`, `{a:…}`). */
+export function indexScanPattern(namespace: string): string {
+  return `${escapeGlob(namespace)}:{[oat]:*`
+}
+
+/** What an index key of `namespace` holds (see the layout above), by its name alone. */
+export type IndexKeyKind = 'origin' | 'originExpiries' | 'url' | 'tag' | 'age' | 'ageExpiries'
+
+const INDEX_KEYS: readonly (readonly [RegExp, IndexKeyKind])[] = [
+  [/^\{o:[0-9a-f]+\}$/, 'origin'],
+  [/^\{o:[0-9a-f]+\}:exp$/, 'originExpiries'],
+  [/^\{o:[0-9a-f]+\}:u:[0-9a-f]+$/, 'url'],
+  [/^\{t:[0-9a-f]+\}$/, 'tag'],
+  [/^\{a:[0-9a-f]\}$/, 'age'],
+  [/^\{a:[0-9a-f]\}:exp$/, 'ageExpiries'],
+]
+
+/** The kind of index key `key` is, or undefined when it is none of `namespace`'s. */
+export function indexKeyKind(namespace: string, key: string): IndexKeyKind | undefined {
+  if (!key.startsWith(`${namespace}:`)) return undefined
+  const name = key.slice(namespace.length + 1)
+  return INDEX_KEYS.find(([pattern]) => pattern.test(name))?.[1]
+}

@@ -38,8 +38,10 @@ export interface RedisStoreCommonOptions {
    */
   readonly unref?: boolean
   /**
-   * Time for the counter flush and close()'s grace period, and `now` for the admin API's staleness,
-   * for tests and simulations. Redis expires keys on its own clock whatever this says.
+   * Time for the counter flush and close()'s grace period, `now` for the admin API's staleness and
+   * deleteOlderThan()'s cutoff (compared with each entry's storedAt), for tests and simulations. Redis
+   * expires keys on its own clock whatever this says, and the indexes score and prune their members
+   * on it too (redis-index.ts), so processes whose clocks disagree keep each other's members.
    * @default the system clock (clock.ts systemClock)
    */
   readonly clock?: Clock

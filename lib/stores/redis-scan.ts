@@ -14,6 +14,12 @@ import type { StoreEntryInfo } from './types.js'
 
 /** Keys asked for per SCAN step (its COUNT): a batch of about this many keys. */
 const SCAN_COUNT = 500
+/**
+ * Values heads() reads at a time: two commands each, so a slice takes 400 of the 1000 commands the
+ * store's own client queues at most (redis-connection.ts) and leaves room for the traffic sharing it;
+ * the whole batch of an admin call at once (1000 commands for 500 ids) would fill the queue itself.
+ */
+const HEAD_SLICE = 200
 
 export class RedisScan {
   readonly #connection: RedisConnection
@@ -26,9 +32,12 @@ export class RedisScan {
     this.#pattern = scanPattern(namespace)
   }
 
-  /** Keys of the namespace's entries in batches of about SCAN_COUNT (the stats hash is not among them). */
-  async *keyBatches(operation: string): AsyncIterable<string[]> {
-    const iterator = await this.#run(operation, async (redis) => redis.scan(this.#pattern, SCAN_COUNT)[Symbol.asyncIterator]())
+  /**
+   * Keys of the namespace's entries in batches of about SCAN_COUNT (the stats hash is not among them),
+   * or of those matching `pattern` (a SCAN MATCH glob inside the namespace's).
+   */
+  async *keyBatches(operation: string, pattern = this.#pattern): AsyncIterable<string[]> {
+    const iterator = await this.#run(operation, async (redis) => redis.scan(pattern, SCAN_COUNT)[Symbol.asyncIterator]())
     while (true) {
       const next = await this.#run(operation, () => iterator.next())
       if (next.done === true) return
@@ -57,31 +66,38 @@ export class RedisScan {
   }
 
   /**
-   * Each value's size and first bytes, with STRLEN and GETRANGE for every read issued together (one
-   * pipelined round trip); a read of length 0 sends STRLEN only. A key gone since SCAN reads as size 0;
-   * a key of another type fails with WRONGTYPE: both are left out.
+   * Each value's size and first bytes: STRLEN and GETRANGE per read, pipelined HEAD_SLICE reads at a
+   * time (a read of length 0 sends STRLEN only). A key gone reads as size 0, and a key of another type
+   * fails with WRONGTYPE: both are left out (undefined). Any other failure of a read (a full client
+   * queue, a lost connection) rejects the whole call, as AdminSource.heads requires.
    */
   async heads(reads: readonly HeadRead[]): Promise<(ValueHead | undefined)[]> {
-    if (reads.length === 0) return []
-    return this.#run('scan', async (redis) => {
-      const keys = reads.map((read) => redisKey(this.#namespace, read.id))
-      const [sizes, prefixes] = await Promise.all([
-        Promise.allSettled(keys.map((key) => redis.strLen(key))),
-        Promise.allSettled(keys.map((key, index) => {
-          const length = (reads[index] as HeadRead).length
-          return length > 0 ? redis.getRange(key, 0, length - 1) : Promise.resolve(Buffer.alloc(0))
-        })),
-      ])
-      return keys.map((_, index) => {
-        const size = sizes[index]
-        const prefix = prefixes[index]
-        if (size?.status !== 'fulfilled' || prefix?.status !== 'fulfilled' || size.value === 0) return undefined
-        return { size: size.value, bytes: prefix.value }
-      })
-    })
+    const heads: (ValueHead | undefined)[] = []
+    for (let start = 0; start < reads.length; start += HEAD_SLICE) {
+      const slice = reads.slice(start, start + HEAD_SLICE)
+      heads.push(...(await this.#run('scan', (redis) => Promise.all(slice.map((read) => this.#head(redis, read))))))
+    }
+    return heads
+  }
+
+  async #head(redis: RedisCommands, read: HeadRead): Promise<ValueHead | undefined> {
+    const key = redisKey(this.#namespace, read.id)
+    // An end of -1 would mean "to the end" to Redis, so length 0 sends no GETRANGE.
+    const [size, bytes] = await Promise.all([ours(redis.strLen(key)), read.length > 0 ? ours(redis.getRange(key, 0, read.length - 1)) : Buffer.alloc(0)])
+    return size === undefined || bytes === undefined || size === 0 ? undefined : { size, bytes }
   }
 
   #run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
     return this.#connection.run(operation, command)
+  }
+}
+
+/** The reply, or undefined when the key holds another type than a string: not a value of ours. */
+async function ours<T>(reply: Promise<T>): Promise<T | undefined> {
+  try {
+    return await reply
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return undefined
+    throw error
   }
 }

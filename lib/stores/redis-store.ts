@@ -6,6 +6,7 @@ import type { RedisCommands } from './redis-driver.js'
 import type { RedisConnection } from './redis-connection.js'
 import { RedisCounters } from './redis-counters.js'
 import { RedisIndex } from './redis-index.js'
+import { RedisIndexSweep } from './redis-index-sweep.js'
 import { redisKey } from './redis-layout.js'
 import { resolveRedisStoreOptions, type RedisStoreOptions } from './redis-options.js'
 import { RedisScan } from './redis-scan.js'
@@ -40,6 +41,7 @@ export class RedisStore implements CacheStore {
   readonly #ttl: TtlSettings
   readonly #scan: RedisScan
   readonly #index: RedisIndex
+  readonly #sweep: RedisIndexSweep
   readonly #counters: RedisCounters
   readonly #admin: StoreAdmin
   readonly #listeners = new Set<(error: CacheError) => void>()
@@ -50,7 +52,8 @@ export class RedisStore implements CacheStore {
     this.#ttl = ttl
     this.#connection = connection
     this.#scan = new RedisScan(this.#connection, this.namespace)
-    this.#index = new RedisIndex(this.#connection, this.namespace, ttl, clock)
+    this.#index = new RedisIndex(this.#connection, this.namespace, ttl)
+    this.#sweep = new RedisIndexSweep(this.#connection, this.#scan, this.namespace)
     this.#counters = new RedisCounters(this.#connection, this.namespace, { clock, onFailure: (error) => this.#background(error) })
     const source: AdminSource = {
       idBatches: () => this.#scan.idBatches(),
@@ -205,9 +208,16 @@ export class RedisStore implements CacheStore {
     return this.#admin.deleteOlderThan(seconds)
   }
 
-  /** Mostly useful with `ttl: false`, where Redis never expires entries itself. */
-  deleteExpired(): Promise<number> {
-    return this.#admin.deleteExpired()
+  /**
+   * Mostly useful with `ttl: false`, where Redis never expires entries itself. After the walk, sweeps
+   * the index keys (redis-index-sweep.ts): members whose entry is gone, and URLs left without any, go,
+   * so index keys that no TTL ends do not outlive their entries. Returns how many values went; the
+   * index members swept are not counted.
+   */
+  async deleteExpired(): Promise<number> {
+    const deleted = await this.#admin.deleteExpired()
+    await this.#sweep.sweep()
+    return deleted
   }
 
   /**

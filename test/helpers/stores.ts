@@ -120,12 +120,13 @@ const LISTINGS = new Set(['ids', 'scan', 'keys', 'entries'])
 
 /**
  * The cluster kind's store: `store`, whose reads first wait for its writes still in flight. On a
- * cluster a set() takes two round trips (the index scripts, then the values' MULTI, one after the
- * other: redis-index.ts) where one redis-server takes one, and the suites written against one server
- * read right after a response, sometimes after moving a ManualClock past the guard's command timeout
- * (which then gives up waiting for the write): they would race a write still on its way, which is
- * not what they test. The cache itself makes a read wait for this process's own pending write, but
- * only up to the command timeout on its clock.
+ * cluster a set() takes three round trips (the URL's index script, the other index scripts with its
+ * score, then the values' MULTI, one after the other: redis-index.ts) where one redis-server takes
+ * one, and the suites written against one server read right after a response, sometimes after
+ * moving a ManualClock past the guard's command timeout (which then gives up waiting for the
+ * write): they would race a write still on its way, which is not what they test. The cache itself
+ * makes a read wait for this process's own pending write, but only up to the command timeout on its
+ * clock.
  */
 function readsAfterWrites(store: RedisStore): RedisStore {
   const writes = new Set<Promise<unknown>>()

@@ -13,7 +13,7 @@ import { createCluster as createCluster5 } from 'redis5'
 import { createCluster as createCluster6 } from 'redis6'
 import { main } from '../../lib/cli/main.js'
 import { InvalidOptionError, StoreError } from '../../lib/errors.js'
-import { clusterSlot, redisKey, tagIndexKey } from '../../lib/stores/redis-layout.js'
+import { ageIndexKeys, clusterSlot, redisKey, tagIndexKey, urlIndexKey } from '../../lib/stores/redis-layout.js'
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis-store.js'
 import type { StoreWrite } from '../../lib/stores/types.js'
 import { ManualClock } from '../helpers/clock.js'
@@ -108,6 +108,46 @@ describe('RedisStore on a Redis Cluster', function () {
       assert.equal(await store.deleteTags(['t2']), 8 - 2)
       assert.equal(await store.deleteOlderThan(0), 24 - 1 - 6 - 6)
       assert.deepEqual(await collect(store.keys()), [])
+    })
+
+    it('stamps one score per write in index keys on several masters, and unindexes only that write', async () => {
+      const store = await openStore({ ttlOffset: 0 })
+      stores.push(store)
+      const ns = store.namespace
+      const tags = Array.from({ length: 6 }, (_, index) => `tag-${index}`)
+      const write = entryWrite('https://example.com/stamped', tags)
+      const keys = [urlIndexKey(ns, 'https://example.com/stamped'), ageIndexKeys(ns, write.id).expiries, ...tags.map((tag) => tagIndexKey(ns, tag))]
+      assert.ok(new Set(await Promise.all(keys.map(async (key) => (await cluster.masterOf(clusterSlot(key))).port))).size > 1, 'the index keys share one master')
+      const scores = async (): Promise<string[]> => Promise.all(keys.map((key) => cluster.cli('ZSCORE', key, write.id)))
+      const before = Date.now()
+      await store.set([write])
+      const first = await scores()
+      assert.equal(new Set(first).size, 1, first.join(' '))
+      assert.ok(Number(first[0]) >= before + 600_000 && Number(first[0]) <= Date.now() + 600_001, first[0])
+      // Written again: a new score, in every key alike.
+      await store.set([write])
+      const second = await scores()
+      assert.equal(new Set(second).size, 1, second.join(' '))
+      assert.notEqual(second[0], first[0])
+      assert.equal(await store.deleteTags(['tag-3']), 1)
+      assert.deepEqual(await scores(), keys.map((key) => (key.includes('{t:') && key !== tagIndexKey(ns, 'tag-3') ? second[0] : '')), 'other tags keep it until a delete reads it')
+    })
+
+    it('sweeps the index keys on every master in deleteExpired(): none left once a `ttl: false` store\'s entries are gone', async () => {
+      const store = await openStore({ ttl: false })
+      stores.push(store)
+      const writes = Array.from({ length: 30 }, (_, index) => entryWrite(`https://site${index % 3}.example/p/${index}`, [`t${index % 5}`]))
+      await store.set(writes)
+      const indexKeys = async (): Promise<string[]> => (await keysPerMaster(store.namespace)).flat().filter((key) => /:\{[oat]:/.test(key))
+      assert.ok((await indexKeys()).length > 10)
+      await store.remove(writes.slice(10).map((write) => write.id))
+      assert.equal(await store.deleteExpired(), 0)
+      const kept = writes.slice(0, 10).map((write) => write.id).sort()
+      const tagged = (await Promise.all([0, 1, 2, 3, 4].map((tag) => cluster.cli('ZRANGE', tagIndexKey(store.namespace, `t${tag}`), '0', '-1')))).flatMap((reply) => reply.split('\n').filter(Boolean))
+      assert.deepEqual(tagged.sort(), kept)
+      await store.remove(kept)
+      await store.deleteExpired()
+      assert.deepEqual(await indexKeys(), [])
     })
 
     it('writes nothing when an index script fails: the MULTI waits for the index', async () => {

@@ -10,14 +10,18 @@ import { createClient as createClient4 } from 'redis'
 import { createClient as createClient5 } from 'redis5'
 import { createClient as createClient6, RESP_TYPES } from 'redis6'
 import { StoreError } from '../../lib/errors.js'
-import type { IndexQuery } from '../../lib/stores/admin-source.js'
+import type { IndexedId, IndexQuery, Unindexed } from '../../lib/stores/admin-source.js'
 import { redisCommands, type NodeRedisClient } from '../../lib/stores/redis-commands.js'
 import { RedisConnection } from '../../lib/stores/redis-connection.js'
 import { RedisIndex } from '../../lib/stores/redis-index.js'
+import { KEEP_FLOOR } from '../../lib/stores/redis-index-scripts.js'
 import {
   ageIndexKeys,
   idFromKey,
   indexHash,
+  indexKeyKind,
+  indexScanPattern,
+  type IndexKeyKind,
   originIndexKeys,
   originOf,
   redisKey,
@@ -59,6 +63,29 @@ describe('redis-layout index keys', () => {
     })
   }
 
+  it('tells the index keys apart by name, and finds all of them, and nothing else, by indexScanPattern', () => {
+    const url = 'https://a.example/p'
+    const kinds: Record<string, IndexKeyKind> = {
+      [originIndexKeys('n.s', url).urls]: 'origin',
+      [originIndexKeys('n.s', url).expiries]: 'originExpiries',
+      [urlIndexKey('n.s', url)]: 'url',
+      [tagIndexKey('n.s', 't')]: 'tag',
+      [ageIndexKeys('n.s', 'ab').stored]: 'age',
+      [ageIndexKeys('n.s', 'ab').expiries]: 'ageExpiries',
+    }
+    // The glob `n.s:{[oat]:*` as a regular expression.
+    const pattern = /^n\.s:\{[oat]:.*$/
+    assert.equal(indexScanPattern('n.s'), 'n.s:{[oat]:*')
+    for (const [key, kind] of Object.entries(kinds)) {
+      assert.equal(indexKeyKind('n.s', key), kind, key)
+      assert.match(key, pattern)
+    }
+    for (const other of [redisKey('n.s', 'ab'), redisKey('n.s', 'ab.cd~01'), 'n.s:stats', tagIndexKey('other', 't'), `${tagIndexKey('n.s', 't')}:x`]) {
+      assert.equal(indexKeyKind('n.s', other), undefined, other)
+      if (other.startsWith('n.s:') && !other.startsWith(tagIndexKey('n.s', 't'))) assert.doesNotMatch(other, pattern)
+    }
+  })
+
   it('keeps index keys in the namespace SCAN pattern, but out of the ids', () => {
     const url = 'https://a.example/p'
     const keys = [tagIndexKey('ns', 't'), urlIndexKey('ns', url), ...Object.values(originIndexKeys('ns', url)), ...Object.values(ageIndexKeys('ns', 'ab'))]
@@ -84,8 +111,9 @@ after(async () => {
 })
 
 /** An index write of entry `id` (no value: only the index is under test). */
-function indexed(id: string, url: string, options: { tags?: string[]; storedAt?: number; ttlMs?: number } = {}): StoreWrite {
-  return { id, value: undefined, ttlMs: options.ttlMs ?? 60_000, index: { url, tags: options.tags ?? [], storedAt: options.storedAt ?? T0 } }
+function indexed(id: string, url: string, options: { tags?: string[]; storedAt?: number; ttlMs?: number | undefined } = {}): StoreWrite {
+  // An explicit `ttlMs: undefined` is a value kept without TTL.
+  return { id, value: undefined, ttlMs: 'ttlMs' in options ? options.ttlMs : 60_000, index: { url, tags: options.tags ?? [], storedAt: options.storedAt ?? T0 } }
 }
 
 /** The sorted set at `key` as member → score, as Redis prints them. */
@@ -102,11 +130,35 @@ async function scanAll(pattern: string): Promise<string[]> {
   return (await server.cli('--scan', '--pattern', pattern)).split('\n').filter((key) => key !== '')
 }
 
-/** Every batch of an admin read, in order. */
-async function batches(source: AsyncIterable<readonly string[]>): Promise<string[][]> {
+/** Every batch of an admin read, in order: URLs, or the ids of an indexed() read. */
+async function batches(source: AsyncIterable<readonly (string | IndexedId)[]>): Promise<string[][]> {
   const all: string[][] = []
-  for await (const batch of source) all.push([...batch])
+  for await (const batch of source) all.push(batch.map((item) => (typeof item === 'string' ? item : item.id)))
   return all
+}
+
+/** Every id of an indexed() read with its version. */
+async function versions(source: AsyncIterable<readonly IndexedId[]>): Promise<Record<string, number | undefined>> {
+  const all: Record<string, number | undefined> = {}
+  for await (const batch of source) for (const { id, version } of batch) all[id] = version
+  return all
+}
+
+/** What the deletes hand unindex() for an id indexed() gave: its version included. */
+function unindexed(member: IndexedId, fields: Omit<Unindexed, 'id' | 'version'>): Unindexed {
+  return { id: member.id, ...fields, ...(member.version === undefined ? {} : { version: member.version }) }
+}
+
+/** Redis' clock (TIME) in epoch ms, as the index scripts read it. */
+async function redisNow(): Promise<number> {
+  const [seconds, micros] = (await server.cli('TIME')).split('\n').map(Number) as [number, number]
+  return seconds * 1000 + Math.floor(micros / 1000)
+}
+
+/** Asserts `score` is `offset` after a time within [before, after] (Redis' clock, ms). */
+function stampedWithin(score: string | number | undefined, offset: number, before: number, after: number, what = 'score'): void {
+  const value = Number(score)
+  assert.ok(value >= before + offset && value <= after + offset + 1, `${what} ${score} outside [${before + offset}, ${after + offset + 1}]`)
 }
 
 describe('RedisStore indexes', () => {
@@ -122,12 +174,11 @@ describe('RedisStore indexes', () => {
     return store
   }
 
-  /** A RedisIndex of its own connection, as RedisStore builds it, for the AdminSource reads. */
-  /** A RedisIndex alone, with `write` sending the index scripts of some writes as RedisStore.set queues them (no values). */
-  function openIndex(options: { namespace?: string; clock?: ManualClock; ttl?: boolean } = {}): { index: RedisIndex & { write(writes: readonly StoreWrite[]): Promise<void> }; namespace: string } {
-    const { namespace, ttl, clock, connection } = resolveRedisStoreOptions({ url: server.url, namespace: `ix${++namespaces}`, ttlOffset: 0, ...options })
+  /** A RedisIndex alone, of its own connection, with `write` sending the index scripts of some writes as RedisStore.set queues them (no values). */
+  function openIndex(options: { namespace?: string; ttl?: boolean } = {}): { index: RedisIndex & { write(writes: readonly StoreWrite[]): Promise<void> }; namespace: string } {
+    const { namespace, ttl, connection } = resolveRedisStoreOptions({ url: server.url, namespace: `ix${++namespaces}`, ttlOffset: 0, ...options })
     open.push({ close: () => connection.close() })
-    const index = new RedisIndex(connection, namespace, ttl, clock)
+    const index = new RedisIndex(connection, namespace, ttl)
     const write = async (writes: readonly StoreWrite[]): Promise<void> => {
       const calls = index.writeCalls(writes)
       for (let start = 0; start < calls.length; start += 200) {
@@ -137,15 +188,19 @@ describe('RedisStore indexes', () => {
     return { index: Object.assign(index, { write }), namespace }
   }
 
-  it('indexes a write under its URL, origin, tags and age, scored by expiry, with TTLs covering them', async () => {
-    const clock = new ManualClock(T0)
-    const store = await openStore({ clock })
+  it('indexes a write under its URL, origin, tags and age, scored by its expiry on Redis\' clock, with TTLs covering them', async () => {
+    // The store clock is a year off: it dates storedAt only, never a score.
+    const store = await openStore({ clock: new ManualClock(T0) })
     const ns = store.namespace
     const url = 'https://a.example/p?x=1'
+    let before = await redisNow()
     await store.set([{ id: 'ab12', value: text('v'), ttlMs: 60_000, index: { url, tags: ['t1', 't2', 't1'], storedAt: T0 - 5000 } }])
-    const expiry = String(T0 + 60_000)
+    let after = await redisNow()
     const origin = originIndexKeys(ns, url)
     const age = ageIndexKeys(ns, 'ab12')
+    const expiry = (await zset(urlIndexKey(ns, url)))['ab12']
+    stampedWithin(expiry, 60_000, before, after)
+    // One score in every index of the write: it is the write's version.
     assert.deepEqual(await zset(urlIndexKey(ns, url)), { ab12: expiry })
     assert.deepEqual(await zset(origin.urls), { [url]: '0' })
     assert.deepEqual(await zset(origin.expiries), { [url]: expiry })
@@ -159,22 +214,70 @@ describe('RedisStore indexes', () => {
     }
 
     // Another entry of the URL, longer-lived: the keys' TTL and the URL's expiry rise to cover it.
+    before = await redisNow()
     await store.set([{ id: 'ab12.01', value: text('v'), ttlMs: 120_000, index: { url, tags: [], storedAt: T0 } }])
-    assert.equal((await zset(origin.expiries))[url], String(T0 + 120_000))
+    after = await redisNow()
+    const longest = (await zset(origin.expiries))[url]
+    stampedWithin(longest, 120_000, before, after, 'the URL\'s expiry')
     assert.ok((await pttl(urlIndexKey(ns, url))) > 115_000)
     // A shorter-lived rewrite lowers its own score, never the URL's expiry nor a key's TTL.
+    before = await redisNow()
     await store.set([{ id: 'ab12.01', value: text('v'), ttlMs: 10_000, index: { url, tags: [], storedAt: T0 } }])
-    assert.equal((await zset(urlIndexKey(ns, url)))['ab12.01'], String(T0 + 10_000))
-    assert.equal((await zset(origin.expiries))[url], String(T0 + 120_000))
+    after = await redisNow()
+    stampedWithin((await zset(urlIndexKey(ns, url)))['ab12.01'], 10_000, before, after)
+    assert.equal((await zset(origin.expiries))[url], longest)
     assert.ok((await pttl(origin.urls)) > 115_000)
-    // Kept without TTL: scored +inf, and its keys lose their TTL.
+    // Kept without TTL: scored KEEP_FLOOR + now, above every expiry, and its keys lose their TTL.
+    before = await redisNow()
     await store.set([{ id: 'ab12', value: text('v'), ttlMs: undefined, index: { url, tags: ['t1'], storedAt: T0 } }])
-    assert.equal((await zset(urlIndexKey(ns, url)))['ab12'], 'inf')
+    after = await redisNow()
+    const kept = (await zset(urlIndexKey(ns, url)))['ab12']
+    assert.match(kept ?? '', /^\d{16}$/, 'an integer Redis prints whole')
+    stampedWithin(kept, KEEP_FLOOR, before, after)
+    assert.equal((await zset(tagIndexKey(ns, 't1')))['ab12'], kept)
+    assert.equal((await zset(age.expiries))['ab12'], kept)
+    assert.equal((await zset(origin.expiries))[url], kept)
     assert.equal(await pttl(urlIndexKey(ns, url)), -1)
     assert.equal(await pttl(tagIndexKey(ns, 't1')), -1)
     // A write already expired (plan `drop`) indexes nothing.
     await store.set([{ id: 'cd', value: text('v'), ttlMs: -1, index: { url: 'https://gone.example/', tags: ['gone'], storedAt: T0 } }])
     assert.equal(await server.cli('EXISTS', tagIndexKey(ns, 'gone'), urlIndexKey(ns, 'https://gone.example/')), '0')
+  })
+
+  it('gives every write of an id a score of its own, even within one millisecond', async () => {
+    const { index, namespace: ns } = openIndex()
+    const seen = new Set<string>()
+    for (const ttlMs of [60_000, undefined]) {
+      // Sent together: Redis runs them back to back, mostly within one millisecond.
+      await index.write(Array.from({ length: 20 }, () => indexed('ab', 'https://a.example/same', { tags: ['t'], ttlMs })))
+      const score = (await zset(urlIndexKey(ns, 'https://a.example/same')))['ab'] as string
+      assert.equal((await zset(tagIndexKey(ns, 't')))['ab'], score)
+      assert.equal((await zset(ageIndexKeys(ns, 'ab').expiries))['ab'], score)
+      seen.add(score)
+    }
+    assert.equal(seen.size, 2)
+    // Each of 20 writes in a row moved the score on, so a delete that read any earlier one leaves it.
+    const scores: string[] = []
+    for (let i = 0; i < 20; i++) {
+      await index.write([indexed('cd', 'https://a.example/same', { ttlMs: 60_000 })])
+      scores.push((await zset(urlIndexKey(ns, 'https://a.example/same')))['cd'] as string)
+    }
+    assert.equal(new Set(scores).size, 20)
+  })
+
+  it('keeps the members of writers whose clocks are 120 s apart: Redis\' clock scores and prunes', async () => {
+    const now = Date.now()
+    const slow = await openStore({ clock: new ManualClock(now) })
+    const fast = new RedisStore({ url: server.url, namespace: slow.namespace, ttlOffset: 0, clock: new ManualClock(now + 120_000) })
+    open.push(fast)
+    await fast.ready()
+    const write = (id: string): StoreWrite => ({ id, value: storedResponse(`https://skew.example/${id}`), ttlMs: 60_000, index: { url: `https://skew.example/${id}`, tags: ['shared'], storedAt: now } })
+    await slow.set([write('a1')])
+    await fast.set([write('b1')])
+    await slow.set([write('a2')])
+    await fast.set([write('b2')])
+    assert.deepEqual(Object.keys(await zset(tagIndexKey(slow.namespace, 'shared'))).sort(), ['a1', 'a2', 'b1', 'b2'])
+    assert.equal(await fast.deleteTags(['shared']), 4)
   })
 
   it('leaves no index key behind once the entries expired', async () => {
@@ -195,21 +298,21 @@ describe('RedisStore indexes', () => {
   })
 
   it('keeps a tag that never goes idle to its live entries: each write prunes the expired', async () => {
-    const clock = new ManualClock(T0)
-    const store = await openStore({ clock })
+    const store = await openStore()
     const ns = store.namespace
     let largest = 0
+    // Each entry lives 1 ms on Redis' clock, so by the next write it has expired and goes in its prune.
     for (let i = 0; i < 300; i++) {
-      await store.set([{ id: i.toString(16).padStart(3, '0'), value: text('v'), ttlMs: 1000, index: { url: `https://hot.example/${i}`, tags: ['hot'], storedAt: clock.now() } }])
+      await store.set([{ id: i.toString(16).padStart(3, '0'), value: text('v'), ttlMs: 1, index: { url: `https://hot.example/${i}`, tags: ['hot'], storedAt: Date.now() } }])
       if (i % 25 === 0) largest = Math.max(largest, Number(await server.cli('ZCARD', tagIndexKey(ns, 'hot'))))
-      clock.advance(1001)
     }
-    assert.equal(await server.cli('ZCARD', tagIndexKey(ns, 'hot')), '1')
-    assert.ok(largest <= 1, `the tag index held ${largest}`)
-    assert.equal(await server.cli('ZCARD', originIndexKeys(ns, 'https://hot.example/').urls), '1')
+    largest = Math.max(largest, Number(await server.cli('ZCARD', tagIndexKey(ns, 'hot'))))
+    assert.ok(largest <= 50, `the tag index held ${largest}`)
+    const urls = Number(await server.cli('ZCARD', originIndexKeys(ns, 'https://hot.example/').urls))
+    assert.ok(urls <= 50, `the origin held ${urls} URLs`)
     let aged = 0
     for (const digit of '0123456789abcdef') aged += Number(await server.cli('ZCARD', ageIndexKeys(ns, digit).stored))
-    assert.ok(aged <= 16, `the age buckets held ${aged}`)
+    assert.ok(aged <= 50, `the age buckets held ${aged}`)
   })
 
   it('writes the index first: a failed index write rejects set() and stores no value', async () => {
@@ -257,8 +360,10 @@ describe('RedisStore indexes', () => {
     const got: string[] = []
     for await (const batch of index.indexed(before)) {
       assert.ok(batch.length <= 500)
-      got.push(...batch)
-      await index.unindex(batch.map((id) => ({ id, age: true })))
+      got.push(...batch.map(({ id }) => id))
+      // Each with its expiry as its version, which the unindex compares.
+      for (const { version } of batch) assert.ok(version !== undefined && version > Date.now() && version <= Date.now() + 60_000, String(version))
+      await index.unindex(batch.map((member) => unindexed(member, { age: true })))
     }
     assert.deepEqual(got, ids.slice(0, 1000).map(({ id }) => id))
     assert.deepEqual(await batches(index.indexed(before)), [])
@@ -331,11 +436,12 @@ describe('RedisStore indexes', () => {
       await index.write(Array.from({ length: 20 }, (_, i) => indexed(`a${i.toString(16)}`, `https://a.example/${i % 4}`, { tags: ['t'], storedAt: T0 - 1 })))
       // Connected, and every script cached by Redis (no NOSCRIPT retry in the counts).
       await index.unindex([{ id: 'ffff', url: 'https://a.example/none', age: true }])
+      await batches(index.indexed({ kind: 'before', time: 0 }))
       await server.cli('CONFIG', 'RESETSTAT')
       await batches(index.indexed({ kind: 'url', url: 'https://a.example/1' }))
       await batches(index.indexed({ kind: 'tag', tag: 't' }))
       await batches(index.indexedUrls('https://a.example/'))
-      for await (const batch of index.indexed({ kind: 'before', time: T0 })) await index.unindex(batch.map((id) => ({ id, url: `https://a.example/${parseInt(id.slice(1), 16) % 4}`, tag: 't', age: true })))
+      for await (const batch of index.indexed({ kind: 'before', time: T0 })) await index.unindex(batch.map((member) => unindexed(member, { url: `https://a.example/${parseInt(member.id.slice(1), 16) % 4}`, tag: 't', age: true })))
       const stats = await server.cli('INFO', 'commandstats')
       const counts = Object.fromEntries([...stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].map(([, name, count]) => [name as string, Number(count)]))
       for (const own of ['config', 'info', 'command']) delete counts[own]
@@ -346,7 +452,9 @@ describe('RedisStore indexes', () => {
     assert.equal(empty['scan'] ?? empty['keys'], undefined, JSON.stringify(empty))
     assert.deepEqual(crowded, empty)
     const total = Object.values(empty).reduce((sum, count) => sum + count, 0)
-    assert.ok(total <= 60, `${total} commands for 20 ids: ${JSON.stringify(empty)}`)
+    // Commands inside scripts count too: each age bucket's read is a script (EVALSHA, ZRANGEBYSCORE,
+    // ZMSCORE for the versions), each unindex one per key group (ZMSCORE, then ZREM per key).
+    assert.ok(total <= 80, `${total} commands for 20 ids: ${JSON.stringify(empty)}`)
   })
 })
 
@@ -373,7 +481,7 @@ describe('RedisStore indexes through each node-redis major', () => {
       assert.ok(redis !== undefined)
       const connection = new RedisConnection(redis, { owned: false, unref: false, clock })
       const ns = store.namespace
-      const index = new RedisIndex(connection, ns, { ttl: true, ttlOffsetMs: 0 }, clock)
+      const index = new RedisIndex(connection, ns, { ttl: true, ttlOffsetMs: 0 })
       try {
         // Redis forgets its scripts: the first EVALSHA fails NOSCRIPT and falls back to EVAL.
         await server.cli('SCRIPT', 'FLUSH')
@@ -382,16 +490,28 @@ describe('RedisStore indexes through each node-redis major', () => {
         await store.set([{ id: 'a2', value: storedResponse('https://m.example/y'), ttlMs: 60_000, index: { url: 'https://m.example/y', tags: [], storedAt: T0 } }])
         assert.equal(await server.cli('EXISTS', `${prefix}${urlIndexKey(ns, url)}`, `${prefix}${tagIndexKey(ns, 't')}`, `${prefix}${ageIndexKeys(ns, 'a1').stored}`), '3')
         if (prefix !== '') assert.equal(await server.cli('EXISTS', urlIndexKey(ns, url)), '0')
-        assert.deepEqual(await batches(index.indexed({ kind: 'url', url })), [['a1']])
-        assert.deepEqual(await batches(index.indexed({ kind: 'tag', tag: 't' })), [['a1']])
-        assert.deepEqual(await batches(index.indexed({ kind: 'before', time: T0 })), [['a1']])
+        // One version, the write's score, whichever index gave the id.
+        const version = (await versions(index.indexed({ kind: 'url', url })))['a1'] as number
+        assert.ok(version > Date.now() && version <= Date.now() + 60_000, String(version))
+        assert.deepEqual(await versions(index.indexed({ kind: 'tag', tag: 't' })), { a1: version })
+        assert.deepEqual(await versions(index.indexed({ kind: 'before', time: T0 })), { a1: version })
         assert.deepEqual(await batches(index.indexedUrls('https://m.example/')), [[url, 'https://m.example/y']])
-        await index.unindex([{ id: 'a1', url, tag: 't', age: true }])
+        // Another version (a write since) stays indexed; the one read goes.
+        await index.unindex([{ id: 'a1', url, tag: 't', age: true, version: version + 1 }])
+        assert.deepEqual(await batches(index.indexed({ kind: 'tag', tag: 't' })), [['a1']])
+        await index.unindex([{ id: 'a1', url, tag: 't', age: true, version }])
         assert.deepEqual(await batches(index.indexedUrls('https://m.example/')), [['https://m.example/y']])
         assert.deepEqual(await batches(index.indexed({ kind: 'tag', tag: 't' })), [])
-        // Through the public API, and clear() takes the index keys under the prefix along.
+        // Through the public API.
         assert.equal(await store.delete('https://m.example/y'), 1)
         assert.deepEqual(await collect(store.ids()), ['a1'])
+        // deleteExpired's sweep (SCAN of the index keys, EXISTS, the scripts) takes what remove() left.
+        await store.set([{ id: 'a3', value: storedResponse('https://m.example/z'), ttlMs: 60_000, index: { url: 'https://m.example/z', tags: ['z'], storedAt: T0 } }])
+        await store.remove(['a3'])
+        await store.deleteExpired()
+        assert.deepEqual(await scanAll(`${prefix}${ns}:{*`), [], 'a1 does not decode: deleteExpired took it too')
+        // clear() takes the index keys under the prefix along.
+        await store.set([{ id: 'a4', value: text('v'), ttlMs: 60_000, index: { url, tags: ['t'], storedAt: T0 } }])
         await store.clear()
         assert.deepEqual(await scanAll(`${prefix}${ns}:*`), [])
       } finally {
