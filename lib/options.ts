@@ -163,6 +163,15 @@ export interface CacheOptions {
   commandTimeout?: number
 
   /**
+   * Fleet-wide collapsing over a RedisStore: a missing entry is fetched, and a stale one revalidated in
+   * the background, by one process of all sharing the store. This many ms is the fleet lock's TTL (a
+   * holder that dies frees it by then) and the longest a miss waits for another process's response
+   * before going to the origin itself; `0`: off. A failing or slow store means no wait.
+   * @default 5000
+   */
+  collapseTimeout?: number
+
+  /**
    * Receives every store failure, corrupt entry and discarded write (rate-limited: a state change, then
    * at most one a second). Failures never reach the caller of fetch; they degrade to origin requests.
    * @default reports through util.debuglog('undici-redis-cache') only
@@ -215,12 +224,13 @@ export interface CacheOptions {
 export const DEFAULT_METHODS: readonly string[] = ['GET', 'HEAD']
 export const DEFAULT_MAX_ENTRY_SIZE = 16 * 1024 * 1024
 export const DEFAULT_COMMAND_TIMEOUT = 200
+export const DEFAULT_COLLAPSE_TIMEOUT = 5000
 export { DEFAULT_CACHE_NAME } from './field-options.js'
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'store', 'type', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
   'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize', 'cacheStatus',
-  'commandTimeout', 'onError', 'credentials', 'clock', 'origins', 'readOnly', 'tagsHeader',
+  'commandTimeout', 'collapseTimeout', 'onError', 'credentials', 'clock', 'origins', 'readOnly', 'tagsHeader',
 ] satisfies (keyof CacheOptions)[])
 
 /** Methods whose semantics a cache can never reuse (RFC 9110 §9.3.6, §9.3.8): refused in `methods`. */
@@ -248,6 +258,8 @@ export interface ResolvedOptions {
   /** Cache-Status carries the `key` parameter. */
   readonly cacheStatusKey: boolean
   readonly commandTimeout: number
+  /** Fleet lock TTL and longest fleet wait, in ms; 0: off. */
+  readonly collapseTimeout: number
   readonly onError: ((error: CacheError) => void) | undefined
   readonly clock: Clock
   /** What policy/entry-plan.ts reads to plan a response's storage. */
@@ -309,6 +321,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     maxEntrySize: positiveInteger(options.maxEntrySize, 'maxEntrySize', DEFAULT_MAX_ENTRY_SIZE),
     ...resolveCacheStatus(options.cacheStatus),
     commandTimeout: positiveInteger(options.commandTimeout, 'commandTimeout', DEFAULT_COMMAND_TIMEOUT),
+    collapseTimeout: options.collapseTimeout === 0 ? 0 : positiveInteger(options.collapseTimeout, 'collapseTimeout', DEFAULT_COLLAPSE_TIMEOUT),
     onError: fn(options.onError, 'onError'),
     clock,
     plan: { storable, reuse, cacheControl, expireAfter, urlRules, redactHeaders: ignoredHeaders, tagsHeader: resolveTagsHeader(options.tagsHeader), requestTags: [] },

@@ -89,6 +89,8 @@ describe('cache(options) validation', () => {
     { name: 'cacheStatus 1', options: bad({ cacheStatus: 1 }), option: 'cacheStatus' },
     { name: 'commandTimeout -1', options: bad({ commandTimeout: -1 }), option: 'commandTimeout' },
     { name: 'commandTimeout 0', options: bad({ commandTimeout: 0 }), option: 'commandTimeout' },
+    { name: 'collapseTimeout -1', options: bad({ collapseTimeout: -1 }), option: 'collapseTimeout' },
+    { name: 'collapseTimeout 1.5', options: bad({ collapseTimeout: 1.5 }), option: 'collapseTimeout' },
     { name: 'onError 1', options: bad({ onError: 1 }), option: 'onError' },
     { name: "credentials 'secret'", options: bad({ credentials: 'a-secret-of-enough-length' }), option: 'credentials' },
     { name: 'credentials {}', options: bad({ credentials: {} }), option: 'credentials' },
@@ -130,6 +132,8 @@ describe('cache(options) validation', () => {
       { origins: ['https://API.example.com:443/', /\.example\.com$/], readOnly: true },
       { origins: [], readOnly: false },
       { tagsHeader: 'Cache-Tag' },
+      { collapseTimeout: 0 },
+      { collapseTimeout: 250 },
       { tagsHeader: 'surrogate-key', store: 'memory' },
     ]
     for (const options of valid) assert.equal(typeof cache(options), 'function')

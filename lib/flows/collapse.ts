@@ -5,12 +5,15 @@
  * does not share, the follower goes to the origin after all; the leader says so as soon as it knows
  * (at response start, or when its body outgrows maxEntrySize), and for a while afterwards misses for
  * that entry neither lead nor follow (hit-for-miss.ts). A follower whose caller aborts ends at once.
+ * Across processes sharing the store, the leader first takes the entry's fleet lock or waits for the
+ * process that holds it (fleet.ts); what it gets, its followers get too.
  */
 import { channels } from '../diagnostics.js'
-import { currentAge, type StoredEntry, type VaryPointer } from '../entry.js'
+import { currentAge } from '../entry.js'
 import { decideWithoutEntry } from '../policy/reuse.js'
-import type { Lookup } from '../storage/entry-repository.js'
-import { COUNT, type CacheContext, type Exchange } from './context.js'
+import type { EntryLocation, Lookup } from '../storage/entry-repository.js'
+import { COUNT, type CacheContext, type Exchange, type Shared } from './context.js'
+import { ALONE, fleetLocks, fleetTurn } from './fleet.js'
 import { forwardAndRecord, type Recording } from './miss.js'
 import { recover } from './passthrough.js'
 import { gatewayTimeout, serveEntry } from './serve.js'
@@ -28,27 +31,60 @@ export function fetchMiss(ctx: CacheContext, exchange: Exchange, found: Exclude<
   const alone = ctx.hitForMiss.holds(exchange.key.id, recording.requestTime)
   const leader = alone ? undefined : ctx.flights.get(exchange.key.id)
   if (leader !== undefined) return void follow(ctx, exchange, leader, recording).catch((err: unknown) => recover(ctx, exchange, err))
-  ctx.count(COUNT.miss)
-  ctx.publish(channels.miss, exchange, exchange.key.id, recording.detail ?? recording.fwd)
-  if (alone) return forwardAndRecord(ctx, exchange, exchange.opts, recording)
-  void ctx.flights.run(exchange.key.id, () => new Promise((settle) => forwardAndRecord(ctx, exchange, exchange.opts, { ...recording, settle })))
+  if (alone) return goAlone(ctx, exchange, recording)
+  // A store that just failed the lookup is not asked for a lock too (fail-open: no second timeout).
+  const fleet = found.kind !== 'unavailable' && fleetLocks(ctx)
+  ctx.flights.run(exchange.key.id, () => lead(ctx, exchange, recording, fleet)).catch((err: unknown) => recover(ctx, exchange, err))
 }
 
-async function follow(ctx: CacheContext, exchange: Exchange, leader: Promise<StoredEntry | undefined>, recording: Recording): Promise<void> {
+/** Goes to the origin and records the response as `recording` says, counted as a miss. */
+function goAlone(ctx: CacheContext, exchange: Exchange, recording: Recording): void {
+  ctx.count(COUNT.miss)
+  ctx.publish(channels.miss, exchange, exchange.key.id, recording.detail ?? recording.fwd)
+  forwardAndRecord(ctx, exchange, exchange.opts, recording)
+}
+
+/** This process's leader: takes the fleet lock or waits for its holder's entry, then fetches if it must. */
+async function lead(ctx: CacheContext, exchange: Exchange, recording: Recording, fleet: boolean): Promise<Shared | undefined> {
+  // Without fleet locks the origin request leaves in this tick, as it did before they existed.
+  const turn = fleet ? await fleetTurn(ctx, exchange) : ALONE
+  if (turn.kind === 'aborted') {
+    exchange.downstream.error(exchange.downstream.controller.reason)
+    return undefined
+  }
+  if (turn.kind === 'found') {
+    const shared = { entry: turn.found.entry, at: turn.found }
+    serveShared(ctx, exchange, shared, recording, 'fleet')
+    return shared
+  }
+  // After a wait for another process, the request leaves for the origin now (RFC 9111 §4.2.3 request_time).
+  const stored = turn.kind === 'lead' ? turn.stored : undefined
+  return new Promise((resolve) => {
+    const settle = (entry: Shared['entry'] | undefined): void => resolve(entry === undefined ? undefined : { entry })
+    goAlone(ctx, exchange, { ...recording, requestTime: ctx.clock.now(), settle, stored })
+  })
+}
+
+async function follow(ctx: CacheContext, exchange: Exchange, leader: Promise<Shared | undefined>, recording: Recording): Promise<void> {
   const { downstream } = exchange
   // No source is attached while it waits, so an abort would otherwise go unnoticed until the leader ends.
   const unsubscribe = downstream.controller.onAbort((reason) => downstream.error(reason))
-  const entry = await leader.finally(unsubscribe)
+  const shared = await leader.finally(unsubscribe)
   if (downstream.controller.aborted) return downstream.error(downstream.controller.reason)
-  if (entry !== undefined && ctx.entries.vary.matches(entry, exchange.req.headers)) {
-    ctx.count(COUNT.hit)
-    ctx.publish(channels.hit, exchange, exchange.key.id, 'collapsed')
-    const detail = recording.detail !== undefined ? { detail: recording.detail } : {}
-    const at: { id: string; pointer: VaryPointer | undefined } = { id: exchange.key.id, pointer: recording.pointer }
-    // The leader's entry still holds its body in memory, so this replay never waits on the store.
-    return serveEntry(ctx, exchange, at, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: recording.fwd, status: entry.status, collapsed: true, ...detail })
-  }
-  ctx.count(COUNT.miss)
-  ctx.publish(channels.miss, exchange, exchange.key.id, recording.detail ?? recording.fwd)
-  forwardAndRecord(ctx, exchange, exchange.opts, { ...recording, requestTime: ctx.clock.now() })
+  if (shared !== undefined && ctx.entries.vary.matches(shared.entry, exchange.req.headers)) return serveShared(ctx, exchange, shared, recording)
+  goAlone(ctx, exchange, { ...recording, requestTime: ctx.clock.now() })
+}
+
+/**
+ * Serves the entry a leader fetched (or, `fleet`, another process did) as a collapsed response
+ * (RFC 9211 §2.6: no trip to the origin of its own), `detail=fleet` when it came through the store.
+ */
+function serveShared(ctx: CacheContext, exchange: Exchange, shared: Shared, recording: Recording, detail = recording.detail): void {
+  const { entry } = shared
+  ctx.count(COUNT.hit)
+  ctx.publish(channels.hit, exchange, exchange.key.id, 'collapsed')
+  const details = detail !== undefined ? { detail } : {}
+  // An entry recorded here still holds its body in memory; one read back may keep its body apart, under its own id.
+  const at: EntryLocation = shared.at ?? { id: exchange.key.id, pointer: recording.pointer }
+  serveEntry(ctx, exchange, at, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: recording.fwd, status: entry.status, collapsed: true, ...details })
 }

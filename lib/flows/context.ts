@@ -20,7 +20,7 @@ import type { CacheOutcomeInfo, ResolvedRequestOptions } from '../request-option
 import { SingleFlight } from '../single-flight.js'
 import { HitForMiss } from './hit-for-miss.js'
 import { appendCacheStatus, formatCacheStatus, outcomeKind, type CacheOutcome } from '../status.js'
-import { EntryRepository } from '../storage/entry-repository.js'
+import { EntryRepository, type EntryLocation } from '../storage/entry-repository.js'
 import { GuardedStore } from '../stores/guarded-store.js'
 import type { CacheCounters } from '../stores/types.js'
 import { redactUrl } from '../url-normalize.js'
@@ -46,6 +46,13 @@ export interface Exchange {
   readonly plan: PlanOptions
 }
 
+/** What a miss's leader shares with its followers: the entry, and where it is stored when it was read back. */
+export interface Shared {
+  readonly entry: StoredEntry
+  /** Set for an entry another process stored (its body may live apart, under this id); unset for one recorded here. */
+  readonly at?: EntryLocation | undefined
+}
+
 /** Counter deltas, allocated once. */
 export const COUNT = {
   hit: { hits: 1 },
@@ -66,9 +73,10 @@ export class CacheContext {
   readonly entries: EntryRepository
   /**
    * Misses on their way to the origin, by primary id: identical requests wait for them (collapse.ts).
-   * Each settles with the entry once it is recorded, or undefined when the response is not stored.
+   * Each settles with the entry once it is recorded (or found stored by another process: fleet.ts),
+   * or undefined when the response is not stored.
    */
-  readonly flights = new SingleFlight<StoredEntry | undefined>()
+  readonly flights = new SingleFlight<Shared | undefined>()
   /** Background revalidations under way, one per entry (RFC 5861 §3). */
   readonly revalidations = new SingleFlight<void>()
   /** Entries whose last response was not stored: for a while their misses skip collapsing (hit-for-miss.ts). */

@@ -33,11 +33,19 @@ export interface Recording {
   readonly settle?: ((entry: StoredEntry | undefined) => void) | undefined
   /** The stored entry this response replaces (after a revalidation); its external body is retired. */
   readonly replaces?: StoredEntry | undefined
+  /**
+   * Called once the response is in the store (true) or known not to be (false): the fleet lock's
+   * holder (fleet.ts) releases it then, so processes waiting on the store read the entry, not a gap.
+   */
+  readonly stored?: ((ok: boolean) => void) | undefined
 }
 
 /** Forwards `opts` for `exchange` and records the response as `recording` says. */
 export function forwardAndRecord(ctx: CacheContext, exchange: Exchange, opts: DispatchOptions, recording: Recording): void {
-  send(exchange, opts, recordingHandler(ctx, exchange, recording), () => recording.settle?.(undefined))
+  send(exchange, opts, recordingHandler(ctx, exchange, recording), () => {
+    recording.settle?.(undefined)
+    recording.stored?.(false)
+  })
 }
 
 /** The handler that passes the origin's response to `exchange`'s caller and records it. */
@@ -48,6 +56,7 @@ export function recordingHandler(ctx: CacheContext, exchange: Exchange, recordin
 /** recordingHandler's hooks, for a flow that records some responses this way and others its own (flows/range.ts). */
 export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording: Recording): ForwardHooks {
   const settle = recording.settle ?? (() => {})
+  const stored = recording.stored ?? (() => {})
   const id = exchange.key.id
   let plan: Stored | undefined
   return {
@@ -62,15 +71,16 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
       if (recorder !== undefined && !recorder.recording) recorder = plan = undefined
       if (plan === undefined) {
         settle(undefined)
+        stored(false)
         // Remembered for a while (hit-for-miss.ts). A HEAD is never stored, but that says nothing of
         // the GET it shares an entry with.
         if (planned.store || planned.reason !== 'method') ctx.hitForMiss.mark(id, ctx.clock.now())
       } else ctx.hitForMiss.clear(id)
       // While the write breaker is open the write will be skipped: recorded only for collapsed requests.
-      const stored = plan !== undefined && ctx.store.writeState !== 'open'
+      const storing = plan !== undefined && ctx.store.writeState !== 'open'
       const detail = recording.detail !== undefined ? { detail: recording.detail } : {}
       const about = { key: exchange.key, request: exchange.request, entry: plan?.entry }
-      const out = { headers: ctx.withStatus(headers, { kind: 'forward', fwd: recording.fwd, status, stored, ...detail }, false, about), recorder }
+      const out = { headers: ctx.withStatus(headers, { kind: 'forward', fwd: recording.fwd, status, stored: storing, ...detail }, false, about), recorder }
       // RFC 9111 §4.4 for an unsafe method the cache also stores (POST in `methods`), as flows/unsafe.ts
       // does for the others: the caller sees the response once what it made obsolete is gone.
       const targets = invalidationTargets(exchange.req, res)
@@ -80,12 +90,13 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
       if (plan === undefined) return
       const entry: StoredEntry = { ...plan.entry, body }
       settle(entry)
-      saveEntry(ctx, exchange.key, entry, plan, recording.pointer, recording.replaces)
+      void saveEntry(ctx, exchange.key, entry, plan, recording.pointer, recording.replaces).then(stored)
     },
     // Not an error: an oversized, cut-off or aborted response is simply not stored. An oversized one
     // is said mid-body: collapsed requests go to the origin at once, and later ones for a while.
     discard: (reason) => {
       settle(undefined)
+      stored(false)
       if (plan === undefined) return
       if (reason === 'too-large') ctx.hitForMiss.mark(id, ctx.clock.now())
       debug('response for %s not stored: %s', redactUrl(exchange.req.url, ctx.options.key.ignoredParams), reason)
@@ -98,13 +109,17 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
  * Commits `entry` as `plan` says, without the caller waiting. `pointer` is the Vary pointer the lookup
  * found; `replaces` the entry this one supersedes.
  */
-export function saveEntry(ctx: CacheContext, key: RequestKey, entry: StoredEntry, plan: Pick<Stored, 'varyNames' | 'retention' | 'tags'>, pointer: VaryPointer | undefined, replaces?: StoredEntry): void {
+export function saveEntry(ctx: CacheContext, key: RequestKey, entry: StoredEntry, plan: Pick<Stored, 'varyNames' | 'retention' | 'tags'>, pointer: VaryPointer | undefined, replaces?: StoredEntry): Promise<boolean> {
   const ttlMs = retentionMs(plan.retention, ctx.clock.now())
-  ctx.entries.save(key, entry, plan.varyNames, pointer, ttlMs, replaces, plan.tags).then(
+  return ctx.entries.save(key, entry, plan.varyNames, pointer, ttlMs, replaces, plan.tags).then(
     (ok) => {
       if (ok && channels.store.hasSubscribers) channels.store.publish({ url: entry.url, id: key.id, size: bodySize(entry) })
+      return ok
     },
-    (err: unknown) => ctx.report(asCacheError(err, 'saving an entry failed')),
+    (err: unknown) => {
+      ctx.report(asCacheError(err, 'saving an entry failed'))
+      return false
+    },
   )
 }
 

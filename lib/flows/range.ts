@@ -134,7 +134,7 @@ function partHooks(ctx: CacheContext, exchange: Exchange, slots: Slots, requestT
       if (isWhole(merged.range)) return storeWhole(ctx, exchange, slots, plan, merged)
       const entry: StoredEntry = { ...plan.entry, headers: merged.headers, body: merged.body }
       const replaces = slots.partial?.kind === 'entry' ? slots.partial.entry : undefined
-      saveEntry(ctx, slots.partKey, entry, plan, slots.partial?.kind === 'unavailable' ? undefined : slots.partial?.pointer, replaces)
+      void saveEntry(ctx, slots.partKey, entry, plan, slots.partial?.kind === 'unavailable' ? undefined : slots.partial?.pointer, replaces)
     },
   }
 }
@@ -159,6 +159,6 @@ function storeWhole(ctx: CacheContext, exchange: Exchange, slots: Slots, plan: E
   const { complete, partial } = slots
   const entry: StoredEntry = { ...plan.entry, key: exchange.key.canonical, status: 200, statusText: 'OK', headers: wholeHeaders(merged.headers, merged.range.complete), body: merged.body }
   const pointer = complete.kind === 'unavailable' ? undefined : complete.pointer
-  saveEntry(ctx, exchange.key, entry, plan, pointer, complete.kind === 'entry' ? complete.entry : undefined)
+  void saveEntry(ctx, exchange.key, entry, plan, pointer, complete.kind === 'entry' ? complete.entry : undefined)
   if (partial?.kind === 'entry') void ctx.entries.remove(partial.id)
 }

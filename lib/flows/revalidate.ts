@@ -18,6 +18,7 @@ import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notMod
 import { withResponseCookies } from '../policy/stored-headers.js'
 import type { Found } from '../storage/entry-repository.js'
 import { COUNT, plainHeaders, send, type CacheContext, type Exchange, type Headers } from './context.js'
+import { oncePerFleet } from './fleet.js'
 import { forwardAndRecord, recordingHandler, saveEntry } from './miss.js'
 import { gatewayTimeout, serveEntry } from './serve.js'
 
@@ -67,9 +68,13 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
   send(revalidation, { ...exchange.opts, headers: { ...plainHeaders(exchange.req.headers), ...conditions } }, handler)
 }
 
-/** RFC 5861 §3: one background revalidation per entry at a time, never tied to the caller. */
+/**
+ * RFC 5861 §3: one background revalidation per entry at a time, never tied to the caller; with fleet
+ * locks (fleet.ts), one per entry across every process sharing the store.
+ */
 export function revalidateInBackground(ctx: CacheContext, exchange: Exchange, found: Found, responseDirectives: ResponseDirectives): void {
-  void ctx.revalidations.run(found.id, () => new Promise<void>((resolve) => revalidate(ctx, exchange, found, responseDirectives, 'stale', resolve)))
+  const once = () => new Promise<void>((resolve) => revalidate(ctx, exchange, found, responseDirectives, 'stale', resolve))
+  void ctx.revalidations.run(found.id, () => oncePerFleet(ctx, found.id, once))
 }
 
 /** The origin says the stored response is still current: refresh it, store it, serve its body (§4.3.4). */
@@ -83,7 +88,7 @@ function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, raw:
     return forwardAndRecord(ctx, exchange, { ...exchange.opts, headers: plainHeaders(exchange.req.headers) }, { pointer: found.pointer, fwd, detail: 'validator-mismatch', requestTime: ctx.clock.now() })
   }
   const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, exchange.req, requestTime, ctx.clock.now(), exchange.plan)
-  if (plan.store) saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)
+  if (plan.store) void saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)
   else void ctx.entries.remove(found.id)
   if (settle !== undefined) return settle()
   const age = currentAge(refreshed, ctx.clock.now())

@@ -26,7 +26,7 @@ import {
   ValueTooLargeError,
 } from '../errors.js'
 import { Breaker, type BreakerState } from './breaker.js'
-import type { CacheCounters, CacheStore, StoreWrite } from './types.js'
+import type { CacheCounters, CacheStore, ClaimResult, LockPurpose, LockState, StoreWrite } from './types.js'
 
 export type { BreakerState } from './breaker.js'
 
@@ -182,6 +182,40 @@ export class GuardedStore {
     if (urls.length === 0) return true
     const all = () => Promise.all(urls.map((url) => this.store.delete(url, { method: 'GET' })))
     return (await this.#call(this.#reads, 'delete', all, this.commandTimeout * urls.length)).ok
+  }
+
+  /** Whether the store offers fleet locks (CacheStore.claim); MemoryStore does not need them. */
+  get locks(): boolean {
+    const { claim, peek, release } = this.store
+    return typeof claim === 'function' && typeof peek === 'function' && typeof release === 'function'
+  }
+
+  /**
+   * Takes a fleet lock; `unknown` when the store has none or gave no answer (failed, slow, breaker
+   * open). Fail-open: `unknown` means "go on alone", never "wait". A claim writes, so it goes with the
+   * writes (a full Redis refuses it with OOM and must not look down for reads).
+   */
+  async claim(id: string, purpose: LockPurpose, token: string, ttlMs: number): Promise<ClaimResult | 'unknown'> {
+    if (this.store.claim === undefined) return 'unknown'
+    const outcome = await this.#call(this.#writes, 'claim', () => this.store.claim!(id, purpose, token, ttlMs))
+    return outcome.ok ? outcome.value : 'unknown'
+  }
+
+  /** A fleet lock's state; `unknown` as for claim(), which a waiter takes as "stop waiting". */
+  async peek(id: string, purpose: LockPurpose): Promise<LockState | 'unknown'> {
+    if (this.store.peek === undefined) return 'unknown'
+    const outcome = await this.#call(this.#reads, 'peek', () => this.store.peek!(id, purpose))
+    return outcome.ok ? outcome.value : 'unknown'
+  }
+
+  /**
+   * Ends a fleet lock; a failure leaves it to expire by its TTL, so the caller only learns whether it
+   * went. Gated by the read breaker, as remove() is: waiters poll until it goes, so it is sent whenever
+   * the store still answers (a full Redis still deletes: redis-locks.ts falls back to a delete).
+   */
+  async release(id: string, purpose: LockPurpose, token: string, outcome: 'stored' | 'not-stored', ttlMs: number): Promise<boolean> {
+    if (this.store.release === undefined) return false
+    return (await this.#call(this.#reads, 'release', () => this.store.release!(id, purpose, token, outcome, ttlMs))).ok
   }
 
   /**

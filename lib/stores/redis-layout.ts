@@ -48,6 +48,14 @@ export function redisKey(namespace: string, id: string): string {
   return generation === undefined ? key : `${key}~${generation}`
 }
 
+/**
+ * The key of entry `id`'s fleet lock for `purpose` (redis-locks.ts): the entry's key plus `!<purpose>`,
+ * so it shares the entry's hash tag (cluster slot) and, holding a `!`, is refused by idFromKey().
+ */
+export function lockKey(namespace: string, id: string, purpose: string): string {
+  return `${redisKey(namespace, id)}!${purpose}`
+}
+
 /** True for the id of a body stored apart from its entry (raw bytes, not a record). */
 export function isBodyId(id: string): boolean {
   return id.includes('~')

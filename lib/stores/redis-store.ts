@@ -8,10 +8,11 @@ import { RedisCounters } from './redis-counters.js'
 import { RedisIndex } from './redis-index.js'
 import { RedisIndexSweep } from './redis-index-sweep.js'
 import { redisKey } from './redis-layout.js'
+import { claimLock, peekLock, releaseLock } from './redis-locks.js'
 import { resolveRedisStoreOptions, type RedisStoreOptions } from './redis-options.js'
 import { RedisScan } from './redis-scan.js'
 import { planWrite, type TtlSettings } from './ttl.js'
-import type { CacheCounters, CacheStore, DeleteOptions, EntryInfo, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
+import type { CacheCounters, CacheStore, ClaimResult, DeleteOptions, EntryInfo, LockPurpose, LockState, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
 
 export type { RedisStoreOptions } from './redis-options.js'
 
@@ -160,6 +161,19 @@ export class RedisStore implements CacheStore {
     // partial root, bodies), so no command spans two slots.
     const removed = await this.#run('remove', (redis) => redis.unlink(ids.map((id) => redisKey(this.namespace, id))))
     this.#counters.add({ deletes: removed }, ['deletes'])
+  }
+
+  /** Fleet lock (redis-locks.ts): one script on the entry's slot, so every process sharing the namespace sees it. */
+  claim(id: string, purpose: LockPurpose, token: string, ttlMs: number): Promise<ClaimResult> {
+    return this.#run('claim', (redis) => claimLock(redis, this.namespace, id, purpose, token, ttlMs))
+  }
+
+  peek(id: string, purpose: LockPurpose): Promise<LockState> {
+    return this.#run('peek', (redis) => peekLock(redis, this.namespace, id, purpose))
+  }
+
+  release(id: string, purpose: LockPurpose, token: string, outcome: 'stored' | 'not-stored', ttlMs: number): Promise<void> {
+    return this.#run('release', (redis) => releaseLock(redis, this.namespace, id, purpose, token, outcome, ttlMs))
   }
 
   async *ids(): AsyncIterable<string> {

@@ -126,6 +126,22 @@ export interface DeleteOptions {
   readonly method?: string
 }
 
+/**
+ * What a fleet lock (CacheStore.claim) is for: one origin fetch of a missing entry (`miss`), or one
+ * background revalidation of a stale one (`revalidate`). Each purpose has its own lock per entry.
+ */
+export type LockPurpose = 'miss' | 'revalidate'
+
+/**
+ * A fleet lock's state: nobody holds it (`free`), another holder does (`held`), or the last holder's
+ * response was not stored (`not-stored`, kept for the lock's TTL so that waiters go to the origin at
+ * once instead of waiting for an entry that will not come).
+ */
+export type LockState = 'free' | 'held' | 'not-stored'
+
+/** What claim() got: the lock (`claimed`), or the state that kept it from taking it. */
+export type ClaimResult = 'claimed' | Exclude<LockState, 'free'>
+
 export interface CacheStore {
   /**
    * True for a store whose values live in this process and change only through its own set()
@@ -216,6 +232,25 @@ export interface CacheStore {
   clear(): Promise<void>
   /** Counters (persisted and not yet flushed) plus what the store holds. */
   stats(): Promise<StoreStats>
+
+  // Fleet locks: optional. A store shared by several processes (RedisStore) offers them so that one
+  // process fetches a missing entry (or revalidates a stale one) while the others wait for it or skip;
+  // a store of one process (MemoryStore) leaves them out, as per-process collapsing covers it. The
+  // cache calls them through GuardedStore, where a failure means "go on without the lock".
+
+  /**
+   * Takes the `purpose` lock of entry `id` for `ttlMs` under `token` unless someone holds it or it
+   * says `not-stored` (Redis: compare and `SET PX` in one script). The lock never shows in ids(),
+   * keys() or entries(), and lives in the entry's cluster slot.
+   */
+  claim?(id: string, purpose: LockPurpose, token: string, ttlMs: number): Promise<ClaimResult>
+  /** The lock's state, for a waiter polling for the holder's entry. */
+  peek?(id: string, purpose: LockPurpose): Promise<LockState>
+  /**
+   * Ends the lock if `token` still holds it (a holder whose lock expired touches nobody else's):
+   * `stored` frees it, `not-stored` turns it into the `not-stored` marker for `ttlMs`.
+   */
+  release?(id: string, purpose: LockPurpose, token: string, outcome: 'stored' | 'not-stored', ttlMs: number): Promise<void>
 
   /** Releases connections the store opened itself; a borrowed client is left open. */
   close(): Promise<void>

@@ -34,6 +34,8 @@ export async function dumpRedis(redis: RedisServer): Promise<Buffer[]> {
           set: ['SMEMBERS', key],
           zset: ['ZRANGE', key, '0', '-1', 'WITHSCORES'],
         }
+        // Gone between SCAN and TYPE: a short-lived key (a fleet lock released meanwhile, redis-locks.ts).
+        if (type === 'none') continue
         const command = read[type]
         assert.ok(command !== undefined, `unexpected Redis type ${type} at ${key.toString()}`)
         const reply = await client.sendCommand<Buffer | Buffer[] | null>(command, raw)

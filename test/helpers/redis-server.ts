@@ -233,7 +233,8 @@ function delay(ms: number): Promise<void> {
  */
 export async function entryKeys(server: Pick<RedisServer, 'cli'>, namespace: string): Promise<string[]> {
   const keys = (await server.cli('--scan', '--pattern', `${namespace}:{*`)).split('\n').filter(Boolean)
-  return keys.filter((key) => /^\{[0-9a-f]+\}/.test(key.slice(namespace.length + 1))).sort()
+  // Fleet locks (`…}!miss`, `…}!revalidate`, redis-locks.ts) share the entry's hash tag but hold no entry.
+  return keys.filter((key) => /^\{[0-9a-f]+\}/.test(key.slice(namespace.length + 1)) && !key.includes('!')).sort()
 }
 
 /** The index keys of `namespace` (redis-layout.ts: `<ns>:{o:…}`, `{t:…}`, `{a:…}`), sorted. */

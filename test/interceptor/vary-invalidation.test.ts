@@ -68,7 +68,8 @@ for (const kind of storeKinds) {
         it(`two concurrent first requests for different variants (${agents}), a PUT: neither is served stale (${order.join(', ')} read first)`, async () => {
           const store = await kind.make()
           const a = cachedAgent({ store })
-          const b = agents === 'one agent' ? a : cachedAgent({ store })
+          // Two processes racing to the origin: fleet collapsing (collapseTimeout) would make one wait for the other.
+          const b = agents === 'one agent' ? a : cachedAgent({ store, collapseTimeout: 0 })
           const path = `/race-${agents === 'one agent' ? 1 : 2}-${order[0]}`
           const url = `${origin.url}${path}`
           const stored = watchStored()

@@ -63,6 +63,17 @@ async function borrow(client: unknown, options: Omit<RedisStoreOptions, 'client'
   return store
 }
 
+/** The fleet lock scripts (redis-locks.ts) answer the same through every major and reply mapping. */
+async function assertLocks(store: RedisStore): Promise<void> {
+  const id = 'fe'.repeat(16)
+  assert.equal(await store.claim(id, 'miss', 'aa', 5000), 'claimed')
+  assert.equal(await store.claim(id, 'miss', 'bb', 5000), 'held')
+  await store.release(id, 'miss', 'aa', 'not-stored', 5000)
+  assert.equal(await store.peek(id, 'miss'), 'not-stored')
+  await store.clear()
+  assert.equal(await store.peek(id, 'miss'), 'free')
+}
+
 for (const { major, create, close } of MAJORS) {
   describe(`RedisStore on a node-redis ${major} client`, () => {
     let client: TestClient
@@ -143,6 +154,7 @@ for (const { major, create, close } of MAJORS.filter((entry) => entry.major >= 5
         assert.equal(second.text, 'hello')
         assert.equal(origin.count('/page'), 1)
         assert.equal((await store.stats()).entries, 1)
+        await assertLocks(store)
       } finally {
         await closeAgent()
         await store.close()
@@ -172,6 +184,7 @@ describe('RedisStore on node-redis 6 clients set up their own way', () => {
       assert.deepEqual([stats.hits, stats.misses, stats.writes, stats.entries], [3, 1, 1, 1])
       assert.deepEqual(await collect(second.ids()), ['a1'])
       assert.deepEqual((await collect(second.entries())).map((entry) => entry.url), ['https://example.com/a1'])
+      await assertLocks(second)
       await second.close()
     } finally {
       await client.close()
