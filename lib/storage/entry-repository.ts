@@ -45,6 +45,13 @@ const MISS: Lookup = { kind: 'miss', pointer: undefined }
 const UNREADABLE = Symbol('unreadable')
 const UNAVAILABLE: Lookup = { kind: 'unavailable' }
 
+/**
+ * What invalidating a URL deletes (RFC 9111 §4.4): its GET entries (HEAD shares them), in every variant
+ * and partition. POST responses cached by body (`methods` holding POST) are not the target's
+ * representation, and stay.
+ */
+const URL_INVALIDATION = { method: 'GET' } as const
+
 /** How many invalidated ids one process remembers, to refuse the in-flight responses they made obsolete. */
 const INVALIDATIONS_REMEMBERED = 10_000
 
@@ -127,8 +134,7 @@ export class EntryRepository {
    * store only because the removal failed (Redis was away or the breaker open), and never served.
    */
   #obsolete(primaryId: string, entry: StoredEntry): boolean {
-    // A URL's invalidation covers its GET entries, as deleteUrls does (GuardedStore).
-    const byUrl = entry.method === 'GET' ? (this.#invalidatedAt.get(entry.url) ?? -Infinity) : -Infinity
+    const byUrl = entry.method === URL_INVALIDATION.method ? (this.#invalidatedAt.get(entry.url) ?? -Infinity) : -Infinity
     return Math.max(this.#invalidatedAt.get(primaryId) ?? -Infinity, byUrl) > entry.requestTime
   }
 
@@ -176,7 +182,7 @@ export class EntryRepository {
       this.#invalidatedAt.set(partialId(id), now)
     }
     for (const url of urls) this.#invalidatedAt.set(url, now)
-    const byUrl = urls.length === 0 ? undefined : this.#store.deleteUrls(urls)
+    const byUrl = urls.length === 0 ? undefined : this.#store.deleteUrls(urls, URL_INVALIDATION)
     const all = Promise.all([...ids.map((id) => this.#invalidateOne(id, this.#pending.get(id))), byUrl]).then(() => undefined)
     for (const id of ids) {
       this.#pending.track(id, all)

@@ -26,7 +26,7 @@ import {
   ValueTooLargeError,
 } from '../errors.js'
 import { Breaker, type BreakerState } from './breaker.js'
-import type { CacheCounters, CacheStore, ClaimResult, LockPurpose, LockState, StoreWrite } from './types.js'
+import type { CacheCounters, CacheStore, DeleteOptions, ClaimResult, LockPurpose, LockState, StoreWrite } from './types.js'
 
 export type { BreakerState } from './breaker.js'
 
@@ -173,14 +173,14 @@ export class GuardedStore {
   }
 
   /**
-   * RFC 9111 §4.4: deletes the GET (and HEAD) entries stored for these URLs (url-normalize.ts form)
-   * in every variant and partition (CacheStore.delete); POST responses cached by body are not the
-   * target's representation and stay. Gated by the read breaker, as remove() is; one command timeout
-   * per URL, since each takes a few round trips (index, metadata, removal, unindex).
+   * store.delete(url, options) for each URL (CacheStore.delete: every variant and partition, through
+   * the store's URL index), for the RFC 9111 §4.4 invalidation. Whether all went. Gated by the read
+   * breaker, as remove() is; one command timeout per URL, since each takes a few round trips (index,
+   * metadata, removal, unindex).
    */
-  async deleteUrls(urls: readonly string[]): Promise<boolean> {
+  async deleteUrls(urls: readonly string[], options: DeleteOptions): Promise<boolean> {
     if (urls.length === 0) return true
-    const all = () => Promise.all(urls.map((url) => this.store.delete(url, { method: 'GET' })))
+    const all = () => Promise.all(urls.map((url) => this.store.delete(url, options)))
     return (await this.#call(this.#reads, 'delete', all, this.commandTimeout * urls.length)).ok
   }
 

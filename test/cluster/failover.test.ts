@@ -17,18 +17,13 @@ import { sleep } from '../helpers/faults.js'
 import {
   assertAllServed,
   bodyFor,
-  clusterRig,
+  clusterFaultSuite,
   owners,
   report,
   summarize,
-  traffic,
   untilHit,
   warm,
-  type ClusterRig,
-  type Traffic,
 } from '../helpers/cluster-traffic.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
 import type { RedisServer } from '../helpers/redis-server.js'
 
 const COMMAND_TIMEOUT = 200
@@ -53,32 +48,11 @@ for (const fault of FAULTS) {
     // Cluster start (~6 s), failover (~2-4 s), and the breaker's probe after it (≤ its cooldown).
     this.timeout(90_000)
 
-    let cluster: RedisCluster | undefined
-    let origin: Origin | undefined
-    let rig: ClusterRig | undefined
-    let load: Traffic | undefined
-
-    before(async () => {
-      cluster = await startRedisCluster()
-      origin = await startOrigin((req, res) => {
-        const text = bodyFor(req.url ?? '/')
-        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(text) })
-        res.end(text)
-      })
-    })
-    after(async () => {
-      // A test that failed midway left its traffic running: stop it before closing what it uses.
-      load?.stop()
-      await load?.done
-      await rig?.close()
-      await origin?.close()
-      // Stops every node, a paused one too (SIGCONT first).
-      await cluster?.stop()
-    })
+    const suite = clusterFaultSuite(60)
 
     it('right bodies, no caller error, bounded latency during the failover; hits again on the promoted replica', async () => {
-      const c = cluster!
-      const r = (rig = await clusterRig(c, origin!, COMMAND_TIMEOUT))
+      const c = suite.cluster()
+      const r = await suite.rig(COMMAND_TIMEOUT)
       const placements = await warm(r, c, PATHS)
       const owner = await owners(c, placements)
 
@@ -89,7 +63,7 @@ for (const fault of FAULTS) {
       assert.ok(victimPlacements.length >= 4)
       const slot = victimPlacements[0]!.slot
 
-      load = traffic(r, PATHS, { concurrency: 4, pauseMs: 5, maxRequests: 20_000, maxMs: 40_000 })
+      const load = suite.traffic(r, PATHS, { concurrency: 4, pauseMs: 5, maxRequests: 20_000, maxMs: 40_000 })
       await sleep(300)
       const failedAt = performance.now()
       await fault.inject(victim)

@@ -13,18 +13,13 @@ import { sleep } from '../helpers/faults.js'
 import {
   assertAllServed,
   bodyFor,
-  clusterRig,
+  clusterFaultSuite,
   infoCounter,
   report,
   summarize,
-  traffic,
   untilHit,
   warm,
-  type ClusterRig,
-  type Traffic,
 } from '../helpers/cluster-traffic.js'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
 
 const COMMAND_TIMEOUT = 200
 /** As in failover.test.ts: at most two store waits on a request's path, plus slack for late timers. */
@@ -36,33 +31,13 @@ const PHASE_MS = 1000
 describe('Redis Cluster: a slot migrated during traffic (ASK, then MOVED)', function () {
   this.timeout(60_000)
 
-  let cluster: RedisCluster | undefined
-  let origin: Origin | undefined
-  let rig: ClusterRig | undefined
-  let load: Traffic | undefined
-
-  before(async () => {
-    cluster = await startRedisCluster()
-    origin = await startOrigin((req, res) => {
-      const text = bodyFor(req.url ?? '/')
-      // Fresh for one second only: entries go stale and are written again during the migration, so
-      // writes (MULTI per entry, index updates) meet the moving slot too, not only reads.
-      res.writeHead(200, { 'cache-control': 'max-age=1', 'content-length': Buffer.byteLength(text) })
-      res.end(text)
-    })
-  })
-  after(async () => {
-    // A test that failed midway left its traffic running: stop it before closing what it uses.
-    load?.stop()
-    await load?.done
-    await rig?.close()
-    await origin?.close()
-    await cluster?.stop()
-  })
+  // Fresh for one second only: entries go stale and are written again during the migration, so
+  // writes (MULTI per entry, index updates) meet the moving slot too, not only reads.
+  const suite = clusterFaultSuite(1)
 
   it('right bodies, no caller error, bounded latency through ASK and MOVED; a hit on the new master after', async () => {
-    const c = cluster!
-    const r = (rig = await clusterRig(c, origin!, COMMAND_TIMEOUT))
+    const c = suite.cluster()
+    const r = await suite.rig(COMMAND_TIMEOUT)
     const placements = await warm(r, c, PATHS)
     const moving = placements[0]!
     const slot = String(moving.slot)
@@ -76,7 +51,7 @@ describe('Redis Cluster: a slot migrated during traffic (ASK, then MOVED)', func
     const movedBefore = await infoCounter(source, 'errorstats', 'errorstat_MOVED', 'count')
     const askingBefore = await infoCounter(target, 'commandstats', 'cmdstat_asking', 'calls')
 
-    load = traffic(r, PATHS, { concurrency: 4, pauseMs: 5, maxRequests: 20_000, maxMs: 30_000 })
+    const load = suite.traffic(r, PATHS, { concurrency: 4, pauseMs: 5, maxRequests: 20_000, maxMs: 30_000 })
     await sleep(300)
     const startedAt = performance.now()
 

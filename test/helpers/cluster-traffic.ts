@@ -10,8 +10,11 @@ import { channels, RedisStore, type CacheError } from '../../lib/index.js'
 import { redisKey } from '../../lib/stores/redis-layout.js'
 import { cachedAgent, eventually, send } from './client.js'
 import { errorLog, freshNamespace, sleep, untilReady, watchProcess, type ProcessWatch } from './faults.js'
-import type { Origin } from './origin.js'
-import type { RedisCluster } from './redis-cluster.js'
+import { bodyFor } from './outage.js'
+import { startOrigin, type Origin } from './origin.js'
+import { startRedisCluster, type RedisCluster } from './redis-cluster.js'
+
+export { bodyFor } from './outage.js'
 import type { RedisServer } from './redis-server.js'
 
 export interface ClusterRig {
@@ -69,8 +72,41 @@ export async function clusterRig(cluster: RedisCluster, origin: Origin, commandT
   }
 }
 
-export function bodyFor(path: string): string {
-  return `origin body for ${path}`
+/**
+ * The hooks every cluster fault suite needs, registered in the calling `describe`: its own cluster and
+ * an origin answering bodyFor(path), fresh for `maxAge` seconds. `rig()` and `traffic()` start what
+ * the test uses; after the suite, traffic a failed test left running is stopped before the rig, origin
+ * and cluster it uses are closed (every node, a paused one too).
+ */
+export function clusterFaultSuite(maxAge: number): {
+  cluster(): RedisCluster
+  rig(commandTimeout: number): Promise<ClusterRig>
+  traffic(rig: ClusterRig, paths: readonly string[], options: TrafficOptions): Traffic
+} {
+  let cluster: RedisCluster | undefined
+  let origin: Origin | undefined
+  let rig: ClusterRig | undefined
+  let load: Traffic | undefined
+  before(async () => {
+    cluster = await startRedisCluster()
+    origin = await startOrigin((req, res) => {
+      const text = bodyFor(req.url ?? '/')
+      res.writeHead(200, { 'cache-control': `max-age=${maxAge}`, 'content-length': Buffer.byteLength(text) })
+      res.end(text)
+    })
+  })
+  after(async () => {
+    load?.stop()
+    await load?.done
+    await rig?.close()
+    await origin?.close()
+    await cluster?.stop()
+  })
+  return {
+    cluster: () => cluster!,
+    rig: async (commandTimeout) => (rig = await clusterRig(cluster!, origin!, commandTimeout)),
+    traffic: (on, paths, options) => (load = traffic(on, paths, options)),
+  }
 }
 
 export function isHit(sample: Pick<Sample, 'cacheStatus'>): boolean {

@@ -243,12 +243,12 @@ describe('GuardedStore', () => {
 
   it('deletes URLs through store.delete, one command timeout per URL, gated by the read breaker (RFC 9111 §4.4)', async () => {
     const h = harness({ commandTimeout: 40, failureThreshold: 1 })
-    assert.equal(await h.guarded.deleteUrls([]), true)
+    assert.equal(await h.guarded.deleteUrls([], {}), true)
     assert.equal(h.store.calls, 0, 'no URL, no call')
-    assert.equal(await h.guarded.deleteUrls(['https://example.com/a', 'https://example.com/b']), true)
+    assert.equal(await h.guarded.deleteUrls(['https://example.com/a', 'https://example.com/b'], {}), true)
     assert.equal(h.store.calls, 2)
     h.store.behaviour = HANG
-    const hung = h.guarded.deleteUrls(['https://example.com/a', 'https://example.com/b'])
+    const hung = h.guarded.deleteUrls(['https://example.com/a', 'https://example.com/b'], {})
     h.clock.advance(79)
     assert.equal(await settled(hung), false, 'two URLs get two command timeouts')
     h.clock.advance(1)
@@ -256,7 +256,7 @@ describe('GuardedStore', () => {
     assert.deepEqual(h.reports.map((error) => [error.constructor, (error as StoreTimeoutError).operation]), [[StoreTimeoutError, 'delete'], [StoreUnavailableError, undefined]])
     h.store.behaviour = OK
     const before = h.store.calls
-    assert.equal(await h.guarded.deleteUrls(['https://example.com/a']), false, 'skipped while the read breaker is open')
+    assert.equal(await h.guarded.deleteUrls(['https://example.com/a'], {}), false, 'skipped while the read breaker is open')
     assert.equal(h.store.calls, before)
   })
 
