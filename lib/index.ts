@@ -4,7 +4,7 @@
  */
 export { cache, type CacheInterceptor } from './interceptor.js'
 export { cacheOption, CACHE_MODE_HEADER, type CacheMode, type CacheOutcomeInfo, type RequestCacheOptions } from './request-options.js'
-export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js'
+export { RedisStore, type RedisStoreOptions, type LocalTierStats } from './stores/redis-store.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js'
 export { toUndiciCacheStore, type UndiciStoreOptions } from './undici-store.js'
 // What a third-party CacheStore needs to implement the admin half of the contract over its own walk.

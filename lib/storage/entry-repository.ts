@@ -61,6 +61,11 @@ export class EntryRepository {
   readonly #clock: Clock
   /** The store keeps values in this process: bodies stay inline and unchecked (CacheStore.inProcess). */
   readonly #inProcess: boolean
+  /**
+   * Values whose checksums passed already, when the store may hand the same bytes out again
+   * (CacheStore.sharesValues): they are not checked again. Weak, so it holds none of them.
+   */
+  readonly #checked: WeakSet<Uint8Array> | undefined
   readonly vary: VaryRecords
   readonly #bodies: ExternalBodies
   /** Writes and invalidations under way, by primary id: a read in this process waits for them. */
@@ -78,8 +83,9 @@ export class EntryRepository {
     this.#report = options.report
     this.#clock = options.clock
     this.#inProcess = store.store.inProcess === true
+    this.#checked = store.store.sharesValues === true ? new WeakSet() : undefined
     this.vary = new VaryRecords(options.secretHeaders, options.digest)
-    this.#bodies = new ExternalBodies(store, options.report, options.clock)
+    this.#bodies = new ExternalBodies(store, options.report, options.clock, this.#checked)
   }
 
   async find(key: RequestKey, headers: HeaderRecord): Promise<Lookup> {
@@ -311,8 +317,12 @@ export class EntryRepository {
    */
   #decode(id: string, bytes: Uint8Array | undefined, removeCorrupt = true): StoredRecord | undefined {
     if (bytes === undefined) return undefined
-    const decoded = tryDecodeRecord(bytes, { verifyBody: !this.#inProcess })
-    if (decoded.ok) return decoded.value
+    const verifyBody = !this.#inProcess && this.#checked?.has(bytes) !== true
+    const decoded = tryDecodeRecord(bytes, { verifyBody })
+    if (decoded.ok) {
+      if (verifyBody) this.#checked?.add(bytes)
+      return decoded.value
+    }
     this.#report(new CorruptEntryError(id, decoded.reason))
     if (removeCorrupt) void this.#store.remove([id])
     return undefined

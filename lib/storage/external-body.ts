@@ -67,11 +67,14 @@ export class ExternalBodies {
   readonly #store: GuardedStore
   readonly #report: (error: CacheError) => void
   readonly #clock: Clock
+  /** Chunks whose CRC passed already, when the store hands the same bytes out again (EntryRepository's). */
+  readonly #checked: WeakSet<Uint8Array> | undefined
 
-  constructor(store: GuardedStore, report: (error: CacheError) => void, clock: Clock) {
+  constructor(store: GuardedStore, report: (error: CacheError) => void, clock: Clock, checked?: WeakSet<Uint8Array>) {
     this.#store = store
     this.#report = report
     this.#clock = clock
+    this.#checked = checked
   }
 
   /**
@@ -100,7 +103,8 @@ export class ExternalBodies {
     }
     // No answer says nothing of the entry: the guard reported it, and the entry stays.
     if (read.kind === 'timeout' || read.kind === 'unavailable') return undefined
-    if (read.kind === 'bytes' && read.bytes.byteLength === length && crc32(read.bytes) === body.crcs[index]) {
+    if (read.kind === 'bytes' && read.bytes.byteLength === length && (this.#checked?.has(read.bytes) === true || crc32(read.bytes) === body.crcs[index])) {
+      this.#checked?.add(read.bytes)
       return Buffer.from(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength)
     }
     // Missing, short or corrupt: nothing of this entry can be trusted any more.

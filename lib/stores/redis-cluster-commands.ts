@@ -107,14 +107,14 @@ class ClusterCommands implements RedisCommands {
   readonly #keys: SharedCommands
   readonly #life: ClusterLife
   /** v6 keyPrefix: sent before every key, so part of its slot, and on the keys node clients SCAN. */
-  readonly #prefix: string
+  readonly keyPrefix: string
 
   constructor(cluster: Cluster, keys: SharedCommands, modern: boolean) {
     this.#cluster = cluster
     this.#keys = keys
     this.#life = new ClusterLife(cluster, modern)
     const prefix = cluster._keyPrefix
-    this.#prefix = typeof prefix === 'string' || Buffer.isBuffer(prefix) ? String(prefix) : ''
+    this.keyPrefix = typeof prefix === 'string' || Buffer.isBuffer(prefix) ? String(prefix) : ''
   }
 
   get isOpen(): boolean {
@@ -214,12 +214,12 @@ class ClusterCommands implements RedisCommands {
   }
 
   async *scan(match: string, count: number): AsyncIterable<string[]> {
-    const pattern = escapeGlob(this.#prefix) + match
+    const pattern = escapeGlob(this.keyPrefix) + match
     // A copy: a topology change replaces the list, and the walk covers the masters it started with.
     for (const master of [...this.#cluster.masters]) {
       const node = redisCommands(await this.#cluster.nodeClient(master))
       if (node === undefined) throw new Error(`the client of cluster node ${master.address ?? '?'} is not one the store can drive`)
-      for await (const keys of node.scan(pattern, count)) yield keys.map((key) => key.slice(this.#prefix.length))
+      for await (const keys of node.scan(pattern, count)) yield keys.map((key) => key.slice(this.keyPrefix.length))
     }
   }
 
@@ -251,12 +251,17 @@ class ClusterCommands implements RedisCommands {
     return this.#on(key, () => this.#keys.zRem(key, members))
   }
 
+  /** Any node takes a PUBLISH (a cluster relays it to every node); no store feature on a cluster sends one. */
+  publish(channel: string, message: string): Promise<number> {
+    return this.#on(undefined, () => this.#keys.publish(channel, message))
+  }
+
   /**
    * Sends a command on `key`; a failure, or no reply for long, may mean its master is gone: the life
    * then probes for a new slot map (redis-cluster-life.ts).
    */
   async #on<T>(key: string | undefined, send: () => Promise<T>): Promise<T> {
-    const sent = key === undefined ? undefined : this.#prefix + key
+    const sent = key === undefined ? undefined : this.keyPrefix + key
     const settled = this.#life.sent(sent)
     try {
       return await send()
@@ -269,7 +274,7 @@ class ClusterCommands implements RedisCommands {
   }
 
   #slot(key: string): number {
-    return clusterSlot(this.#prefix + key)
+    return clusterSlot(this.keyPrefix + key)
   }
 
   /** Runs `send` once per slot with its keys and their positions in `keys`, IN_FLIGHT slots at a time. */

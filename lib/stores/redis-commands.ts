@@ -26,7 +26,7 @@
  * its nodes. What neither drives is refused (the store throws InvalidOptionError): v4 `legacyMode`
  * and v5+ `.legacy()` clients (callback API), pools (no isReady), and other libraries' clients (ioredis).
  */
-import type { LuaScript, RedisCommands, Scored, WriteBatch } from './redis-driver.js'
+import type { LuaScript, RedisCommands, Scored, SubscriberClient, WriteBatch } from './redis-driver.js'
 
 /** The clients `{ client }` accepts, as error messages name them. */
 export const SUPPORTED_CLIENTS = 'a node-redis client of major 4, 5 or 6 (from createClient or createCluster, connected or not; not legacyMode, .legacy() or a pool)'
@@ -73,7 +73,7 @@ type Listener = (...args: never[]) => void
 export interface Client {
   readonly isOpen: boolean
   readonly isReady: boolean
-  readonly options?: { readonly keyPrefix?: unknown } | undefined
+  readonly options?: { readonly keyPrefix?: unknown; readonly socket?: object } | undefined
   connect(): Promise<unknown>
   disconnect(): Promise<unknown>
   destroy?(): unknown
@@ -97,6 +97,10 @@ export interface Client {
   zRangeByScoreWithScores(key: string, min: string, max: string, options: LimitOptions): Reply
   zRangeByLex(key: string, min: string | Buffer, max: string | Buffer, options: LimitOptions): Reply
   zRem(key: string, members: string[]): Reply
+  publish(channel: string, message: string): Reply
+  sendCommand(args: string[]): Reply
+  subscribe(channels: string[], listener: (message: unknown, channel: unknown) => void, bufferMode: true): Reply
+  duplicate(overrides: object): Client
   commandOptions(options: { returnBuffers: true }): unknown
   withTypeMapping(mapping: Readonly<Record<number, unknown>>): Client
 }
@@ -123,6 +127,7 @@ interface Multi {
 export abstract class SharedCommands implements RedisCommands {
   /** One connection to one server (redis-driver.ts); the cluster driver wraps these and says false. */
   readonly orderedAcrossSlots: boolean = true
+  readonly keyPrefix: string = ''
 
   constructor(
     protected readonly client: Client,
@@ -222,6 +227,31 @@ export abstract class SharedCommands implements RedisCommands {
     return members.length === 0 ? 0 : Number(await this.commands.zRem(key, [...members]))
   }
 
+  async publish(channel: string, message: string): Promise<number> {
+    return Number(await this.commands.publish(channel, message))
+  }
+
+  /**
+   * A duplicate of the client (same server, credentials and TLS) whose socket never reconnects; v4
+   * speaks RESP2 anyway. Messages come as bytes (`bufferMode`), so keys that are not UTF-8 survive.
+   */
+  subscriber(): SubscriberClient {
+    const client = this.client.duplicate({ ...this.subscriberOverrides(), socket: { ...this.client.options?.socket, reconnectStrategy: false } })
+    return {
+      connect: () => client.connect(),
+      sendCommand: (args) => client.sendCommand(args),
+      subscribe: (channels, listener) => client.subscribe(channels, listener, true),
+      on: (event, listener) => void client.on(event, listener),
+      unref: () => client.unref(),
+      disconnect: () => (client.destroy === undefined ? client.disconnect() : Promise.resolve(client.destroy())),
+    }
+  }
+
+  /** Client options the subscriber needs besides its socket's. */
+  protected subscriberOverrides(): object {
+    return {}
+  }
+
   abstract get(key: string): Promise<Buffer | null>
   abstract mGet(keys: readonly string[]): Promise<(Buffer | null)[]>
   abstract getRange(key: string, start: number, end: number): Promise<Buffer>
@@ -275,13 +305,22 @@ class V4Commands extends SharedCommands {
 export class ModernCommands extends SharedCommands {
   readonly #buffers: Client
   /** v6 `keyPrefix` (none in v5): added to key arguments by node-redis, but not to SCAN's. */
-  readonly #prefix: string
+  override readonly keyPrefix: string
 
   constructor(client: Client) {
     super(client, client.withTypeMapping({}))
     this.#buffers = client.withTypeMapping({ [BLOB_STRING]: Buffer })
     const prefix = client.options?.keyPrefix
-    this.#prefix = typeof prefix === 'string' || Buffer.isBuffer(prefix) ? String(prefix) : ''
+    this.keyPrefix = typeof prefix === 'string' || Buffer.isBuffer(prefix) ? String(prefix) : ''
+  }
+
+  /**
+   * v6 speaks RESP3 by default, where invalidations would come as pushes rather than messages; and
+   * the RESP3-only features a user's client may carry (v6's maintenance notifications, its own
+   * client-side cache) would refuse RESP2 or do nothing useful on this connection.
+   */
+  protected override subscriberOverrides(): object {
+    return { RESP: 2, maintNotifications: 'disabled', clientSideCache: undefined }
   }
 
   override disconnect(): Promise<unknown> {
@@ -302,9 +341,9 @@ export class ModernCommands extends SharedCommands {
   }
 
   async *scan(match: string, count: number): AsyncIterable<string[]> {
-    const pattern = this.#prefix.replace(GLOB_META, (char) => `\\${char}`) + match
+    const pattern = this.keyPrefix.replace(GLOB_META, (char) => `\\${char}`) + match
     for await (const page of this.commands.scanIterator({ MATCH: pattern, COUNT: count })) {
-      const keys = (page as unknown[]).map((key) => String(key).slice(this.#prefix.length))
+      const keys = (page as unknown[]).map((key) => String(key).slice(this.keyPrefix.length))
       if (keys.length > 0) yield keys
     }
   }

@@ -31,6 +31,22 @@ export interface Scored {
   readonly score: number
 }
 
+/**
+ * A connection of its own for the local tier's invalidations (redis-tracking.ts): opened like the
+ * store's, speaking RESP2, and never reconnecting by itself (a reconnected connection would have lost
+ * its CLIENT TRACKING state unseen).
+ */
+export interface SubscriberClient {
+  connect(): Promise<unknown>
+  sendCommand(args: string[]): Promise<unknown>
+  /** SUBSCRIBE; `listener` gets each message as Redis sent it: bytes, an array of them, or null. */
+  subscribe(channels: string[], listener: (message: unknown, channel: unknown) => void): Promise<unknown>
+  /** Reports the connection's loss, and failures to open it. */
+  on(event: 'error', listener: (error: unknown) => void): void
+  unref(): void
+  disconnect(): Promise<unknown>
+}
+
 /** What RedisStore needs of a client. */
 export interface RedisCommands {
   readonly isOpen: boolean
@@ -42,6 +58,13 @@ export interface RedisCommands {
    * reply first (redis-index.ts: index before value).
    */
   readonly orderedAcrossSlots: boolean
+  /** node-redis 6's `keyPrefix`, which it adds to key arguments but not to keys Redis sends back; '' otherwise. */
+  readonly keyPrefix: string
+  /**
+   * A new connection for the local tier's invalidations; absent on a cluster, where each master
+   * would need one of its own (RedisStore refuses `localCache` there).
+   */
+  readonly subscriber?: () => SubscriberClient
   connect(): Promise<unknown>
   /** Drops the connection at once; only for clients the store created (a borrowed one is never closed). */
   disconnect(): Promise<unknown>
@@ -79,4 +102,5 @@ export interface RedisCommands {
   /** ZRANGEBYLEX LIMIT; bounds in Redis syntax (`[a`, `(a`), a Buffer for bytes that are not UTF-8 (`\xff`). */
   zRangeByLex(key: string, min: string | Buffer, max: string | Buffer, offset: number, count: number): Promise<string[]>
   zRem(key: string, members: readonly string[]): Promise<number>
+  publish(channel: string, message: string): Promise<number>
 }

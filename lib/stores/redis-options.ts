@@ -7,6 +7,7 @@ import { resolveClock, type Clock } from '../clock.js'
 import { InvalidOptionError } from '../errors.js'
 import { redisClusterCommands, type NodeRedisCluster } from './redis-cluster-commands.js'
 import { redisCommands, SUPPORTED_CLIENTS, type NodeRedisClient } from './redis-commands.js'
+import type { RedisCommands, SubscriberClient } from './redis-driver.js'
 import { ownClient, ownCluster, RedisConnection } from './redis-connection.js'
 import { validateNamespace } from './redis-layout.js'
 import { resolveTtlSettings, type TtlSettings } from './ttl.js'
@@ -45,6 +46,16 @@ export interface RedisStoreCommonOptions {
    * @default the system clock (clock.ts systemClock)
    */
   readonly clock?: Clock
+  /**
+   * Keeps recently read values in this process as well, up to `maxSize` bytes (least recently used go
+   * first), so a hot entry is served without a round trip to Redis. Kept coherent by Redis client
+   * tracking on a connection of its own (redis-tracking.ts): a change to a kept value by any process
+   * reaches this one as an invalidation, typically well under a millisecond after the change on a
+   * local network, and the tier empties whenever invalidations cannot be trusted (that connection
+   * lost, FLUSHDB, a heartbeat not back within a second). Needs Redis 6 or later; not on a cluster.
+   * @default undefined (off: every read goes to Redis)
+   */
+  readonly localCache?: { readonly maxSize: number }
 }
 
 /**
@@ -65,7 +76,7 @@ export type RedisStoreOptions = RedisStoreCommonOptions &
     | { readonly cluster: RedisClusterOptions; readonly client?: never }
   )
 
-const OWN_OPTIONS = new Set(['namespace', 'ttl', 'ttlOffset', 'client', 'cluster', 'unref', 'clock'])
+const OWN_OPTIONS = new Set(['namespace', 'ttl', 'ttlOffset', 'client', 'cluster', 'unref', 'clock', 'localCache'])
 
 export interface ResolvedRedisStoreOptions {
   readonly namespace: string
@@ -73,6 +84,14 @@ export interface ResolvedRedisStoreOptions {
   readonly clock: Clock
   /** The connection over the borrowed client or the store's own one, connecting in the background. */
   readonly connection: RedisConnection
+  /** `localCache`, with what tracking needs of the driver; undefined when off. */
+  readonly localCache: LocalCacheSettings | undefined
+}
+
+export interface LocalCacheSettings {
+  readonly maxSize: number
+  readonly subscriber: () => SubscriberClient
+  readonly keyPrefix: string
 }
 
 /** Validates `options` and opens the connection they describe. */
@@ -86,6 +105,7 @@ export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOp
   const unref = raw['unref'] ?? false
   if (typeof unref !== 'boolean') throw new InvalidOptionError('unref', 'a boolean', unref)
   const clock = resolveClock(raw['clock'])
+  const localCache = localCacheSize(raw['localCache'])
   const clientOptions = Object.fromEntries(Object.entries(raw).filter(([name]) => !OWN_OPTIONS.has(name)))
 
   if (raw['cluster'] !== undefined) {
@@ -93,12 +113,14 @@ export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOp
     for (const [name, value] of Object.entries(clientOptions)) {
       throw new InvalidOptionError(name, 'absent when `cluster` is given (options for every node go in `cluster.defaults`)', value)
     }
-    const connection = new RedisConnection(ownCluster(clusterOptions(raw['cluster'])), { owned: true, unref, clock })
-    return { namespace, ttl, clock, connection }
+    const redis = ownCluster(clusterOptions(raw['cluster']))
+    const tracked = tracking(localCache, redis)
+    return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, unref, clock }), localCache: tracked }
   }
   if (raw['client'] === undefined) {
-    const connection = new RedisConnection(ownClient(clientOptions as RedisClientOptions, raw['url']), { owned: true, unref, clock })
-    return { namespace, ttl, clock, connection }
+    const redis = ownClient(clientOptions as RedisClientOptions, raw['url'])
+    const tracked = tracking(localCache, redis)
+    return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, unref, clock }), localCache: tracked }
   }
   // Refused here rather than accepted and failing on every call (issue: a redis 6 client once
   // passed this check, then nothing was ever cached and stats() threw a TypeError).
@@ -107,7 +129,29 @@ export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOp
   for (const [name, value] of Object.entries(clientOptions)) {
     throw new InvalidOptionError(name, 'absent when `client` is given', value)
   }
-  return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: false, unref, clock }) }
+  const tracked = tracking(localCache, redis)
+  return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: false, unref, clock }), localCache: tracked }
+}
+
+function localCacheSize(value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  const maxSize = typeof value === 'object' && value !== null ? (value as { readonly maxSize?: unknown }).maxSize : undefined
+  if (typeof maxSize !== 'number' || !Number.isSafeInteger(maxSize) || maxSize <= 0) {
+    throw new InvalidOptionError('localCache', 'an object { maxSize } with a positive whole number of bytes', value)
+  }
+  for (const [name, extra] of Object.entries(value as object)) {
+    if (name !== 'maxSize') throw new InvalidOptionError(`localCache.${name}`, 'absent (localCache takes only maxSize)', extra)
+  }
+  return maxSize
+}
+
+/** Checked after the driver is known: a cluster has no single connection to track invalidations on. */
+function tracking(maxSize: number | undefined, redis: RedisCommands): LocalCacheSettings | undefined {
+  if (maxSize === undefined) return undefined
+  if (redis.subscriber === undefined) {
+    throw new InvalidOptionError('localCache', 'absent on a Redis Cluster (invalidations would need a tracking connection to every master)', { maxSize })
+  }
+  return { maxSize, subscriber: redis.subscriber.bind(redis), keyPrefix: redis.keyPrefix }
 }
 
 /**

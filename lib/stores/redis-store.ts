@@ -7,6 +7,8 @@ import type { RedisConnection } from './redis-connection.js'
 import { RedisCounters } from './redis-counters.js'
 import { RedisIndex } from './redis-index.js'
 import { RedisIndexSweep } from './redis-index-sweep.js'
+import { LocalTier, type LocalTierStats } from './local-tier.js'
+import { RedisTracking } from './redis-tracking.js'
 import { redisKey } from './redis-layout.js'
 import { claimLock, peekLock, releaseLock } from './redis-locks.js'
 import { resolveRedisStoreOptions, type RedisStoreOptions } from './redis-options.js'
@@ -15,6 +17,7 @@ import { planWrite, type TtlSettings } from './ttl.js'
 import type { CacheCounters, CacheStore, ClaimResult, DeleteOptions, EntryInfo, LockPurpose, LockState, StoreEntryInfo, StoreStats, StoreWrite } from './types.js'
 
 export type { RedisStoreOptions } from './redis-options.js'
+export type { LocalTierStats } from './local-tier.js'
 
 /**
  * A CacheStore on Redis through node-redis 4, 5 or 6 (redis-commands.ts), or on a Redis Cluster
@@ -35,6 +38,10 @@ export type { RedisStoreOptions } from './redis-options.js'
  *
  * count(), and the store's own writes and deletes, are buffered and flushed to `<namespace>:stats`
  * about once a second and on close(); a failed flush goes to the onBackgroundError listeners.
+ *
+ * With `localCache`, get() and getRange() ask the in-process tier (local-tier.ts) first and offer it
+ * what Redis answered; set() and remove() invalidate what they touch there before they are sent, and
+ * redis-tracking.ts brings every other process's changes.
  */
 export class RedisStore implements CacheStore {
   readonly namespace: string
@@ -46,12 +53,24 @@ export class RedisStore implements CacheStore {
   readonly #counters: RedisCounters
   readonly #admin: StoreAdmin
   readonly #listeners = new Set<(error: CacheError) => void>()
+  readonly #tier: LocalTier | undefined
+  readonly #tracking: RedisTracking | undefined
+  /** With `localCache`, reads may hand out the same bytes again: see CacheStore.sharesValues. */
+  readonly sharesValues: boolean
 
   constructor(options: RedisStoreOptions = {}) {
-    const { namespace, ttl, clock, connection } = resolveRedisStoreOptions(options)
+    const { namespace, ttl, clock, connection, localCache } = resolveRedisStoreOptions(options)
     this.namespace = namespace
     this.#ttl = ttl
     this.#connection = connection
+    this.sharesValues = localCache !== undefined
+    if (localCache !== undefined) {
+      const tier = new LocalTier(localCache.maxSize)
+      this.#tier = tier
+      const run = <T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> => this.#run(operation, command)
+      const report = (error: CacheError): void => this.#background(error)
+      this.#tracking = new RedisTracking({ namespace, tier, run, clock, report, subscriber: localCache.subscriber, keyPrefix: localCache.keyPrefix })
+    }
     this.#scan = new RedisScan(this.#connection, this.namespace)
     this.#index = new RedisIndex(this.#connection, this.namespace, ttl)
     this.#sweep = new RedisIndexSweep(this.#connection, this.#scan, this.namespace)
@@ -86,6 +105,10 @@ export class RedisStore implements CacheStore {
 
   async get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     if (ids.length === 0) return []
+    return this.#tier === undefined ? this.#get(ids) : this.#tier.through(ids, (missing) => this.#get(missing))
+  }
+
+  async #get(ids: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     const values = await this.#run('get', async (redis) => {
       const keys = ids.map((id) => redisKey(this.namespace, id))
       if (keys.length === 1) return [await redis.get(keys[0] as string)]
@@ -94,7 +117,12 @@ export class RedisStore implements CacheStore {
     return values.map((value) => value ?? undefined)
   }
 
-  async getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+  getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    if (this.#tier === undefined) return this.#getRange(id, offset, length)
+    return this.#tier.rangeThrough(id, offset, length, () => this.#getRange(id, offset, length))
+  }
+
+  async #getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     return this.#run('getRange', async (redis) => {
       const key = redisKey(this.namespace, id)
       // GETRANGE answers "" for a missing key and past the end alike; STRLEN in the same round trip tells
@@ -115,6 +143,8 @@ export class RedisStore implements CacheStore {
     if (writes.length === 0) return
     // Copied before the first await, so a caller reusing its buffers cannot change what is sent.
     const values = writes.map((write) => (write.value === undefined ? undefined : Buffer.from(write.value)))
+    // Before the write is sent: a read of these ids under way may bring back what this replaces.
+    this.#tier?.invalidate(writes.map((write) => write.id))
     const indexing = this.#index.writeCalls(writes)
     const written = await this.#run('set', async (redis) => {
       // Index first (redis-index.ts): on one connection, queued ahead of the MULTI, so Redis runs them
@@ -157,6 +187,7 @@ export class RedisStore implements CacheStore {
 
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
+    this.#tier?.invalidate(ids)
     // One UNLINK; a cluster driver splits it per slot (ids of several entries, an invalidation's
     // partial root, bodies), so no command spans two slots.
     const removed = await this.#run('remove', (redis) => redis.unlink(ids.map((id) => redisKey(this.namespace, id))))
@@ -242,6 +273,8 @@ export class RedisStore implements CacheStore {
     for await (const batch of this.#scan.keyBatches('clear')) {
       await this.#run('clear', (redis) => redis.unlink(batch))
     }
+    // Each UNLINK's invalidations are on their way too; this is for what this process kept meanwhile.
+    this.#tier?.drop()
     await this.#counters.clear()
   }
 
@@ -251,7 +284,13 @@ export class RedisStore implements CacheStore {
    */
   async stats(): Promise<StoreStats> {
     const counters = await this.#counters.read()
-    return { ...counters, ...(await this.#admin.held()) }
+    const localCache = this.localCacheStats()
+    return { ...counters, ...(await this.#admin.held()), ...(localCache === undefined ? {} : { localCache }) }
+  }
+
+  /** The local tier's state and counts (this process only, no I/O); undefined without `localCache`. */
+  localCacheStats(): LocalTierStats | undefined {
+    return this.#tier?.stats()
   }
 
   /**
@@ -259,9 +298,10 @@ export class RedisStore implements CacheStore {
    * included) finish for up to 1 s on the store's clock, then drops an own client's connection; a
    * borrowed client only loses the store's listeners. Idempotent.
    */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     // The flush starts before the connection refuses commands.
-    return this.#connection.close(this.#connection.closed ? undefined : this.#counters.flush(true))
+    const closing = this.#connection.close(this.#connection.closed ? undefined : this.#counters.flush(true))
+    await Promise.all([closing, this.#tracking?.close()])
   }
 
   /** Failed counter flushes go to `listener` (GuardedStore subscribes its reporter); see CacheStore. */

@@ -9,6 +9,7 @@
  * (admin-source.ts), as MemoryStore and RedisStore do.
  */
 import type { CacheError } from '../errors.js'
+import type { LocalTierStats } from './local-tier.js'
 
 /** One value to write. */
 export interface StoreWrite {
@@ -95,6 +96,8 @@ export interface StoreStats extends StoreCounters {
   readonly entries: number
   /** Bytes of every value held (for Redis: every key under the namespace, by SCAN and STRLEN), pointers and bodies included. */
   readonly bytes: number
+  /** RedisStore with `localCache`: this process's in-process tier (RedisStore.localCacheStats()). */
+  readonly localCache?: LocalTierStats
 }
 
 /** One stored response as the admin listing (`entries()`) shows it. */
@@ -150,6 +153,12 @@ export interface CacheStore {
    * since nothing outside the process can have altered them.
    */
   readonly inProcess?: boolean
+  /**
+   * True for a store whose get() and getRange() may hand out the same bytes for several reads of an
+   * unchanged value (RedisStore with `localCache`). The cache then checks a value's checksums once,
+   * not on every read of those bytes.
+   */
+  readonly sharesValues?: boolean
   /**
    * Reads the values at `ids`, in one round trip; a missing id gives undefined at its index.
    * Ids of one call share their primary part (one Redis Cluster hash slot). The caller must not

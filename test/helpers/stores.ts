@@ -17,6 +17,8 @@ import { startRedis, type RedisServer } from './redis-server.js'
 
 /** The redis kind runs on a Redis Cluster (URC_STORE=cluster). */
 export const onCluster = process.env['URC_STORE'] === 'cluster'
+/** The redis kind keeps a local tier (URC_STORE=local): every end-to-end behaviour with `localCache` on. */
+export const withLocalCache = process.env['URC_STORE'] === 'local'
 
 export interface StoreKind {
   readonly name: 'memory' | 'redis'
@@ -101,7 +103,8 @@ export const storeKinds: readonly StoreKind[] = [
   {
     name: 'redis',
     make: async (options = {}) => {
-      const made = new RedisStore({ ...redisConnection(), namespace: `test-${randomBytes(4).toString('hex')}`, ...options })
+      const local = withLocalCache ? { localCache: { maxSize: 64 * 1024 * 1024 } } : {}
+      const made = new RedisStore({ ...redisConnection(), namespace: `test-${randomBytes(4).toString('hex')}`, ...local, ...options })
       const store = onCluster ? readsAfterWrites(made) : made
       open.push(store)
       await waitReady(store)
@@ -176,7 +179,9 @@ async function waitReady(store: CacheStore): Promise<void> {
   for (;;) {
     try {
       await store.get(['0'])
-      return
+      const tier = store instanceof RedisStore ? store.localCacheStats() : undefined
+      if (tier === undefined || tier.live) return
+      if (Date.now() > deadline) throw new Error('the local tier did not go live within 3 s')
     } catch (err) {
       if (Date.now() > deadline) throw err
       await new Promise((resolve) => setTimeout(resolve, 20))
