@@ -1,7 +1,18 @@
 /**
- * `npm run bench`: hits per second, latency and peak RSS of a cache hit for five contenders, side by side
- * in one run (issue 6). Not a test: it prints numbers and asserts nothing. It starts its own origin and
- * redis-server, runs every measurement in a fresh process, and leaves nothing running when it ends.
+ * `npm run bench`: hits per second, latency and peak RSS of a cache hit for seven contenders, side by side
+ * in one run (issues 6 and 16). Not a test: it prints numbers and asserts nothing. It starts its own
+ * origin and redis-server, runs every measurement in a fresh process, and leaves nothing running when
+ * it ends. The contenders (bench/lib/contenders.ts):
+ *   a  undici          undici with no cache, against the local origin
+ *   b  undici-cache    undici's interceptors.cache() with its MemoryCacheStore
+ *   c  memory          cache() + MemoryStore
+ *   d  redis           cache() + RedisStore
+ *   e  floor           a bare node-redis GET of the same bytes
+ *   f  redis-local     cache() + RedisStore with localCache (its in-process tier)
+ *   g  platformatic    undici's interceptors.cache() + platformatic's undici-cache-redis store, with
+ *                      its tracking cache (Redis client-side caching)
+ * Then the goals of issue 16 per (size, concurrency) cell (bench/lib/goals.ts): d against the serial
+ * limit 1 / (1/c + 1/e), f against c and g, and the peak RSS each concurrent 10 MiB hit adds.
  *
  * Environment (all optional):
  *   BENCH_REPEAT=2            runs per cell, interleaved across contenders; the best by hits/s is shown
@@ -9,8 +20,9 @@
  *   BENCH_WARMUP_SECONDS=1    warm-up seconds per run, after priming
  *   BENCH_SIZES=1k,64k,1m,10m body sizes
  *   BENCH_CONCURRENCY=1,32    concurrent request loops
- *   BENCH_CONTENDERS=a,b,c,d,e  or undici,undici-cache,memory,redis,floor
- *   BENCH_KEY_COUNTS=0,10000,100000  unrelated Redis keys for the key-count scenario; "none" skips it
+ *   BENCH_CONTENDERS=a,b,c,d,e,f,g  or undici,undici-cache,memory,redis,floor,redis-local,platformatic
+ *   BENCH_KEY_COUNTS=0,10000,100000  unrelated Redis keys for the key-count scenario (redis and floor
+ *                            only); "none" skips it
  *   BENCH_INVALIDATION=none  skips the invalidation bench (bench/invalidation.ts, about 10 s, its own
  *                            redis-server; BENCH_INVALIDATION_KEYS and _RUNS tune it)
  *   BENCH_PIN=1              pin the client and the servers to separate CPUs (see lib/children.ts)
@@ -26,11 +38,19 @@ import { nativeAcceleration } from '../lib/codec/plain-cbor.js'
 import { startRedis, type RedisServer } from '../test/helpers/redis-server.js'
 import { invalidationBench } from './invalidation.js'
 import { killChildren, pin, pinning, runWorker, startOrigin, type OriginProcess } from './lib/children.js'
-import { CONTENDERS, KiB, MiB, UNRELATED_PREFIX, type ContenderId, type Outcome, type WorkerEnvironment } from './lib/protocol.js'
+import { goalMarkdown, goals, goalText } from './lib/goals.js'
+import {
+  CONTENDER_LETTERS,
+  CONTENDERS,
+  KiB,
+  MiB,
+  UNRELATED_PREFIX,
+  type ContenderId,
+  type Outcome,
+  type WorkerEnvironment,
+} from './lib/protocol.js'
 import {
   combine,
-  goalLines,
-  goals,
   groupTable,
   keyCountTable,
   machineLines,
@@ -77,11 +97,10 @@ function positive(name: string, fallback: number): number {
 function contenderList(): readonly ContenderId[] {
   const raw = process.env['BENCH_CONTENDERS']
   if (raw === undefined || raw.trim() === '') return CONTENDERS
-  const byLetter: Record<string, ContenderId> = { a: 'undici', b: 'undici-cache', c: 'memory', d: 'redis', e: 'floor' }
   const picked = new Set(
     raw.split(',').map((part) => {
       const name = part.trim()
-      const id = byLetter[name] ?? name
+      const id = CONTENDER_LETTERS[name] ?? name
       if (!(CONTENDERS as readonly string[]).includes(id)) throw new Error(`BENCH_CONTENDERS: unknown contender ${JSON.stringify(name)}`)
       return id as ContenderId
     }),
@@ -202,9 +221,9 @@ async function main(): Promise<void> {
     const invalidation = process.env['BENCH_INVALIDATION'] === 'none' ? [] : await invalidationBench()
     if (invalidation.length > 0) console.log(`${invalidation.join('\n')}\n`)
 
-    const goalList = goals(groups, keyCounts, settings)
-    console.log('Goals (issue 6)')
-    console.log(goalLines(goalList).join('\n'))
+    const goalReport = goals(groups, keyCounts, settings)
+    console.log('Goals (issue 16)')
+    console.log(goalText(goalReport).join('\n'))
 
     mkdirSync(OUT_DIR, { recursive: true })
     const json = {
@@ -212,11 +231,11 @@ async function main(): Promise<void> {
       settings,
       groups: groups.map((g) => ({ ...g, cells: Object.fromEntries(g.cells) })),
       keyCounts: keyCounts.map((k) => ({ ...k, cells: Object.fromEntries(k.cells) })),
-      goals: goalList,
+      goals: goalReport,
       invalidation,
     }
     writeFileSync(join(OUT_DIR, 'results.json'), `${JSON.stringify(json, null, 2)}\n`)
-    writeFileSync(join(OUT_DIR, 'results.md'), markdown(machine, settings, groups, keyCounts, KEY_COUNT_SIZE, KEY_COUNT_CONCURRENCY, goalList))
+    writeFileSync(join(OUT_DIR, 'results.md'), markdown(machine, settings, groups, keyCounts, KEY_COUNT_SIZE, KEY_COUNT_CONCURRENCY, goalMarkdown(goalReport)))
     console.log(`\nwrote .bench/results.json and .bench/results.md in ${((Date.now() - started) / 1000).toFixed(0)} s`)
   } finally {
     await cleanUp()

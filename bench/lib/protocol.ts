@@ -3,7 +3,7 @@
  * channel. Plain JSON-able data only.
  */
 
-export const CONTENDERS = ['undici', 'undici-cache', 'memory', 'redis', 'floor'] as const
+export const CONTENDERS = ['undici', 'undici-cache', 'memory', 'redis', 'floor', 'redis-local', 'platformatic'] as const
 export type ContenderId = (typeof CONTENDERS)[number]
 
 export const CONTENDER_LABELS: Readonly<Record<ContenderId, string>> = {
@@ -12,6 +12,19 @@ export const CONTENDER_LABELS: Readonly<Record<ContenderId, string>> = {
   'memory': '(c) cache() + MemoryStore',
   'redis': '(d) cache() + RedisStore',
   'floor': '(e) floor: node-redis GET',
+  'redis-local': '(f) cache() + RedisStore localCache',
+  'platformatic': '(g) platformatic undici-cache-redis',
+}
+
+/** BENCH_CONTENDERS may name a contender by its letter in CONTENDER_LABELS. */
+export const CONTENDER_LETTERS: Readonly<Record<string, ContenderId>> = {
+  a: 'undici',
+  b: 'undici-cache',
+  c: 'memory',
+  d: 'redis',
+  e: 'floor',
+  f: 'redis-local',
+  g: 'platformatic',
 }
 
 export const KiB = 1024
@@ -23,10 +36,15 @@ export const BUFFERED_BODY_LIMIT = 1 * MiB
 /** Stored-entry size limit given to every cache contender, so 10 MiB bodies are cached by all of them. */
 export const BENCH_MAX_ENTRY_SIZE = 64 * MiB
 
-/** Redis keys of the floor contender and of the key-count scenario live outside the cache namespace. */
+/**
+ * Redis keys of the floor contender, of platformatic's store and of the key-count scenario live outside
+ * the cache namespace.
+ */
 export const CACHE_NAMESPACE = 'bench_cache'
 export const FLOOR_PREFIX = 'bench_floor'
 export const UNRELATED_PREFIX = 'bench_unrelated'
+/** platformatic's store prefixes its own keys (`<prefix>metadata:…`, `<prefix>values:…`) with this. */
+export const PLATFORMATIC_PREFIX = 'bench_platformatic:'
 
 /** Per-store command timeout in the bench (the default is 200 ms): see the header printed by run.ts. */
 export const BENCH_COMMAND_TIMEOUT_MS = 5000
