@@ -56,6 +56,7 @@ export class LocalTier {
   #open = false
   /** Counts invalidations, so a ticket can tell whether one came after it. */
   #sequence = 0
+  #nextTurn: Promise<void> | undefined
   #hits = 0
   #misses = 0
   #drops = 0
@@ -97,6 +98,8 @@ export class LocalTier {
   /** The values of `ids`: those kept from here, the others from `read`, offered to the tier as they come back. */
   async through(ids: readonly string[], read: (missing: readonly string[]) => Promise<(Uint8Array | undefined)[]>): Promise<(Uint8Array | undefined)[]> {
     if (!this.#open) return read(ids)
+    await this.#turn()
+    if (!this.#open) return read(ids)
     const kept = ids.map((id) => this.#lookup(id))
     const missing = ids.filter((_, index) => kept[index] === undefined)
     if (missing.length === 0) return kept
@@ -114,6 +117,8 @@ export class LocalTier {
   /** As through(), for `length` bytes of `id` from `offset`. */
   async rangeThrough(id: string, offset: number, length: number, read: () => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
     if (!this.#open || length === 0) return read()
+    await this.#turn()
+    if (!this.#open) return read()
     const kept = this.#lookup(rangeKey(id, offset, length))
     if (kept !== undefined) return kept
     const ticket = this.ticket([id])
@@ -176,6 +181,23 @@ export class LocalTier {
 
   stats(): LocalTierStats {
     return { live: this.#open, entries: this.#values.size, bytes: this.#values.calculatedSize, hits: this.#hits, misses: this.#misses, drops: this.#drops }
+  }
+
+  /**
+   * Resolves after the event loop has polled for I/O once: whatever the tracking connection received
+   * by then (invalidations, a heartbeat) is applied before the tier answers. A hit does no I/O of its
+   * own, so a caller chaining hits (an awaited loop) would otherwise keep the loop from ever reading
+   * that connection, and serve a deleted entry for as long as the chain lasts. One turn is shared by
+   * every read that asks within it, so concurrent hits pay for it once.
+   */
+  #turn(): Promise<void> {
+    this.#nextTurn ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.#nextTurn = undefined
+        resolve()
+      }),
+    )
+    return this.#nextTurn
   }
 
   #lookup(key: string): Uint8Array | undefined {

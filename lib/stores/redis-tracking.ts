@@ -14,7 +14,8 @@
  * change on every write and hold nothing the tier keeps.
  *
  * The tier serves only while this connection is known to be delivering:
- * - it opens, empty, once SUBSCRIBE is confirmed, and closes (emptied) on any error of the connection,
+ * - it opens, empty, once SUBSCRIBE is confirmed and a first heartbeat (below) came back through it,
+ *   and closes (emptied) on any error of the connection,
  *   which node-redis reports as the connection drops; the connection never reconnects by itself (a
  *   reconnected one would have lost its tracking), so this module opens a new one, after a pause;
  * - a FLUSHDB or FLUSHALL arrives as an invalidation without keys, and empties it;
@@ -61,6 +62,8 @@ interface Session {
   sent: number
   received: number
   cancelBeat: CancelTimer | undefined
+  /** Bounds the time from opening the connection to its first heartbeat back. */
+  readonly cancelStart: CancelTimer
 }
 
 export class RedisTracking {
@@ -99,25 +102,15 @@ export class RedisTracking {
       this.#retry(error)
       return
     }
-    const session: Session = { client, live: false, sent: 0, received: 0, cancelBeat: undefined }
+    const cancelStart = this.#options.clock.setTimer(START_TIMEOUT_MS, () => {
+      this.#lost(session, new Error(`the tracking connection did not go live within ${START_TIMEOUT_MS} ms`))
+    })
+    const session: Session = { client, live: false, sent: 0, received: 0, cancelBeat: undefined, cancelStart }
     this.#session = session
     client.on('error', (error) => this.#lost(session, error))
-    const cancelStart = this.#options.clock.setTimer(START_TIMEOUT_MS, () => {
-      this.#lost(session, new Error(`the tracking connection was not set up within ${START_TIMEOUT_MS} ms`))
-    })
     this.#start(session).then(
-      () => {
-        cancelStart()
-        if (this.#session !== session) return
-        session.live = true
-        this.#failures = 0
-        this.#options.tier.open()
-        this.#beat(session)
-      },
-      (error: unknown) => {
-        cancelStart()
-        this.#lost(session, error)
-      },
+      () => this.#beat(session),
+      (error: unknown) => this.#lost(session, error),
     )
   }
 
@@ -134,6 +127,7 @@ export class RedisTracking {
     if (this.#session !== session) return
     if (String(channel) === this.#channel) {
       session.received = Math.max(session.received, Number(String(message)))
+      if (!session.live) this.#live(session)
       return
     }
     // No keys: the whole database was flushed.
@@ -151,10 +145,32 @@ export class RedisTracking {
     this.#options.tier.invalidate(ids)
   }
 
-  /** Checks that the previous heartbeat came back, then sends the next. */
+  /**
+   * The first heartbeat came back: the store's connection and this one both work, so the tier opens.
+   * (Opening at SUBSCRIBE would serve for a second after a Redis restart that this connection
+   * survived reconnecting faster than the store's, then drop everything when the beat sent on the
+   * store's dead connection failed to come back.)
+   */
+  #live(session: Session): void {
+    session.live = true
+    session.cancelStart()
+    this.#failures = 0
+    this.#options.tier.open()
+  }
+
+  /**
+   * Checks that the previous heartbeat came back, then sends the next. The check waits for the event
+   * loop to poll for I/O once: after a stall, this timer runs before the reply waiting in the socket
+   * is read, and would take a late loop for a lost heartbeat. Until the tier is live, an unanswered
+   * beat is only sent again (the start timeout bounds that).
+   */
   #beat(session: Session): void {
+    setImmediate(() => this.#check(session))
+  }
+
+  #check(session: Session): void {
     if (this.#session !== session) return
-    if (session.received < session.sent) {
+    if (session.live && session.received < session.sent) {
       this.#lost(session, new Error(`a heartbeat did not come back within ${HEARTBEAT_MS} ms`))
       return
     }
@@ -168,12 +184,11 @@ export class RedisTracking {
     if (this.#session !== session) return
     this.#session = undefined
     this.#options.tier.close()
-    session.cancelBeat?.()
+    session.cancelStart()
     void this.#end(session)
     // Once per outage (a session that went live reset the count): the loss of a connection that was
-    // serving, or the first attempt failing (a
-    // Redis before 6 refuses CLIENT TRACKING: the tier then never serves, and the user should know
-    // why); further failed attempts go to debug.
+    // serving, or the first attempt failing (a Redis before 6 refuses CLIENT TRACKING: the tier then
+    // never serves, and the user should know why); further failed attempts go to debug.
     if (this.#failures === 0) this.#options.report(new StoreError('local cache tracking', { cause: error }))
     this.#retry(error)
   }
@@ -187,6 +202,7 @@ export class RedisTracking {
 
   async #end(session: Session): Promise<void> {
     session.cancelBeat?.()
+    session.cancelStart()
     try {
       await session.client.disconnect()
     } catch {

@@ -55,6 +55,7 @@ describe('cache() with a local tier', () => {
         await eventually(async () => (await send(dispatcher, `${origin.url}${path}`)).cacheStatus?.includes('hit') === true)
       }
       const before = [await commandCalls('get'), await commandCalls('getrange')]
+      const { drops, hits } = store.localCacheStats() ?? { drops: 0, hits: 0 }
       for (let i = 0; i < 3; i++) {
         const small = await send(dispatcher, `${origin.url}/small`)
         const large = await send(dispatcher, `${origin.url}/large`)
@@ -62,7 +63,10 @@ describe('cache() with a local tier', () => {
         assert.ok(large.body.equals(LARGE))
         assert.match(large.cacheStatus ?? '', /hit/)
       }
-      assert.deepEqual([await commandCalls('get'), await commandCalls('getrange')], before)
+      // Unless the tier was emptied meanwhile (a heartbeat a loaded machine was too slow to read):
+      // then the next hits read Redis once, as they should.
+      if (store.localCacheStats()?.drops === drops) assert.deepEqual([await commandCalls('get'), await commandCalls('getrange')], before)
+      assert.ok((store.localCacheStats()?.hits ?? 0) > hits)
     } finally {
       await close()
       await store.close()

@@ -21,6 +21,11 @@ function deferredRead(): { read: (ids: readonly string[]) => Promise<(Uint8Array
   return { read, asked, answer: (values) => answer(values) }
 }
 
+/** Until `deferred`'s read has been sent (the tier first lets the event loop turn once). */
+async function sent(deferred: { asked: string[][] }, count = 1): Promise<void> {
+  while (deferred.asked.length < count) await new Promise((resolve) => setImmediate(resolve))
+}
+
 const reader = (values: Record<string, string>) => {
   const asked: string[][] = []
   const read = async (ids: readonly string[]): Promise<(Uint8Array | undefined)[]> => {
@@ -79,11 +84,26 @@ describe('local tier', () => {
     assert.equal(text((await tier.through(['a'], read))[0]), 'v2')
   })
 
+  it('a chain of hits lets the event loop turn, so an invalidation waiting there applies first', async () => {
+    const tier = new LocalTier(1 << 20)
+    tier.open()
+    const values: Record<string, string> = { a: 'v1' }
+    const { read } = reader(values)
+    await tier.through(['a'], read)
+    values['a'] = 'v2'
+    // As the tracking connection's message would: a callback of the event loop, not a microtask.
+    setImmediate(() => tier.invalidate(['a']))
+    const seen: (string | undefined)[] = []
+    for (let i = 0; i < 3; i++) seen.push(text((await tier.through(['a'], read))[0]))
+    assert.deepEqual(seen, ['v2', 'v2', 'v2'])
+  })
+
   it('a reply that comes back after an invalidation of its id is served once but not kept', async () => {
     const tier = new LocalTier(1 << 20)
     tier.open()
     const slow = deferredRead()
     const pending = tier.through(['a'], slow.read)
+    await sent(slow)
     // The write that replaced v1 was announced before the reply holding v1 arrived.
     tier.invalidate(['a'])
     slow.answer([bytes('v1')])
@@ -96,6 +116,7 @@ describe('local tier', () => {
     tier.open()
     const slow = deferredRead()
     const pending = tier.through(['a'], slow.read)
+    await sent(slow)
     tier.invalidate(['b'])
     slow.answer([bytes('v1')])
     await pending
@@ -107,9 +128,11 @@ describe('local tier', () => {
     tier.open()
     const first = deferredRead()
     const before = tier.through(['a'], first.read)
+    await sent(first)
     tier.invalidate(['a'])
     const second = deferredRead()
     const after = tier.through(['a'], second.read)
+    await sent(second)
     first.answer([bytes('v1')])
     await before
     assert.equal(tier.stats().entries, 0)
@@ -125,6 +148,7 @@ describe('local tier', () => {
     tier.open()
     const slow = deferredRead()
     const pending = tier.through(['a'], slow.read)
+    await sent(slow)
     tier.close()
     tier.open()
     slow.answer([bytes('v1')])
