@@ -178,9 +178,11 @@ describe('hit and miss: Redis layout', () => {
         const ttl = Number(await redis.cli('TTL', key))
         assert.ok(ttl > 3700 && ttl <= 3720, `TTL ${ttl}`)
       }
-      // Every other key is an index key (issue 14), living at least as long as the entries it lists.
+      // Every other key is an index key (issue 14), living at least as long as the entries it lists, or
+      // the counters' hash, which the store flushes about once a second (so on a slow run it is there).
       const index = await indexKeys(redis, namespace)
-      assert.deepEqual((await scan()).sort(), [...keys, ...index].sort())
+      const listed = (await scan()).filter((key) => key !== `${namespace}:stats`)
+      assert.deepEqual(listed.sort(), [...keys, ...index].sort())
       assert.ok(index.length >= 3, `index keys ${index.join(' ')}`)
       for (const key of index) assert.ok(Number(await redis.cli('TTL', key)) >= 3700, `TTL of ${key}`)
       assert.equal(origin.count(), 2)

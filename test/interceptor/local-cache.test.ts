@@ -54,19 +54,21 @@ describe('cache() with a local tier', () => {
         assert.equal((await send(dispatcher, `${origin.url}${path}`)).cacheStatus?.includes('fwd=miss'), true)
         await eventually(async () => (await send(dispatcher, `${origin.url}${path}`)).cacheStatus?.includes('hit') === true)
       }
-      const before = [await commandCalls('get'), await commandCalls('getrange')]
-      const { drops, hits } = store.localCacheStats() ?? { drops: 0, hits: 0 }
-      for (let i = 0; i < 3; i++) {
-        const small = await send(dispatcher, `${origin.url}/small`)
-        const large = await send(dispatcher, `${origin.url}/large`)
-        assert.equal(small.text, 'v1 of /small')
-        assert.ok(large.body.equals(LARGE))
-        assert.match(large.cacheStatus ?? '', /hit/)
+      // A round of hits that sends Redis nothing. A late write of a priming miss, or the tier emptied
+      // by a heartbeat a loaded machine read too late, may cost one round a read; never three.
+      const rounds: number[][] = []
+      for (let round = 0; round < 3 && !rounds.some(([get, getRange]) => get === 0 && getRange === 0); round++) {
+        const before = [await commandCalls('get'), await commandCalls('getrange')]
+        for (let i = 0; i < 3; i++) {
+          const small = await send(dispatcher, `${origin.url}/small`)
+          const large = await send(dispatcher, `${origin.url}/large`)
+          assert.equal(small.text, 'v1 of /small')
+          assert.ok(large.body.equals(LARGE))
+          assert.match(large.cacheStatus ?? '', /hit/)
+        }
+        rounds.push([(await commandCalls('get')) - before[0]!, (await commandCalls('getrange')) - before[1]!])
       }
-      // Unless the tier was emptied meanwhile (a heartbeat a loaded machine was too slow to read):
-      // then the next hits read Redis once, as they should.
-      if (store.localCacheStats()?.drops === drops) assert.deepEqual([await commandCalls('get'), await commandCalls('getrange')], before)
-      assert.ok((store.localCacheStats()?.hits ?? 0) > hits)
+      assert.ok(rounds.some(([get, getRange]) => get === 0 && getRange === 0), `Redis reads per round: ${JSON.stringify(rounds)}`)
     } finally {
       await close()
       await store.close()

@@ -210,7 +210,8 @@ describe('RedisStore indexes', () => {
     assert.deepEqual(await zset(age.expiries), { ab12: expiry })
     for (const key of [urlIndexKey(ns, url), origin.urls, origin.expiries, tagIndexKey(ns, 't1'), age.stored, age.expiries]) {
       const left = await pttl(key)
-      assert.ok(left > 55_000 && left <= 60_000, `${key} PTTL ${left}`)
+      // Counted down since the write: seconds on a loaded machine, never more than the lifetime.
+      assert.ok(left > 40_000 && left <= 60_000, `${key} PTTL ${left}`)
     }
 
     // Another entry of the URL, longer-lived: the keys' TTL and the URL's expiry rise to cover it.
