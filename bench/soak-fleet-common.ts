@@ -3,6 +3,7 @@
  * process) share: the run's shape, the bodies the origin sends, and the messages between them.
  */
 import { createHash } from 'node:crypto'
+export { prng as random } from '../test/helpers/prng.js'
 
 export const WORKERS = 4
 export const REQUESTS_PER_WORKER = 10_000
@@ -56,17 +57,6 @@ export function versionOf(index: number, body: Buffer): number | undefined {
   return body.equals(bodyOf(index, version)) ? version : undefined
 }
 
-/** A small deterministic PRNG (mulberry32), so each worker's mix is the same from run to run. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One GET as a worker saw it: [url index, version in the body, x-serial, started, ended, 1 if served by the cache]. */
 export type Response = [index: number, version: number, serial: number, startedAt: number, endedAt: number, cached: number]

@@ -8,6 +8,7 @@ import { InvalidEntryError } from '../lib/errors.js'
 import { CacheError } from '../lib/errors.js'
 import type { StoredEntry, StoredRecord, VaryPointer } from '../lib/entry.js'
 import { V1_SAMPLES } from './fixtures/samples.js'
+import { prng } from './helpers/prng.js'
 
 /** An entry whose body is stored inline (format kind 1). */
 type InlineEntry = StoredEntry & { readonly body: Uint8Array }
@@ -63,18 +64,6 @@ function frame(metadata: Uint8Array, kind = 1, body: Uint8Array = new Uint8Array
 function entryFields(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const { kind: _kind, body, vary, ...rest } = entry
   return { ...rest, vary: vary ?? null, bodySize: body.length, bodyCrc: 0, ...overrides }
-}
-
-/** Deterministic PRNG (mulberry32) so the random-input test is the same on every run. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function concat(...parts: Array<Uint8Array | number[]>): Uint8Array {
