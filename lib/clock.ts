@@ -39,3 +39,87 @@ export function resolveClock(value: unknown, option = 'clock'): Clock {
   }
   throw new InvalidOptionError(option, 'a Clock ({ now(), setTimer(ms, callback) })', value)
 }
+
+/**
+ * One deadline in a Deadlines list: `expire()` runs once it falls due, unless it was removed first.
+ * Subclassed by what it bounds (GuardedStore's calls), so a deadline costs one object, not a timer
+ * and the closures around it.
+ */
+export abstract class Deadline {
+  /** When it falls due, on the clock (set by Deadlines.add). */
+  due = 0
+  prev: Deadline | undefined
+  next: Deadline | undefined
+  linked = false
+  abstract expire(): void
+}
+
+/**
+ * Deadlines of one duration over a Clock, with one timer armed at a time instead of a timer set and
+ * cleared per deadline: GuardedStore bounds every store call with one, and nearly every call settles
+ * long before it does. Deadlines of one duration fall due in the order they were added, so they wait
+ * in a list in that order; a removed one is unlinked at once, so nothing is kept for it. The timer is
+ * armed for the oldest deadline waiting when it was armed; if that one was removed since, the timer
+ * finds nothing due and re-arms itself for the oldest one left.
+ */
+export class Deadlines {
+  readonly ms: number
+  readonly #clock: Clock
+  #head: Deadline | undefined
+  #tail: Deadline | undefined
+  /** When the armed timer falls due; undefined while none is armed. */
+  #armedFor: number | undefined
+  #firing = false
+
+  constructor(clock: Clock, ms: number) {
+    this.#clock = clock
+    this.ms = ms
+  }
+
+  /** Starts `deadline`: due `ms` from now. */
+  add(deadline: Deadline): void {
+    deadline.due = this.#clock.now() + this.ms
+    deadline.linked = true
+    deadline.prev = this.#tail
+    deadline.next = undefined
+    if (this.#tail === undefined) this.#head = deadline
+    else this.#tail.next = deadline
+    this.#tail = deadline
+    if (this.#armedFor === undefined && !this.#firing) this.#arm(deadline.due)
+  }
+
+  /** Stops `deadline` (harmless once it expired or was removed). */
+  remove(deadline: Deadline): void {
+    if (!deadline.linked) return
+    deadline.linked = false
+    const { prev, next } = deadline
+    if (prev === undefined) this.#head = next
+    else prev.next = next
+    if (next === undefined) this.#tail = prev
+    else next.prev = prev
+    deadline.prev = deadline.next = undefined
+  }
+
+  #arm(due: number): void {
+    this.#clock.setTimer(Math.max(0, due - this.#clock.now()), () => this.#fire())
+    this.#armedFor = due
+  }
+
+  #fire(): void {
+    // The timer waited until #armedFor: a clock set back meanwhile must not hold those deadlines back.
+    const cutoff = Math.max(this.#clock.now(), this.#armedFor ?? -Infinity)
+    this.#armedFor = undefined
+    this.#firing = true
+    try {
+      // An expire() may add a deadline again: it goes to the tail, due after the cutoff.
+      while (this.#head !== undefined && this.#head.due <= cutoff) {
+        const deadline = this.#head
+        this.remove(deadline)
+        deadline.expire()
+      }
+    } finally {
+      this.#firing = false
+    }
+    if (this.#head !== undefined) this.#arm(this.#head.due)
+  }
+}

@@ -15,7 +15,7 @@
  * `readOnly` option, which lives here so that no write path needs a check of its own, stops set()
  * and not remove().
  */
-import { resolveClock, type CancelTimer, type Clock } from '../clock.js'
+import { Deadline, Deadlines, resolveClock, type Clock } from '../clock.js'
 import {
   CacheError,
   InvalidOptionError,
@@ -57,7 +57,6 @@ export interface GuardOptions {
   readonly clock?: Clock
 }
 
-
 /**
  * What getRange found: the bytes, nothing stored at the id (`missing`: the caller may conclude the
  * entry is broken), or no answer, which says nothing of the entry: `timeout` (no answer within the
@@ -73,7 +72,7 @@ export type RangeRead =
 const MAX_COOLDOWN_MS = 30_000
 
 /**
- * A timer that fires this late (a quarter of its duration, and at least STALL_MIN_LATENESS_MS)
+ * A deadline that expires this late (a quarter of its duration, and at least STALL_MIN_LATENESS_MS)
  * measures a stall of this process's event loop (a GC pause, a long synchronous task), not of the
  * store: the answer may be waiting unread on the socket, since Node runs due timers before it polls
  * for I/O (issue 11). The call then gets one fresh window, counted from when the loop came back.
@@ -89,7 +88,6 @@ const MISSING: RangeRead = { kind: 'missing' }
 const TIMEOUT: RangeRead = { kind: 'timeout' }
 const UNAVAILABLE: RangeRead = { kind: 'unavailable' }
 
-
 export class GuardedStore {
   readonly store: CacheStore
   /** Milliseconds a call may take (GuardOptions.commandTimeout), unless the caller gives it a budget of its own. */
@@ -100,6 +98,8 @@ export class GuardedStore {
   readonly #writes: Breaker
   /** Set while count() reports a throwing store.count, whose report counts an error again. */
   #countFailing = false
+  /** The deadlines of calls under way, one list per budget (commandTimeout, and the longer ones callers ask for). */
+  readonly #deadlines = new Map<number, Deadlines>()
   /**
    * The `readOnly` option (options.ts): set() returns false without reaching the store and writeState
    * reads `open`, so a response is still planned and recorded (collapsed requests share it) but never
@@ -149,16 +149,13 @@ export class GuardedStore {
   }
 
   /** The values at `ids`, or undefined when the store is unavailable (the caller treats it as a miss). */
-  async get(ids: readonly string[]): Promise<(Uint8Array | undefined)[] | undefined> {
-    const outcome = await this.#call(this.#reads, 'get', () => this.store.get(ids))
-    return outcome.ok ? outcome.value : undefined
+  get(ids: readonly string[]): Promise<(Uint8Array | undefined)[] | undefined> {
+    return this.#call(this.#reads, 'get', () => this.store.get(ids)).then(valueOrUndefined)
   }
 
   /** One chunk of a stored body, within `timeoutMs` (default commandTimeout); see RangeRead. */
-  async getRange(id: string, offset: number, length: number, timeoutMs = this.commandTimeout): Promise<RangeRead> {
-    const outcome = await this.#call(this.#reads, 'getRange', () => this.store.getRange(id, offset, length), timeoutMs)
-    if (outcome.ok) return outcome.value === undefined ? MISSING : { kind: 'bytes', bytes: outcome.value }
-    return outcome.error instanceof StoreTimeoutError ? TIMEOUT : UNAVAILABLE
+  getRange(id: string, offset: number, length: number, timeoutMs = this.commandTimeout): Promise<RangeRead> {
+    return this.#call(this.#reads, 'getRange', () => this.store.getRange(id, offset, length), timeoutMs).then(rangeRead)
   }
 
   /** Whether the writes were committed. */
@@ -239,19 +236,25 @@ export class GuardedStore {
     }
   }
 
-  async #call<T>(breaker: Breaker, operation: string, invoke: () => Promise<T>, timeoutMs = this.commandTimeout): Promise<Outcome<T>> {
+  /** Promise chains rather than async functions: this runs for every store call, and each async layer costs. */
+  #call<T>(breaker: Breaker, operation: string, invoke: () => Promise<T>, timeoutMs = this.commandTimeout): Promise<Outcome<T>> {
     // Writes wait for reads to be healthy: while the read breaker is not closed the store is down as a whole.
     const admission = breaker === this.#writes && this.#reads.state !== 'closed' ? 'skip' : breaker.admit()
-    if (admission === 'skip') return SKIPPED
-    const outcome = await this.#race(operation, invoke, timeoutMs)
-    if (!outcome.ok && outcome.error !== undefined) this.#emit(outcome.error)
-    // A store that refuses a value (ValueTooLargeError) answered: the refusal is reported, and the
-    // call still counts as healthy for the breaker, since one large response says nothing of the store.
-    breaker.settle(admission, outcome.ok || outcome.error instanceof ValueTooLargeError)
-    // A write that got no answer in time says the store is stalled, not full (a full Redis refuses at
-    // once): the read breaker counts it too, so a stall is noticed as soon as it was before the split.
-    if (breaker === this.#writes && !outcome.ok && outcome.error instanceof StoreTimeoutError) this.#reads.settle('call', false)
-    return outcome
+    if (admission === 'skip') return Promise.resolve(SKIPPED)
+    return this.#race(operation, invoke, timeoutMs).then((outcome) => {
+      if (outcome.ok) {
+        breaker.settle(admission, true)
+        return outcome
+      }
+      if (outcome.error !== undefined) this.#emit(outcome.error)
+      // A store that refuses a value (ValueTooLargeError) answered: the refusal is reported, and the
+      // call still counts as healthy for the breaker, since one large response says nothing of the store.
+      breaker.settle(admission, outcome.error instanceof ValueTooLargeError)
+      // A write that got no answer in time says the store is stalled, not full (a full Redis refuses at
+      // once): the read breaker counts it too, so a stall is noticed as soon as it was before the split.
+      if (breaker === this.#writes && outcome.error instanceof StoreTimeoutError) this.#reads.settle('call', false)
+      return outcome
+    })
   }
 
   /** The wrapped store's own view of its connection, when it has one (RedisStore.isReady). */
@@ -266,16 +269,11 @@ export class GuardedStore {
    * its late rejection after a timeout is never unhandled.
    */
   #race<T>(operation: string, invoke: () => Promise<T>, timeoutMs: number): Promise<Outcome<T>> {
+    let deadlines = this.#deadlines.get(timeoutMs)
+    if (deadlines === undefined) this.#deadlines.set(timeoutMs, (deadlines = new Deadlines(this.#clock, timeoutMs)))
     return new Promise((resolve) => {
-      let cancel: CancelTimer = () => {}
-      const arm = (fresh: boolean): void => {
-        const due = this.#clock.now() + timeoutMs
-        cancel = this.#clock.setTimer(timeoutMs, () => {
-          if (fresh && this.#clock.now() - due >= Math.max(timeoutMs * STALL_LATENESS, STALL_MIN_LATENESS_MS)) return arm(false)
-          resolve({ ok: false, error: new StoreTimeoutError(operation, timeoutMs) })
-        })
-      }
-      arm(true)
+      const call = new BoundedCall<T>(operation, deadlines, this.#clock, resolve)
+      deadlines.add(call)
       let promise: Promise<T>
       try {
         promise = Promise.resolve(invoke())
@@ -283,14 +281,8 @@ export class GuardedStore {
         promise = Promise.reject(error)
       }
       promise.then(
-        (value) => {
-          cancel()
-          resolve({ ok: true, value })
-        },
-        (error: unknown) => {
-          cancel()
-          resolve({ ok: false, error: error instanceof CacheError ? error : new StoreError(operation, { cause: error }) })
-        },
+        (value) => call.fulfilled(value),
+        (error: unknown) => call.rejected(error),
       )
     })
   }
@@ -301,5 +293,53 @@ export class GuardedStore {
     } catch {
       // A throwing onError must not turn fail-open into a failed request; there is nowhere left to send it.
     }
+  }
+}
+
+function valueOrUndefined<T>(outcome: Outcome<T>): T | undefined {
+  return outcome.ok ? outcome.value : undefined
+}
+
+function rangeRead(outcome: Outcome<Uint8Array | undefined>): RangeRead {
+  if (outcome.ok) return outcome.value === undefined ? MISSING : { kind: 'bytes', bytes: outcome.value }
+  return outcome.error instanceof StoreTimeoutError ? TIMEOUT : UNAVAILABLE
+}
+
+/**
+ * One store call under way and its deadline: settles with the store's outcome or a timeout, whichever
+ * comes first. A deadline that expires this late (STALL_LATENESS) measures a stall of this process's
+ * event loop, not of the store, and gives the call one fresh window from when the loop came back.
+ */
+class BoundedCall<T> extends Deadline {
+  #fresh = true
+  #done = false
+
+  constructor(readonly operation: string, readonly deadlines: Deadlines, readonly clock: Clock, readonly resolve: (outcome: Outcome<T>) => void) {
+    super()
+  }
+
+  fulfilled(value: T): void {
+    this.#settle({ ok: true, value })
+  }
+
+  rejected(error: unknown): void {
+    this.#settle({ ok: false, error: error instanceof CacheError ? error : new StoreError(this.operation, { cause: error }) })
+  }
+
+  expire(): void {
+    const timeoutMs = this.deadlines.ms
+    if (this.#fresh && this.clock.now() - this.due >= Math.max(timeoutMs * STALL_LATENESS, STALL_MIN_LATENESS_MS)) {
+      this.#fresh = false
+      this.deadlines.add(this)
+      return
+    }
+    this.#settle({ ok: false, error: new StoreTimeoutError(this.operation, timeoutMs) })
+  }
+
+  #settle(outcome: Outcome<T>): void {
+    if (this.#done) return
+    this.#done = true
+    this.deadlines.remove(this)
+    this.resolve(outcome)
   }
 }

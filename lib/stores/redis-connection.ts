@@ -35,7 +35,10 @@ export class RedisConnection {
   readonly #owned: boolean
   /** Times ready()'s wait and close()'s grace. */
   readonly #clock: Clock
-  readonly #inFlight = new Set<Promise<unknown>>()
+  /** Commands sent and not settled yet: close() lets them finish first. A count, not a set: it is on every hit's path. */
+  #inFlight = 0
+  /** Set while close() waits for #inFlight to reach 0. */
+  #drained: (() => void) | undefined
   #lastError: unknown
   #closing: Promise<void> | undefined
   /**
@@ -106,28 +109,58 @@ export class RedisConnection {
    * Runs one command batch. Before the first connect attempt has settled it waits for it; after, it
    * fails fast when the client cannot take commands now.
    */
-  async run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
-    if (this.#starting !== undefined && this.#closing === undefined && !this.#redis.isReady) await this.#starting.settled
+  run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
+    if (this.#starting !== undefined && this.#closing === undefined && !this.#redis.isReady) {
+      return this.#starting.settled.then(() => this.#send(operation, command))
+    }
+    return this.#send(operation, command)
+  }
+
+  /**
+   * One promise reaction per call, not an async function's several: this runs for every store call.
+   * Never throws; every failure is a rejection with StoreError.
+   */
+  #send<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
     if (this.#closing !== undefined) {
-      throw new StoreError(operation, { cause: new Error('the store is closed') })
+      return Promise.reject(new StoreError(operation, { cause: new Error('the store is closed') }))
     }
     if (!this.#redis.isReady) {
-      throw new StoreError(operation, { cause: this.#lastError ?? new Error('the Redis client is not connected') })
+      return Promise.reject(new StoreError(operation, { cause: this.#lastError ?? new Error('the Redis client is not connected') }))
     }
     let promise: Promise<T>
     try {
-      promise = command(this.#redis)
+      // Promise.resolve hands a native promise back as it is; anything else a command returns is wrapped.
+      promise = Promise.resolve(command(this.#redis))
     } catch (error) {
       promise = Promise.reject(error)
     }
-    this.#inFlight.add(promise)
-    try {
-      return await promise
-    } catch (error) {
-      throw new StoreError(operation, { cause: error })
-    } finally {
-      this.#inFlight.delete(promise)
-    }
+    this.#inFlight++
+    return promise.then(
+      (value) => {
+        this.#settled()
+        return value
+      },
+      (error: unknown) => {
+        this.#settled()
+        throw new StoreError(operation, { cause: error })
+      },
+    )
+  }
+
+  #settled(): void {
+    if (--this.#inFlight === 0) this.#drained?.()
+  }
+
+  /** Resolves once no command is in flight. */
+  #idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const previous = this.#drained
+      this.#drained = () => {
+        previous?.()
+        resolve()
+      }
+    })
   }
 
   /**
@@ -154,7 +187,7 @@ export class RedisConnection {
   }
 
   async #shutdown(last: Promise<void>): Promise<void> {
-    await settleWithin([...this.#inFlight, last], CLOSE_GRACE_MS, this.#clock)
+    await settleWithin([this.#idle(), last], CLOSE_GRACE_MS, this.#clock)
     if (!this.#owned) {
       this.#redis.off('error', this.#onError)
       this.#redis.off('ready', this.#onReady)

@@ -633,33 +633,60 @@ describe('GuardedStore', () => {
     assert.equal(guarded.state, 'open')
   })
 
-  it('uses an unref\'d timer per call on the system clock and clears it once the store answers', async () => {
+  it('bounds calls with one unref\'d timer on the system clock, not a timer per call', async () => {
     const h = harness({ commandTimeout: 10_000, clock: systemClock })
     const created: NodeJS.Timeout[] = []
-    const cleared = new Set<unknown>()
     const realSetTimeout = globalThis.setTimeout
-    const realClearTimeout = globalThis.clearTimeout
     globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
       const timer = realSetTimeout(...args)
       created.push(timer)
       return timer
     }) as typeof setTimeout
-    globalThis.clearTimeout = ((timer: Parameters<typeof clearTimeout>[0]) => {
-      cleared.add(timer)
-      realClearTimeout(timer)
-    }) as typeof clearTimeout
     try {
       await h.guarded.get(['ab'])
       await h.guarded.set(write)
+      await Promise.all([h.guarded.get(['ab']), h.guarded.remove(['ab'])])
     } finally {
       globalThis.setTimeout = realSetTimeout
-      globalThis.clearTimeout = realClearTimeout
     }
-    assert.equal(created.length, 2)
-    for (const timer of created) {
-      assert.equal(timer.hasRef(), false)
-      assert.ok(cleared.has(timer))
-    }
+    // Armed for the first call's deadline; the calls after it wait in the same list.
+    assert.equal(created.length, 1)
+    assert.equal(created[0]?.hasRef(), false, 'never keeps the process alive')
+    clearTimeout(created[0])
+  })
+
+  it('times out each call at its own deadline when they share a timer', async () => {
+    const h = harness({ commandTimeout: 40, failureThreshold: 10 })
+    h.store.behaviour = HANG
+    const first = h.guarded.get(['ab'])
+    at(h, 15)
+    const second = h.guarded.get(['ab'])
+    at(h, 39)
+    assert.equal(await settled(first), false)
+    at(h, 40)
+    assert.equal(await first, undefined)
+    assert.equal(await settled(second), false, 'the second call has 40 ms of its own')
+    at(h, 54)
+    assert.equal(await settled(second), false)
+    at(h, 55)
+    assert.equal(await second, undefined)
+    assert.equal(h.reports.filter((error) => error instanceof StoreTimeoutError).length, 2)
+  })
+
+  it('a call that settled leaves the shared timer to the calls still waiting', async () => {
+    const h = harness({ commandTimeout: 40, failureThreshold: 10 })
+    h.store.behaviour = HELD
+    const first = h.guarded.get(['ab'])
+    at(h, 10)
+    h.store.behaviour = HANG
+    const second = h.guarded.get(['ab'])
+    h.store.settle()
+    assert.equal((await first)?.length, 1)
+    at(h, 40)
+    assert.equal(await settled(second), false, 'the timer armed for the first call does not end the second')
+    at(h, 50)
+    assert.equal(await second, undefined)
+    assert.deepEqual(h.reports.map((error) => error.constructor), [StoreTimeoutError])
   })
 
   const invalid: [name: string, options: Record<string, unknown>, option: string][] = [

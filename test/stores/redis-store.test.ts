@@ -397,6 +397,31 @@ describe('RedisStore', () => {
     }
   })
 
+  it('close waits for a command in flight and no longer once it is answered', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    // The clock never moves: only the command's answer can end close()'s wait.
+    const store = new RedisStore({ url: own.url, namespace: 'draining', clock: new ManualClock() })
+    try {
+      await store.ready()
+      own.pause()
+      const pending = store.get(['a1'])
+      let closed = false
+      const closing = store.close().then(() => {
+        closed = true
+      })
+      await sleep(50)
+      assert.equal(closed, false, 'closed with a command in flight')
+      own.resume()
+      assert.deepEqual(await pending, [undefined])
+      await closing
+      await assert.rejects(store.get(['a1']), StoreError)
+    } finally {
+      own.resume()
+      await own.stop()
+    }
+  })
+
   const invalid: [name: string, options: Record<string, unknown>, option: string][] = [
     ['a namespace with a brace', { namespace: 'a{b' }, 'namespace'],
     ['an empty namespace', { namespace: '' }, 'namespace'],
