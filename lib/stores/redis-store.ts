@@ -122,16 +122,15 @@ export class RedisStore implements CacheStore {
     return this.#tier.rangeThrough(id, offset, length, () => this.#getRange(id, offset, length))
   }
 
-  async #getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+  #getRange(id: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     return this.#run('getRange', async (redis) => {
       const key = redisKey(this.namespace, id)
-      // GETRANGE answers "" for a missing key and past the end alike; STRLEN in the same round trip tells
-      // them apart. An end of -1 would mean "to the end" to Redis, so length 0 sends no GETRANGE.
-      const [size, bytes] = await Promise.all([
-        redis.strLen(key),
-        length > 0 ? redis.getRange(key, offset, offset + length - 1) : Buffer.alloc(0),
-      ])
-      return size === 0 ? undefined : bytes
+      // Bytes back mean the key is there. GETRANGE answers "" for a missing key and past the end alike,
+      // so only then does STRLEN tell them apart (a second round trip, on the rare path). An end of -1
+      // would mean "to the end" to Redis, so length 0 sends no GETRANGE.
+      const bytes = length > 0 ? await redis.getRange(key, offset, offset + length - 1) : Buffer.alloc(0)
+      if (bytes.byteLength > 0) return bytes
+      return (await redis.strLen(key)) === 0 ? undefined : bytes
     })
   }
 
