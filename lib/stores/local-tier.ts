@@ -117,8 +117,9 @@ export class LocalTier {
   /** As through(), for `length` bytes of `id` from `offset`. */
   async rangeThrough(id: string, offset: number, length: number, read: () => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
     if (!this.#open || length === 0) return read()
-    await this.#turn()
-    if (!this.#open) return read()
+    // No turn here: ranges are read from bodies stored apart, whose ids are never written twice (a new
+    // body gets a new generation), so a range kept is the range Redis holds for as long as the id
+    // exists; and a replay that started on a body should finish on it even if the body is deleted.
     const kept = this.#lookup(rangeKey(id, offset, length))
     if (kept !== undefined) return kept
     const ticket = this.ticket([id])
