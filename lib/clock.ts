@@ -101,18 +101,21 @@ export class Deadlines {
   }
 
   #arm(due: number): void {
-    this.#clock.setTimer(Math.max(0, due - this.#clock.now()), () => this.#fire())
+    // Never longer than `ms`: a deadline further away than that was set before the clock went back.
+    this.#clock.setTimer(Math.min(this.ms, Math.max(0, due - this.#clock.now())), () => this.#fire())
     this.#armedFor = due
   }
 
   #fire(): void {
     // The timer waited until #armedFor: a clock set back meanwhile must not hold those deadlines back.
-    const cutoff = Math.max(this.#clock.now(), this.#armedFor ?? -Infinity)
+    const now = this.#clock.now()
+    const cutoff = Math.max(now, this.#armedFor ?? -Infinity)
     this.#armedFor = undefined
     this.#firing = true
     try {
-      // An expire() may add a deadline again: it goes to the tail, due after the cutoff.
-      while (this.#head !== undefined && this.#head.due <= cutoff) {
+      // An expire() may add a deadline again: it goes to the tail, due after the cutoff. A deadline more
+      // than `ms` ahead was set on a clock that has gone back since: it has waited its turn already.
+      while (this.#head !== undefined && (this.#head.due <= cutoff || this.#head.due - now > this.ms)) {
         const deadline = this.#head
         this.remove(deadline)
         deadline.expire()

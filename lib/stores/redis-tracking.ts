@@ -4,12 +4,12 @@
  * one connection of its own:
  *
  *   CLIENT ID                                   → <id>
- *   CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX <ns>:{0 … PREFIX <ns>:{f
+ *   CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX <ns>:{0 … PREFIX <ns>:{f (with {a0 … {af for {a)
  *   SUBSCRIBE __redis__:invalidate <heartbeat channel>
  *
  * BCAST makes Redis announce every change to a key under the prefixes, whoever made it and whether or
  * not this process read the key, so the tier needs no per-key bookkeeping in Redis and the store's
- * own connection (perhaps a user's client) is left as it is. The sixteen prefixes cover entry keys
+ * own connection (perhaps a user's client) is left as it is. The prefixes cover entry keys
  * (`<ns>:{<hex>…`) and leave out the index keys (`{o:`, `{t:`, `{a:`) and the stats hash, which
  * change on every write and hold nothing the tier keeps.
  *
@@ -57,6 +57,10 @@ export interface TrackingOptions {
 /** One tracking connection, from its opening to its loss. */
 interface Session {
   readonly client: SubscriberClient
+  /** Names this session's heartbeats, so a late one of an earlier session counts for nothing. */
+  readonly token: string
+  /** The connect() under way, until it settles: a connection closed before then is closed after it. */
+  opening: Promise<unknown> | undefined
   live: boolean
   /** The last heartbeat sent, and the last one that came back. */
   sent: number
@@ -79,7 +83,9 @@ export class RedisTracking {
     this.#options = options
     // Per store instance, so only this store's heartbeats reach it.
     this.#channel = `${options.namespace}:tier:${randomBytes(8).toString('hex')}`
-    this.#prefixes = [...'0123456789abcdef'].map((digit) => `${options.keyPrefix}${options.namespace}:{${digit}`)
+    // `{a` alone would also cover the age index (`{a:<digit>}`), which every write touches.
+    const starts = [...'0123456789bcdef', ...[...'0123456789abcdef'].map((digit) => `a${digit}`)]
+    this.#prefixes = starts.map((start) => `${options.keyPrefix}${options.namespace}:{${start}`)
     this.#open()
   }
 
@@ -105,7 +111,8 @@ export class RedisTracking {
     const cancelStart = this.#options.clock.setTimer(START_TIMEOUT_MS, () => {
       this.#lost(session, new Error(`the tracking connection did not go live within ${START_TIMEOUT_MS} ms`))
     })
-    const session: Session = { client, live: false, sent: 0, received: 0, cancelBeat: undefined, cancelStart }
+    const token = randomBytes(4).toString('hex')
+    const session: Session = { client, token, opening: undefined, live: false, sent: 0, received: 0, cancelBeat: undefined, cancelStart }
     this.#session = session
     client.on('error', (error) => this.#lost(session, error))
     this.#start(session).then(
@@ -117,7 +124,9 @@ export class RedisTracking {
   async #start(session: Session): Promise<void> {
     const { client } = session
     client.unref()
-    await client.connect()
+    session.opening = client.connect()
+    await session.opening
+    session.opening = undefined
     const id = await client.sendCommand(['CLIENT', 'ID'])
     await client.sendCommand(['CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...this.#prefixes.flatMap((prefix) => ['PREFIX', prefix])])
     await client.subscribe([INVALIDATE_CHANNEL, this.#channel], (message, channel) => this.#message(session, message, channel))
@@ -126,7 +135,11 @@ export class RedisTracking {
   #message(session: Session, message: unknown, channel: unknown): void {
     if (this.#session !== session) return
     if (String(channel) === this.#channel) {
-      session.received = Math.max(session.received, Number(String(message)))
+      const [token, sequence] = String(message).split(':')
+      const beat = Number(sequence)
+      // Only this session's beats, and none it has not sent: anything else proves nothing of it.
+      if (token !== session.token || !Number.isSafeInteger(beat) || beat < 1 || beat > session.sent) return
+      session.received = Math.max(session.received, beat)
       if (!session.live) this.#live(session)
       return
     }
@@ -176,7 +189,7 @@ export class RedisTracking {
     }
     const sequence = ++session.sent
     // A failed PUBLISH needs no handling of its own: its heartbeat never comes back.
-    this.#options.run('publish', (redis) => redis.publish(this.#channel, String(sequence))).catch(() => {})
+    this.#options.run('publish', (redis) => redis.publish(this.#channel, `${session.token}:${sequence}`)).catch(() => {})
     session.cancelBeat = this.#options.clock.setTimer(HEARTBEAT_MS, () => this.#beat(session))
   }
 
@@ -203,10 +216,16 @@ export class RedisTracking {
   async #end(session: Session): Promise<void> {
     session.cancelBeat?.()
     session.cancelStart()
-    try {
-      await session.client.disconnect()
-    } catch {
-      // Already gone.
+    const disconnect = async (): Promise<void> => {
+      try {
+        await session.client.disconnect()
+      } catch {
+        // Already gone.
+      }
     }
+    // node-redis finishes opening a connection that was disconnected mid-connect, and keeps it: such a
+    // one is closed once its connect() settles (in the background, as that may take connectTimeout).
+    if (session.opening === undefined) await disconnect()
+    else void session.opening.then(disconnect, disconnect)
   }
 }

@@ -655,6 +655,26 @@ describe('GuardedStore', () => {
     clearTimeout(created[0])
   })
 
+  it('a wall clock set back does not hold a call past commandTimeout', async () => {
+    let now = 1_000_000
+    const timers: { ms: number; callback: () => void }[] = []
+    const clock = { now: () => now, setTimer: (ms: number, callback: () => void) => (timers.push({ ms, callback }), () => {}) }
+    const h = harness({ commandTimeout: 40, failureThreshold: 10, clock })
+    h.store.behaviour = HANG
+    const first = h.guarded.get(['ab'])
+    now += 20
+    const second = h.guarded.get(['ab'])
+    // An hour back, then the shared timer fires for the first call: the second is not left waiting for
+    // the hour the clock went back (no timer armed past commandTimeout; it may time out with the first).
+    now -= 3_600_000
+    timers.shift()?.callback()
+    assert.equal(await first, undefined)
+    assert.ok(timers.every((timer) => timer.ms <= 40), `armed for ${timers.map((timer) => timer.ms).join(', ')} ms`)
+    timers.shift()?.callback()
+    assert.equal(await second, undefined)
+    assert.equal(h.reports.filter((error) => error instanceof StoreTimeoutError).length, 2)
+  })
+
   it('times out each call at its own deadline when they share a timer', async () => {
     const h = harness({ commandTimeout: 40, failureThreshold: 10 })
     h.store.behaviour = HANG

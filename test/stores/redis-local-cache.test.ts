@@ -208,6 +208,25 @@ describe('RedisStore localCache', () => {
     })
   }
 
+  it('closing a store right after construction leaves its tracking connection closed too', async () => {
+    // A borrowed client, connected first: any connection left afterwards is a tracking one.
+    const client = createClient4({ url: redis.url })
+    client.on('error', () => {})
+    await client.connect()
+    const connections = async (): Promise<number> => (await redis.cli('CLIENT', 'LIST')).split('\n').filter(Boolean).length
+    const before = await connections()
+    try {
+      for (let i = 0; i < 5; i++) await new RedisStore({ client, namespace: namespace(), localCache: { maxSize: 1024 } }).close()
+      const started = performance.now()
+      while ((await connections()) > before) {
+        assert.ok(performance.now() - started < WAIT_MS, `${(await connections()) - before} connections left open`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    } finally {
+      await client.disconnect()
+    }
+  })
+
   it('refuses a bad localCache, and a cluster, at construction', () => {
     for (const localCache of [{}, { maxSize: 0 }, { maxSize: 1.5 }, { maxSize: '1mb' }, { maxSize: 1024, ttl: 5 }, 5]) {
       assert.throws(() => new RedisStore({ url: redis.url, localCache } as never), InvalidOptionError, JSON.stringify(localCache))
