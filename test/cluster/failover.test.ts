@@ -28,13 +28,14 @@ import type { RedisServer } from '../helpers/redis-server.js'
 
 const COMMAND_TIMEOUT = 200
 /**
- * A request reaches the store at most twice before it has its answer: it waits for this process's
- * own pending write of the same entry (one command timeout at most, entry-repository.ts), then the
- * lookup (one command timeout at most); a miss then costs the origin's time (a loopback server, a
- * few ms) and the write runs after the caller has its response. A third command timeout covers timers
- * firing late on a 2-core machine that also runs six redis-servers and their failover.
+ * A request waits on the store at most four times before it has its answer: for this process's own
+ * pending write of the same entry (one command timeout at most, entry-repository.ts), the lookup,
+ * and on a miss the fleet lock's claim and the second lookup after it (flows/fleet.ts), each one
+ * command timeout at most, against a master that stopped answering; the origin then takes a few ms
+ * and the write runs after the caller has its response. The 100 ms on top cover timers firing late
+ * on a 2-core machine that also runs six redis-servers and their failover.
  */
-const BOUND_MS = 3 * COMMAND_TIMEOUT + 100
+const BOUND_MS = 4 * COMMAND_TIMEOUT + 100
 /** Twelve URLs over three masters: each master holds some, the victim is the one holding the most. */
 const PATHS = Array.from({ length: 12 }, (_, i) => `/failover-${i}`)
 

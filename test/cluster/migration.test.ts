@@ -22,7 +22,10 @@ import {
 } from '../helpers/cluster-traffic.js'
 
 const COMMAND_TIMEOUT = 200
-/** As in failover.test.ts: at most two store waits on a request's path, plus slack for late timers. */
+/**
+ * Looser than needed: no node stops answering during a migration, so a request's store calls (see
+ * failover.test.ts) answer at once or are redirected; three command timeouts plus slack for late timers.
+ */
 const BOUND_MS = 3 * COMMAND_TIMEOUT + 100
 const PATHS = Array.from({ length: 8 }, (_, i) => `/migration-${i}`)
 /** Long enough for the traffic to meet each state of the slot many times over. */
