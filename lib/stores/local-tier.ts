@@ -33,11 +33,10 @@ export interface LocalTierStats {
   readonly drops: number
 }
 
-/** Taken before a read is sent; fill() keeps what the read got only if the ticket is still good. */
-export interface ReadTicket {
+/** Taken before a read is sent: what the read gets is kept only if the ticket is still good (#settle). */
+interface ReadTicket {
   readonly epoch: number
   readonly sequence: number
-  readonly ids: readonly string[]
 }
 
 interface InFlight {
@@ -67,10 +66,6 @@ export class LocalTier {
       sizeCalculation: (value, key) => value.byteLength + key.length + OVERHEAD_BYTES,
       dispose: (_value, key) => this.#forgetRange(key),
     })
-  }
-
-  get live(): boolean {
-    return this.#open
   }
 
   /** Starts serving, empty: called once invalidations are known to arrive. */
@@ -103,12 +98,16 @@ export class LocalTier {
     const kept = ids.map((id) => this.#lookup(id))
     const missing = ids.filter((_, index) => kept[index] === undefined)
     if (missing.length === 0) return kept
-    const ticket = this.ticket(missing)
-    let values: (Uint8Array | undefined)[] | undefined
+    const ticket = this.#ticket(missing)
+    let values: (Uint8Array | undefined)[] = []
     try {
       values = await read(missing)
     } finally {
-      this.fill(ticket, values)
+      // What the read got per id (nothing when it failed), kept unless spoiled meanwhile.
+      for (const [index, id] of missing.entries()) {
+        const value = values[index]
+        if (this.#settle(ticket, id) && value !== undefined) this.#values.set(id, own(value))
+      }
     }
     let next = 0
     return kept.map((value) => value ?? values[next++])
@@ -122,50 +121,14 @@ export class LocalTier {
     // exists; and a replay that started on a body should finish on it even if the body is deleted.
     const kept = this.#lookup(rangeKey(id, offset, length))
     if (kept !== undefined) return kept
-    const ticket = this.ticket([id])
+    const ticket = this.#ticket([id])
     let value: Uint8Array | undefined
     try {
       value = await read()
     } finally {
-      this.fillRange(ticket, offset, length, value)
+      if (this.#settle(ticket, id) && value !== undefined) this.#keepRange(id, rangeKey(id, offset, length), value)
     }
     return value
-  }
-
-  /** Before a read of `ids` is sent. Undefined while closed: nothing the read gets will be kept. */
-  ticket(ids: readonly string[]): ReadTicket | undefined {
-    if (!this.#open) return undefined
-    for (const id of ids) {
-      const flight = this.#inFlight.get(id)
-      if (flight === undefined) this.#inFlight.set(id, { readers: 1, invalidatedAt: 0 })
-      else flight.readers++
-    }
-    return { epoch: this.#epoch, sequence: this.#sequence, ids }
-  }
-
-  /**
-   * After the read of `ticket` settled, with what it got per id (undefined: missing, or the read
-   * failed). Keeps each value unless the tier closed or its id was invalidated since the ticket.
-   */
-  fill(ticket: ReadTicket | undefined, values?: readonly (Uint8Array | undefined)[]): void {
-    if (ticket === undefined) return
-    for (const [index, id] of ticket.ids.entries()) {
-      const value = values?.[index]
-      if (this.#settle(ticket, id) && value !== undefined) this.#values.set(id, own(value))
-    }
-  }
-
-  /** As fill(), for one range read of the ticket's single id. */
-  fillRange(ticket: ReadTicket | undefined, offset: number, length: number, value: Uint8Array | undefined): void {
-    const id = ticket?.ids[0]
-    if (ticket === undefined || id === undefined || !this.#settle(ticket, id) || value === undefined) return
-    const key = rangeKey(id, offset, length)
-    this.#values.set(key, own(value))
-    // lru-cache refuses a value over maxSize; then there is no range to remember.
-    if (!this.#values.has(key)) return
-    let keys = this.#ranges.get(id)
-    if (keys === undefined) this.#ranges.set(id, (keys = new Set()))
-    keys.add(key)
   }
 
   /** `ids` changed in Redis (or are about to, by this process): forget them and spoil reads under way. */
@@ -206,6 +169,25 @@ export class LocalTier {
     if (value === undefined) this.#misses++
     else this.#hits++
     return value
+  }
+
+  /** Before a read of `ids` is sent (the tier is open): invalidations from now on spoil it. */
+  #ticket(ids: readonly string[]): ReadTicket {
+    for (const id of ids) {
+      const flight = this.#inFlight.get(id)
+      if (flight === undefined) this.#inFlight.set(id, { readers: 1, invalidatedAt: 0 })
+      else flight.readers++
+    }
+    return { epoch: this.#epoch, sequence: this.#sequence }
+  }
+
+  #keepRange(id: string, key: string, value: Uint8Array): void {
+    this.#values.set(key, own(value))
+    // lru-cache refuses a value over maxSize; then there is no range to remember.
+    if (!this.#values.has(key)) return
+    let keys = this.#ranges.get(id)
+    if (keys === undefined) this.#ranges.set(id, (keys = new Set()))
+    keys.add(key)
   }
 
   /** Ends the ticket's read of `id`; true when what it got may be kept. */

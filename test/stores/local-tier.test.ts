@@ -172,7 +172,7 @@ describe('local tier', () => {
     await tier.through(['a'], read)
     tier.drop()
     assert.equal(tier.stats().entries, 0)
-    assert.equal(tier.live, true)
+    assert.equal(tier.stats().live, true)
     await tier.through(['a'], read)
     tier.close()
     assert.deepEqual({ ...tier.stats(), hits: 0, misses: 0 }, { live: false, entries: 0, bytes: 0, hits: 0, misses: 0, drops: 2 })
