@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { MemoryStore } from '../../lib/index.js'
 import { cachedAgent, send } from '../helpers/client.js'
+import { ManualClock } from '../helpers/clock.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 
 describe('Cache-Status fwd for revalidations (RFC 9211 §2.2)', () => {
@@ -28,7 +29,10 @@ describe('Cache-Status fwd for revalidations (RFC 9211 §2.2)', () => {
 
   for (const type of ['shared', 'private'] as const) {
     it(`${type}: a stored no-cache response, revalidated: fwd=stale`, async () => {
-      const { dispatcher, close } = cachedAgent({ store: new MemoryStore(), type })
+      // A clock that stays put: on the system clock a second boundary crossed between the two requests
+      // made the stored response a second old (ttl=-1).
+      const clock = new ManualClock(Date.now())
+      const { dispatcher, close } = cachedAgent({ store: new MemoryStore({ clock }), type, clock })
       try {
         await send(dispatcher, `${origin.url}/no-cache`)
         const reply = await send(dispatcher, `${origin.url}/no-cache`)
