@@ -26,6 +26,7 @@
  *   BENCH_INVALIDATION=none  skips the invalidation bench (bench/invalidation.ts, about 10 s, its own
  *                            redis-server; BENCH_INVALIDATION_KEYS and _RUNS tune it)
  *   BENCH_PIN=1              pin the client and the servers to separate CPUs (see lib/children.ts)
+ *   BENCH_MALLOC=system      leave glibc's allocator defaults in the workers (see lib/children.ts)
  *   BENCH_PROFILE=1           each worker writes a CPU profile of its measured phase to .bench/profiles/
  *
  * Writes .bench/results.json and .bench/results.md (the README table).
@@ -37,7 +38,7 @@ import { fileURLToPath } from 'node:url'
 import { nativeAcceleration } from '../lib/codec/plain-cbor.js'
 import { startRedis, type RedisServer } from '../test/helpers/redis-server.js'
 import { invalidationBench } from './invalidation.js'
-import { killChildren, pin, pinning, runWorker, startOrigin, type OriginProcess } from './lib/children.js'
+import { allocator, killChildren, pin, pinning, runWorker, startOrigin, type OriginProcess } from './lib/children.js'
 import { goalMarkdown, goals, goalText } from './lib/goals.js'
 import {
   CONTENDER_LETTERS,
@@ -134,6 +135,7 @@ async function machineInfo(redis: RedisServer): Promise<Machine> {
     redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
     undici: undici.version,
     cborNative: nativeAcceleration,
+    allocator: allocator.label,
     pinning: pinning === undefined ? 'none' : `client on CPU ${pinning.client}; origin, redis-server and orchestrator on CPU ${pinning.servers}`,
   }
 }

@@ -34,6 +34,23 @@ export const pinning: { readonly client: string; readonly servers: string } | un
   return { client: '0', servers: cpus === 2 ? '1' : `1-${cpus - 1}` }
 })()
 
+/**
+ * The workers' allocator (BENCH_MALLOC). By default glibc keeps freed memory instead of returning it
+ * to the kernel: every 1 MiB hit allocates a fresh 1 MiB buffer in the client (body.arrayBuffer()),
+ * and whether glibc hands back reused heap or fresh pages flipped from run to run, each fresh page a
+ * fault that cost about 11 µs on the 2-vCPU VM the README's figures come from (2.8 ms per MiB). That
+ * made 1 MiB cells swing several-fold between runs of the same contender. With `MALLOC_MMAP_THRESHOLD_`
+ * and `MALLOC_TRIM_THRESHOLD_` raised, every contender reuses its heap and the cells measure the
+ * caches. `BENCH_MALLOC=system` leaves glibc's defaults. Other allocators ignore these variables.
+ */
+export const allocator: { readonly label: string; readonly env: NodeJS.ProcessEnv } =
+  process.env['BENCH_MALLOC'] === 'system'
+    ? { label: 'glibc defaults (BENCH_MALLOC=system)', env: process.env }
+    : {
+        label: 'glibc heap kept (MALLOC_MMAP_THRESHOLD_=64 MiB, MALLOC_TRIM_THRESHOLD_=256 MiB); BENCH_MALLOC=system for the defaults',
+        env: { ...process.env, MALLOC_MMAP_THRESHOLD_: String(64 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024) },
+      }
+
 /** Moves every thread of `pid` to `cpus`; a no-op without pinning. */
 export function pin(pid: number | undefined, role: 'client' | 'servers'): void {
   if (pinning === undefined || pid === undefined || !Number.isInteger(pid)) return
@@ -45,9 +62,10 @@ export function killChildren(): void {
   children.clear()
 }
 
-function spawnTs(script: string, args: readonly string[], execArgv: readonly string[] = []): ChildProcess {
+function spawnTs(script: string, args: readonly string[], execArgv: readonly string[] = [], env = process.env): ChildProcess {
   const child = fork(script, args, {
     cwd: ROOT,
+    env,
     execArgv: ['--import', 'tsx', ...execArgv],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   })
@@ -94,7 +112,7 @@ export function runWorker(
   concurrency: number,
   env: WorkerEnvironment,
 ): Promise<Outcome> {
-  const child = spawnTs(WORKER_SCRIPT, [contender, String(size), String(concurrency), JSON.stringify(env)], ['--expose-gc'])
+  const child = spawnTs(WORKER_SCRIPT, [contender, String(size), String(concurrency), JSON.stringify(env)], ['--expose-gc'], allocator.env)
   // Start-up runs unpinned for a moment; threads started later inherit the mask.
   pin(child.pid, 'client')
   let stderr = ''

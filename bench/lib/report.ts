@@ -14,6 +14,7 @@ export interface Machine {
   readonly undici: string
   readonly cborNative: boolean
   readonly pinning: string
+  readonly allocator: string
 }
 
 export interface Settings {
@@ -132,6 +133,7 @@ export function machineLines(machine: Machine, settings: Settings): string[] {
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB.toFixed(0)} GiB RAM, ${machine.os}`,
     `software: Node ${machine.node}, redis-server ${machine.redis}, undici ${machine.undici}, cbor-x native acceleration ${machine.cborNative ? 'on' : 'off'}`,
     `CPU pinning: ${machine.pinning}`,
+    `workers' allocator: ${machine.allocator}`,
     `method: each run is a fresh process; ${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured, C loops each awaiting one request at a time;`,
     `  each cell is the best of ${settings.repeat} interleaved run(s) by hits/s (spread = (max - min) / max), with that run's latency and RSS;`,
     `  bodies <= 1 MiB read with body.arrayBuffer(), 10 MiB bodies streamed and counted; the origin and redis-server are separate processes on the same machine;`,
