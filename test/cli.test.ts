@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { clusterUrls, parseAge, parseCommand, USAGE, UsageError, type Parsed } from '../lib/cli/args.js'
 import { main } from '../lib/cli/main.js'
+import { INLINE_BODY_LIMIT } from '../lib/entry.js'
 import type { CacheOptions } from '../lib/index.js'
 import { RedisStore } from '../lib/stores/redis-store.js'
 import { cachedAgent, eventually, send } from './helpers/client.js'
@@ -22,8 +23,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 /** Bound on the spawned run: tsx start-up plus the CLI's own 3 s connect timeout, with room. */
 const SPAWN_TIMEOUT_MS = 20_000
-/** Over the 256 KiB a body may keep inside its entry (entry.ts INLINE_BODY_LIMIT): stored apart. */
-const BIG_BODY = randomBytes(300 * 1024)
+/** Over what a body may keep inside its entry (entry.ts INLINE_BODY_LIMIT): stored apart. */
+const BIG_BODY = randomBytes(INLINE_BODY_LIMIT + 44 * 1024)
 
 interface Run {
   readonly code: number | null

@@ -77,7 +77,7 @@ export interface CacheCounters {
 
 /**
  * What a store counts itself, next to the cache's events. Values, not responses: a response with
- * `Vary` writes its variant and the pointer, a body over 256 KiB its own value, so one stored
+ * `Vary` writes its variant and the pointer, a body over INLINE_BODY_LIMIT (entry.ts) its own value, so one stored
  * response may count two or three.
  */
 export interface StoreCounters extends CacheCounters {

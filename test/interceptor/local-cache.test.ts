@@ -1,18 +1,19 @@
 /**
  * cache() over a RedisStore with `localCache` (issue 16), end to end against a real redis-server and
- * node:http origin: hits, small and 1 MiB (stored apart, read in ranges), come from the process with
+ * node:http origin: hits, small and large (stored apart, read in ranges), come from the process with
  * no command to Redis; a value corrupted in Redis after it was kept is still a miss once the
  * corrupting write's invalidation arrived (the tier never keeps bytes Redis no longer holds); and
  * another process's §4.4 invalidation reaches this one's tier.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { INLINE_BODY_LIMIT } from '../../lib/entry.js'
 import { RedisStore, type CacheError } from '../../lib/index.js'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { sendBytes, startOrigin, type Origin } from '../helpers/origin.js'
 import { entryKeys, startRedis, type RedisServer } from '../helpers/redis-server.js'
 
-const LARGE = randomBytes(1024 * 1024)
+const LARGE = randomBytes(INLINE_BODY_LIMIT + 256 * 1024)
 let redis: RedisServer
 let origin: Origin
 let version = 1

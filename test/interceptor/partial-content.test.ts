@@ -8,17 +8,19 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { INLINE_BODY_LIMIT } from '../../lib/entry.js'
 import { cacheRunner, send, type Reply } from '../helpers/client.js'
 import type { Dispatcher } from '../helpers/undici.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 const TEN = Buffer.from('0123456789')
-const LARGE = randomBytes(700 * 1024)
+/** Stored apart from its entry (lib/entry.ts INLINE_BODY_LIMIT) and read back in BODY_CHUNK_SIZE chunks. */
+const LARGE = randomBytes(INLINE_BODY_LIMIT + 300 * 1024)
 
 /**
  * `/ranged/…` honours one byte range of `0123456789` with a strong ETag; `/weak/…` the same with a
  * weak one; `/changing/…` with a new ETag and new bytes on every request; `/whole/…` ignores Range
- * (`0123456789A`); `/large/…` honours ranges of a 700 KiB body; `/chunked/…` sends its 206 without
+ * (`0123456789A`); `/large/…` honours ranges of a body stored apart; `/chunked/…` sends its 206 without
  * Content-Length; `/vary/…` varies on Accept-Language (fr: `abcdefghij`); `/lying/…` is cache-tests' 206 whose length contradicts its Content-Range. Every
  * response says which origin request it was in `x-n`.
  */

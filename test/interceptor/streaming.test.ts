@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { request } from '../helpers/undici.js'
+import { INLINE_BODY_LIMIT } from '../../lib/entry.js'
 import { RedisStore, type CacheError } from '../../lib/index.js'
 import { cachedAgent, eventually, send } from '../helpers/client.js'
 import { ManualClock } from '../helpers/clock.js'
@@ -15,6 +16,8 @@ import { releaseRedis, storeKinds, useRedis } from '../helpers/stores.js'
 import { entryKeys } from '../helpers/redis-server.js'
 
 const MiB = 1024 * 1024
+/** Just over what an entry keeps inline in Redis: stored apart, in chunks. */
+const OVER_INLINE = INLINE_BODY_LIMIT + 300_000
 
 describe('large bodies (Redis store)', () => {
   let origin: Origin
@@ -111,7 +114,7 @@ describe('large bodies (Redis store)', () => {
     const store = (await redisKind().make()) as RedisStore
     const errors: CacheError[] = []
     const { dispatcher, close } = cachedAgent({ store, onError: (e) => errors.push(e) })
-    const path = '/corrupt-first?size=1000000'
+    const path = `/corrupt-first?size=${OVER_INLINE}`
     try {
       await send(dispatcher, `${origin.url}${path}`)
       const bodyKey = (await committedKeys(store)).find((key) => key.includes('~'))!
@@ -151,9 +154,9 @@ describe('large bodies (Redis store)', () => {
     const store = (await redisKind().make()) as RedisStore
     const { dispatcher, close } = cachedAgent({ store })
     try {
-      await send(dispatcher, `${origin.url}/doomed?size=600000`)
+      await send(dispatcher, `${origin.url}/doomed?size=${OVER_INLINE}`)
       assert.equal((await committedKeys(store)).length, 2)
-      await send(dispatcher, `${origin.url}/doomed?size=600000`, { method: 'DELETE' })
+      await send(dispatcher, `${origin.url}/doomed?size=${OVER_INLINE}`, { method: 'DELETE' })
       assert.deepEqual(await keysOf(store), [])
     } finally {
       await close()
@@ -165,7 +168,7 @@ describe('large bodies (Redis store)', () => {
     clock = new ManualClock(Date.now())
     const store = (await redisKind().make()) as RedisStore
     const { dispatcher, close } = cachedAgent({ store, clock })
-    const path = '/refresh?size=700000&cc=max-age%3D5'
+    const path = `/refresh?size=${OVER_INLINE}&cc=max-age%3D5`
     try {
       await send(dispatcher, `${origin.url}${path}`)
       const redis = redisKind().redis()

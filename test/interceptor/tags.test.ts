@@ -13,9 +13,10 @@ import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 import { request, type Dispatcher } from '../helpers/undici.js'
 import { collect } from '../stores/store-contract.js'
 import { STORED_TAGS_FIELD } from '../../lib/policy/tags.js'
+import { INLINE_BODY_LIMIT } from '../../lib/entry.js'
 
-/** Over the 256 KiB a body may keep inside its entry in Redis (entry.ts INLINE_BODY_LIMIT): stored apart. */
-const BIG_BODY = randomBytes(300 * 1024)
+/** Over what a body may keep inside its entry in Redis (entry.ts INLINE_BODY_LIMIT): stored apart. */
+const BIG_BODY = randomBytes(INLINE_BODY_LIMIT + 44 * 1024)
 
 interface Reply {
   readonly status: number
@@ -230,7 +231,7 @@ for (const kind of storeKinds) {
       }
     })
 
-    it('drops a body stored apart (over 256 KiB) with its entry', async () => {
+    it('drops a body stored apart (over INLINE_BODY_LIMIT) with its entry', async () => {
       const { dispatcher, store, close } = await setup()
       fields.set('/big', 'big')
       fields.set('/small', 'small')

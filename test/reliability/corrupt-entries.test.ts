@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { Decoder, Encoder } from 'cbor-x'
 import { commandOptions, createClient } from 'redis'
 import { decodeRecord, HEADER_BYTES } from '../../lib/codec/frame.js'
+import { INLINE_BODY_LIMIT } from '../../lib/entry.js'
 import { CorruptEntryError, type CacheStore } from '../../lib/index.js'
 import { cachedAgent, send } from '../helpers/client.js'
 import { errorLog, storedIds, watchProcess } from '../helpers/faults.js'
@@ -73,7 +74,7 @@ const corruptions: readonly Corruption[] = [
 ]
 
 /** Over the size stored inline with the entry (lib/entry.ts INLINE_BODY_LIMIT): the body gets an id of its own. */
-const LARGE = randomBytes(600 * 1024)
+const LARGE = randomBytes(INLINE_BODY_LIMIT + 300 * 1024)
 
 /** Reads and overwrites one stored value behind the cache's back. */
 interface Tamper {
@@ -172,7 +173,7 @@ for (const kind of storeKinds) {
       })
     }
 
-    // RedisStore keeps a body over 256 KiB under its own key and reads it back in chunks; damage in the
+    // RedisStore keeps a body over INLINE_BODY_LIMIT under its own key and reads it back in chunks; damage in the
     // first chunk is seen before anything is sent, damage further on only once the caller has headers
     // and part of the body. (MemoryStore keeps every body inline: CacheStore.inProcess.)
     if (kind.name === 'redis') {
