@@ -35,6 +35,8 @@ export class RedisConnection {
   readonly #owned: boolean
   /** Times ready()'s wait and close()'s grace. */
   readonly #clock: Clock
+  /** An own single client's socket attempts, so close() never interrupts one (ConnectAttempts). */
+  readonly #attempts: ConnectAttempts | undefined
   /** Commands sent and not settled yet: close() lets them finish first. A count, not a set: it is on every hit's path. */
   #inFlight = 0
   /** Set while close() waits for #inFlight to reach 0. */
@@ -57,10 +59,14 @@ export class RedisConnection {
     this.#started()
   }
 
-  constructor(redis: RedisCommands, options: { readonly owned: boolean; readonly unref: boolean; readonly clock: Clock }) {
+  constructor(
+    redis: RedisCommands,
+    options: { readonly owned: boolean; readonly unref: boolean; readonly clock: Clock; readonly attempts?: ConnectAttempts },
+  ) {
     this.#redis = redis
     this.#owned = options.owned
     this.#clock = options.clock
+    this.#attempts = options.attempts
     redis.on('error', this.#onError)
     redis.on('ready', this.#onReady)
     if (options.unref) redis.unref()
@@ -193,13 +199,56 @@ export class RedisConnection {
       this.#redis.off('ready', this.#onReady)
       return
     }
-    if (this.#redis.isOpen) {
-      try {
-        await this.#redis.disconnect()
-      } catch {
-        // Already closed by node-redis itself (reconnect strategy gave up): nothing left to release.
-      }
+    if (!this.#redis.isOpen) return
+    const attempts = this.#attempts
+    if (attempts?.opening === true) {
+      await settleWithin([attempts.settled()], CLOSE_GRACE_MS, this.#clock)
+      // Still opening (a host that drops SYNs): the client's connectTimeout ends the attempt, then it goes.
+      if (attempts.opening) return void attempts.settled().then(() => this.#disconnect())
     }
+    await this.#disconnect()
+  }
+
+  async #disconnect(): Promise<void> {
+    try {
+      await this.#redis.disconnect()
+    } catch {
+      // Already closed by node-redis itself (reconnect strategy gave up): nothing left to release.
+    }
+  }
+}
+
+/**
+ * Whether an own client is opening a socket. node-redis v4 finishes a socket it was opening when
+ * disconnect() came and keeps it open, with the process alive: a store closed right after it was made
+ * leaked its connection. A socket is being opened from connect() (called at construction) and from
+ * each 'reconnecting' until 'connect' (the socket exists: disconnect() destroys it) or 'error' (the
+ * attempt failed: the retry loop then sees the client closed and stops). Never longer than the
+ * client's connectTimeout (node-redis's default 5 s).
+ */
+export class ConnectAttempts {
+  #opening = true
+  #waiters: (() => void)[] = []
+
+  constructor(client: { on(event: string, listener: () => void): unknown }) {
+    const settle = (): void => {
+      this.#opening = false
+      for (const waiter of this.#waiters.splice(0)) waiter()
+    }
+    client.on('connect', settle)
+    client.on('error', settle)
+    client.on('reconnecting', () => {
+      this.#opening = true
+    })
+  }
+
+  get opening(): boolean {
+    return this.#opening
+  }
+
+  /** Resolves once no socket is being opened. */
+  settled(): Promise<void> {
+    return this.#opening ? new Promise((resolve) => this.#waiters.push(resolve)) : Promise.resolve()
   }
 }
 
@@ -208,7 +257,7 @@ export class RedisConnection {
  * no offline queue, a bounded command queue, endless capped reconnects. It keeps the v4 API whatever
  * `redis` major the application installs.
  */
-export function ownClient(options: RedisClientOptions, url: unknown): RedisCommands {
+export function ownClient(options: RedisClientOptions, url: unknown): { readonly redis: RedisCommands; readonly attempts: ConnectAttempts } {
   const { socket, ...rest } = options
   let client
   try {
@@ -227,7 +276,7 @@ export function ownClient(options: RedisClientOptions, url: unknown): RedisComma
   const redis = redisCommands(client)
   // `legacyMode: true` gives the callback API, which the store cannot drive.
   if (redis === undefined) throw new InvalidOptionError('legacyMode', 'absent or false', options.legacyMode)
-  return redis
+  return { redis, attempts: new ConnectAttempts(client) }
 }
 
 /**

@@ -397,6 +397,21 @@ describe('RedisStore', () => {
     }
   })
 
+  it('closing a store right after construction leaves no connection open, its own or its retries', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const connections = async (): Promise<number> => (await own.cli('CLIENT', 'LIST')).split('\n').filter(Boolean).length
+    try {
+      const before = await connections()
+      // The clock never moves: close() must not need its grace to end a connect it interrupted.
+      for (let i = 0; i < 5; i++) await new RedisStore({ url: own.url, namespace: 'closed-early', clock: new ManualClock() }).close()
+      await sleep(200)
+      assert.equal((await connections()) - before, 0, 'connections left open by stores closed while connecting')
+    } finally {
+      await own.stop()
+    }
+  })
+
   it('close waits for a command in flight and no longer once it is answered', async function () {
     this.timeout(10_000)
     const own = await startRedis()
