@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: hits per second, latency and peak RSS of a cache hit for seven contenders, side by side
+ * `npm run bench`: hits per second, latency and peak RSS of a cache hit for eight contenders, side by side
  * in one run (issues 6 and 16). Not a test: it prints numbers and asserts nothing. It starts its own
  * origin and redis-server, runs every measurement in a fresh process, and leaves nothing running when
  * it ends. The contenders (bench/lib/contenders.ts):
@@ -11,8 +11,10 @@
  *   f  redis-local     cache() + RedisStore with localCache (its in-process tier)
  *   g  platformatic    undici's interceptors.cache() + platformatic's undici-cache-redis store, with
  *                      its tracking cache (Redis client-side caching)
+ *   h  pair            c's hit, then e's GET, one after the other: the serial limit, measured
  * Then the goals of issue 16 per (size, concurrency) cell (bench/lib/goals.ts): d against the serial
- * limit 1 / (1/c + 1/e), f against c and g, and the peak RSS each concurrent 10 MiB hit adds.
+ * limit 1 / (1/c + 1/e) (and, for information, against h), f against c and g, and the peak RSS each
+ * concurrent 10 MiB hit adds.
  *
  * Environment (all optional):
  *   BENCH_REPEAT=2            runs per cell, interleaved across contenders; the best by hits/s is shown
@@ -20,7 +22,7 @@
  *   BENCH_WARMUP_SECONDS=1    warm-up seconds per run, after priming
  *   BENCH_SIZES=1k,64k,1m,10m body sizes
  *   BENCH_CONCURRENCY=1,32    concurrent request loops
- *   BENCH_CONTENDERS=a,b,c,d,e,f,g  or undici,undici-cache,memory,redis,floor,redis-local,platformatic
+ *   BENCH_CONTENDERS=a,b,c,d,e,f,g,h  or undici,undici-cache,memory,redis,floor,redis-local,platformatic,pair
  *   BENCH_KEY_COUNTS=0,10000,100000  unrelated Redis keys for the key-count scenario (redis and floor
  *                            only); "none" skips it
  *   BENCH_INVALIDATION=none  skips the invalidation bench (bench/invalidation.ts, about 10 s, its own

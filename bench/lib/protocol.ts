@@ -3,7 +3,7 @@
  * channel. Plain JSON-able data only.
  */
 
-export const CONTENDERS = ['undici', 'undici-cache', 'memory', 'redis', 'floor', 'redis-local', 'platformatic'] as const
+export const CONTENDERS = ['undici', 'undici-cache', 'memory', 'redis', 'floor', 'redis-local', 'platformatic', 'pair'] as const
 export type ContenderId = (typeof CONTENDERS)[number]
 
 export const CONTENDER_LABELS: Readonly<Record<ContenderId, string>> = {
@@ -14,6 +14,7 @@ export const CONTENDER_LABELS: Readonly<Record<ContenderId, string>> = {
   'floor': '(e) floor: node-redis GET',
   'redis-local': '(f) cache() + RedisStore localCache',
   'platformatic': '(g) platformatic undici-cache-redis',
+  'pair': '(h) pair: a MemoryStore hit, then a GET',
 }
 
 /** BENCH_CONTENDERS may name a contender by its letter in CONTENDER_LABELS. */
@@ -25,6 +26,7 @@ export const CONTENDER_LETTERS: Readonly<Record<string, ContenderId>> = {
   e: 'floor',
   f: 'redis-local',
   g: 'platformatic',
+  h: 'pair',
 }
 
 export const KiB = 1024
