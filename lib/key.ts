@@ -103,6 +103,15 @@ export function hashKey(canonical: string): string {
   return sha256Hex(canonical).slice(0, 32)
 }
 
+/**
+ * The method an entry is keyed and stored under. RFC 9110 §9.3.2: HEAD is GET without the content,
+ * so both read (and a GET fills) one entry.
+ */
+export function sharedMethod(method: string): string {
+  const upper = method.toUpperCase()
+  return upper === 'HEAD' ? 'GET' : upper
+}
+
 /** How many method + URL pairs a keyer remembers. */
 const KEY_MEMO_SIZE = 10_000
 
@@ -116,8 +125,7 @@ export function createKeyer(opts: KeyOptions): (req: CacheRequest, body?: Uint8A
   const memo = new LRUCache<string, RequestKey>({ max: KEY_MEMO_SIZE })
   return (req, body) => {
     if (body !== undefined) return requestKey(req, opts, body)
-    const method = req.method.toUpperCase()
-    const memoKey = `${method === 'HEAD' ? 'GET' : method} ${req.url.href}`
+    const memoKey = `${sharedMethod(req.method)} ${req.url.href}`
     let key = memo.get(memoKey)
     if (key === undefined) memo.set(memoKey, (key = requestKey(req, opts)))
     return key
@@ -140,11 +148,9 @@ export function requestKey(req: CacheRequest, opts: KeyOptions, body?: Uint8Arra
     return { id: hashKey(canonical), canonical }
   }
 
-  const method = req.method.toUpperCase()
   const parts: unknown[] = [
     FORMAT_TAG,
-    // RFC 9110 §9.3.2: HEAD is GET without the content, so both read (and a GET fills) one entry.
-    method === 'HEAD' ? 'GET' : method,
+    sharedMethod(req.method),
     normalizeUrl(req.url, opts.ignoredParams),
     userinfoDigest(req.url),
     matchedHeaders(req.headers, opts),

@@ -7,6 +7,7 @@
 import { staleAt, type StoredEntry, type VaryValues } from '../entry.js'
 import type { HeaderRecord } from '../headers.js'
 import type { CacheRequest, CacheResponse } from '../http.js'
+import { sharedMethod } from '../key.js'
 import { effectiveResponseDirectives, parseResponseDirectives, type RequestDirectives, type ResponseDirectives } from './directives.js'
 import { userExpiration, type Expiration, type UrlRule } from './expire-after.js'
 import { correctedInitialAge, decideLifetime } from './freshness.js'
@@ -88,8 +89,7 @@ export function planResponse(request: PlanRequest, res: CacheResponse, requestTi
     kind: 'entry',
     key: request.canonicalKey,
     url: request.storedUrl,
-    // HEAD requests share the GET entry (RFC 9110 §9.3.2).
-    method: req.method === 'HEAD' ? 'GET' : req.method,
+    method: sharedMethod(req.method),
     status: res.status,
     statusText: res.statusText,
     headers: withTags(headersToStore(res.headers, responseDirectives, opts.redactHeaders), tags.tags),

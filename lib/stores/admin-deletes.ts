@@ -13,9 +13,10 @@
  */
 import type { Clock } from '../clock.js'
 import { InvalidOptionError } from '../errors.js'
+import { sharedMethod } from '../key.js'
 import { filedUnder } from '../policy/tags.js'
 import { normalizePath, normalizeUrl } from '../url-normalize.js'
-import { primaryOf, readRecords, sharedMethod, type AdminSource, type IndexQuery, type Unindexed } from './admin-source.js'
+import { primaryOf, readRecords, type AdminSource, type IndexQuery, type Unindexed } from './admin-source.js'
 import type { DeleteOptions } from './types.js'
 
 export class IndexedDeletes {

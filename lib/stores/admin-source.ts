@@ -144,12 +144,6 @@ export function decodeHead(head: ValueHead): EntryMeta | VaryPointer | undefined
   return { ...fields, bodySize: bodySize(record), bodyId: isInline(body) ? undefined : body.id }
 }
 
-/** RFC 9110 §9.3.2: HEAD is GET without the content, and the cache keys both as GET. */
-export function sharedMethod(method: string): string {
-  const upper = method.toUpperCase()
-  return upper === 'HEAD' ? 'GET' : upper
-}
-
 /** The primary id of an entry or variant id (`<primary>` or `<primary>.<variant>`). */
 export function primaryOf(id: string): string {
   return id.split('.', 1)[0] as string

@@ -12,8 +12,9 @@
  */
 import type { Clock } from '../clock.js'
 import { staleAt, type VaryPointer } from '../entry.js'
+import { sharedMethod } from '../key.js'
 import { IndexedDeletes } from './admin-deletes.js'
-import { decodeHead, isBodyId, METADATA_PREFIX_BYTES, primaryOf, readRecords, sharedMethod, type AdminSource, type EntryMeta, type Scanned, type Unindexed } from './admin-source.js'
+import { decodeHead, isBodyId, METADATA_PREFIX_BYTES, primaryOf, readRecords, type AdminSource, type EntryMeta, type Scanned, type Unindexed } from './admin-source.js'
 import type { DeleteOptions, EntryInfo } from './types.js'
 
 export type { DeleteOptions, EntryInfo } from './types.js'
