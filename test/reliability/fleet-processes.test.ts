@@ -7,14 +7,12 @@
  * children serve both rounds (tsx start-up is most of the cost).
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { fileURLToPath } from 'node:url'
+import { startFixture, stopFixtures, type FixtureChild } from '../helpers/child.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const CHILD = 'test/fixtures/fleet-child.ts'
 const PROCESSES = 3
 const REQUESTS = 5
@@ -31,52 +29,30 @@ interface Reply {
   readonly error?: string
 }
 
-interface Child {
-  readonly name: string
-  readonly process: ChildProcess
-  readonly ready: Promise<void>
+interface Child extends FixtureChild {
   /** Sends one round's path; resolves with its replies once the child says `done`, rejects if it exits first. */
   round(path: string): Promise<Reply[]>
 }
 
 function start(redis: RedisServer, origin: Origin, namespace: string, name: string): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, redis.url, namespace, origin.url, String(REQUESTS), String(COLLAPSE_TIMEOUT_MS), name], {
-    cwd: ROOT,
-    timeout: CHILD_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
+  let replies: Reply[] = []
   let waiting: { resolve: (replies: Reply[]) => void; reject: (error: Error) => void } | undefined
-  let signalReady: () => void = () => {}
-  const exited = new Promise<Error>((resolve) => child.on('exit', (code, signal) => resolve(new Error(`child ${name} exited with ${code ?? signal}: ${stderr}`))))
-  const ready = Promise.race([new Promise<void>((resolve) => (signalReady = resolve)), exited.then((error) => Promise.reject(error))])
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  child.stdout!.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-    if (stdout.startsWith('ready\n')) {
-      stdout = stdout.slice('ready\n'.length)
-      signalReady()
-    }
-    if (waiting !== undefined && stdout.endsWith('done\n')) {
-      const lines = stdout.split('\n').slice(0, -2)
-      stdout = ''
-      waiting.resolve(lines.map((line) => JSON.parse(line) as Reply))
-      waiting = undefined
-    }
-  })
-  void exited.then((error) => waiting?.reject(error))
-  return {
-    name,
-    process: child,
-    ready,
-    round: (path) =>
+  const onLine = (line: string): void => {
+    if (line !== 'done') return void replies.push(JSON.parse(line) as Reply)
+    waiting?.resolve(replies)
+    replies = []
+    waiting = undefined
+  }
+  const args = [redis.url, namespace, origin.url, String(REQUESTS), String(COLLAPSE_TIMEOUT_MS), name]
+  const child = startFixture(CHILD, args, { name, timeoutMs: CHILD_TIMEOUT_MS, onLine })
+  void child.exited.then((error) => waiting?.reject(error))
+  return Object.assign(child, {
+    round: (path: string) =>
       new Promise<Reply[]>((resolve, reject) => {
         waiting = { resolve, reject }
-        child.stdin!.write(`${path}\n`)
+        child.writeLine(path)
       }),
-  }
+  })
 }
 
 describe('fleet-wide collapsing across processes (redis store, child processes)', function () {
@@ -95,13 +71,8 @@ describe('fleet-wide collapsing across processes (redis store, child processes)'
     await Promise.all(children.map((child) => child.ready))
   })
   after(async () => {
-    // Live children are told to exit and given a moment; every child is bounded by its timeout, and
-    // one still running after that is killed.
-    const running = children.filter((child) => child.process.exitCode === null && child.process.signalCode === null)
-    const exited = running.map((child) => new Promise((resolve) => child.process.once('exit', resolve)))
-    for (const child of running) child.process.stdin!.end('exit\n')
-    await Promise.race([Promise.all(exited), new Promise((resolve) => setTimeout(resolve, 2000))])
-    for (const child of running) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL')
+    // Live children are told to exit and given a moment; one still running after that is killed.
+    await stopFixtures(children, { polite: true, graceMs: 2000 })
     await origin?.close()
     await redis?.stop()
   })

@@ -17,15 +17,13 @@
  * is coherent again. The children serve every case (tsx start-up is most of the cost).
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { createClient } from 'redis'
 import { HEARTBEAT_MS } from '../../lib/stores/redis-tracking.js'
+import { startFixture, stopFixtures, type FixtureChild } from '../helpers/child.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { entryKeys, startRedis, type RedisServer } from '../helpers/redis-server.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const CHILD = 'test/fixtures/tier-child.ts'
 /** The documented worst case for an invalidation to reach another process's tier: two heartbeats. */
 const BOUND_MS = 2 * HEARTBEAT_MS
@@ -64,43 +62,20 @@ interface Stats {
   readonly ready: boolean
 }
 
-interface Child {
-  readonly name: string
-  readonly process: ChildProcess
-  readonly ready: Promise<void>
+interface Child extends FixtureChild {
   send<T = Result>(command: Record<string, unknown>): Promise<T>
 }
 
 function start(redis: RedisServer, origin: Origin, namespace: string, name: string): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, redis.url, namespace, origin.url], {
-    cwd: ROOT,
-    timeout: CHILD_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  let stderr = ''
-  let buffered = ''
   let nextId = 0
-  let signalReady: () => void = () => {}
   const waiting = new Map<number, { resolve: (result: Result) => void; reject: (error: Error) => void }>()
-  const exited = new Promise<Error>((resolve) => child.on('exit', (code, signal) => resolve(new Error(`child ${name} exited with ${code ?? signal}: ${stderr}`))))
-  const ready = Promise.race([new Promise<void>((resolve) => (signalReady = resolve)), exited.then((error) => Promise.reject(error))])
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString()
-    let newline: number
-    while ((newline = buffered.indexOf('\n')) !== -1) {
-      const line = buffered.slice(0, newline)
-      buffered = buffered.slice(newline + 1)
-      if (line === 'ready') signalReady()
-      else {
-        const result = JSON.parse(line) as Result & { id: number }
-        waiting.get(result.id)?.resolve(result)
-        waiting.delete(result.id)
-      }
-    }
-  })
-  void exited.then((error) => {
+  const onLine = (line: string): void => {
+    const result = JSON.parse(line) as Result & { id: number }
+    waiting.get(result.id)?.resolve(result)
+    waiting.delete(result.id)
+  }
+  const child = startFixture(CHILD, [redis.url, namespace, origin.url], { name, timeoutMs: CHILD_TIMEOUT_MS, onLine })
+  void child.exited.then((error) => {
     for (const { reject } of waiting.values()) reject(error)
   })
   const send = <T>(command: Record<string, unknown>): Promise<T> => {
@@ -110,15 +85,15 @@ function start(redis: RedisServer, origin: Origin, namespace: string, name: stri
       waiting.set(id, {
         resolve: (result) => {
           clearTimeout(timer)
-          if (result.error !== undefined) reject(new Error(`child ${name}: ${result.error}; stderr: ${stderr}`))
+          if (result.error !== undefined) reject(new Error(`child ${name}: ${result.error}; stderr: ${child.stderr()}`))
           else resolve(result as T)
         },
         reject: (error) => (clearTimeout(timer), reject(error)),
       })
-      child.stdin!.write(`${JSON.stringify({ ...command, id })}\n`)
+      child.writeLine(JSON.stringify({ ...command, id }))
     })
   }
-  return { name, process: child, ready, send }
+  return Object.assign(child, { send })
 }
 
 describe('local tier coherence across processes (redis store with localCache, child processes)', function () {
@@ -145,10 +120,7 @@ describe('local tier coherence across processes (redis store with localCache, ch
     await Promise.all([a.ready, b.ready])
   })
   after(async () => {
-    const running = [a, b].filter((child) => child !== undefined && child.process.exitCode === null && child.process.signalCode === null)
-    const exited = running.map((child) => new Promise((resolve) => child.process.once('exit', resolve)))
-    for (const child of running) child.process.kill('SIGKILL')
-    await Promise.all(exited)
+    await stopFixtures([a, b], { polite: false, graceMs: 0 })
     await origin?.close()
     await redis?.stop()
   })
