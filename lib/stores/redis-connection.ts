@@ -223,20 +223,27 @@ export class RedisConnection {
  * disconnect() came and keeps it open, with the process alive: a store closed right after it was made
  * leaked its connection. A socket is being opened from connect() (called at construction) and from
  * each 'reconnecting' until 'connect' (the socket exists: disconnect() destroys it) or 'error' (the
- * attempt failed: the retry loop then sees the client closed and stops). Never longer than the
- * client's connectTimeout (node-redis's default 5 s).
+ * attempt failed: the retry loop then sees the client closed and stops). Bounded by the client's
+ * connectTimeout (node-redis's default 5 s; with 0, by the system's TCP connect timeout).
  */
 export class ConnectAttempts {
   #opening = true
   #waiters: (() => void)[] = []
+  #lastError: unknown
 
-  constructor(client: { on(event: string, listener: () => void): unknown }) {
+  constructor(client: { on(event: string, listener: (error?: unknown) => void): unknown }) {
     const settle = (): void => {
       this.#opening = false
       for (const waiter of this.#waiters.splice(0)) waiter()
     }
     client.on('connect', settle)
-    client.on('error', settle)
+    client.on('error', (error) => {
+      // A dropped connection's error comes again, after 'reconnecting', from each command it failed
+      // (a `pingInterval` PING): that is not the end of the new attempt.
+      if (error === this.#lastError) return
+      this.#lastError = error
+      settle()
+    })
     client.on('reconnecting', () => {
       this.#opening = true
     })

@@ -1,0 +1,103 @@
+/**
+ * The life of RedisStore's own connection (lib/stores/redis-connection.ts): a close() bounded by its
+ * grace on the store's clock, that waits for commands in flight, and that leaves no connection open
+ * even when it comes while the client is still connecting, against a redis-server of each test's own.
+ */
+import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
+import { StoreError } from '../../lib/errors.js'
+import { ConnectAttempts } from '../../lib/stores/redis-connection.js'
+import { RedisStore } from '../../lib/stores/redis-store.js'
+import { ManualClock } from '../helpers/clock.js'
+import { startRedis } from '../helpers/redis-server.js'
+import { sleep } from './store-contract.js'
+
+describe('RedisStore connection', () => {
+  it('closes after its grace period while Redis is paused, and a late reply cannot crash it', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const clock = new ManualClock()
+    const store = new RedisStore({ url: own.url, namespace: 'paused', clock })
+    try {
+      await store.ready()
+      own.pause()
+      const pending = store.get(['a1'])
+      let closed = false
+      const closing = store.close().then(() => {
+        closed = true
+      })
+      clock.advance(999)
+      await sleep(20)
+      assert.equal(closed, false, 'closed before the grace period ended, with a command pending')
+      clock.advance(1)
+      await closing
+      await assert.rejects(pending, StoreError)
+      own.resume()
+      // Would the GET's reply reach a client that gave up on it, node-redis throws from its parser.
+      await sleep(100)
+    } finally {
+      own.resume()
+      await own.stop()
+    }
+  })
+
+  it('closing a store right after construction leaves no connection open, its own or its retries', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const connections = async (): Promise<number> => (await own.cli('CLIENT', 'LIST')).split('\n').filter(Boolean).length
+    try {
+      const before = await connections()
+      // The clock never moves: close() must not need its grace to end a connect it interrupted.
+      for (let i = 0; i < 5; i++) await new RedisStore({ url: own.url, namespace: 'closed-early', clock: new ManualClock() }).close()
+      await sleep(200)
+      assert.equal((await connections()) - before, 0, 'connections left open by stores closed while connecting')
+    } finally {
+      await own.stop()
+    }
+  })
+
+  it('sees a socket attempt end at its connect or error, not at an earlier error repeated by failed commands', async () => {
+    const client = new EventEmitter()
+    const attempts = new ConnectAttempts(client)
+    assert.equal(attempts.opening, true, 'connect() opens the first socket')
+    client.emit('connect')
+    assert.equal(attempts.opening, false)
+    // The connection drops: node-redis reports it, starts another attempt, then fails the pending PING
+    // of `pingInterval` with the same error.
+    const dropped = new Error('socket closed unexpectedly')
+    client.emit('error', dropped)
+    client.emit('reconnecting')
+    client.emit('error', dropped)
+    assert.equal(attempts.opening, true, 'the repeated error ended the new attempt')
+    let settled = false
+    void attempts.settled().then(() => (settled = true))
+    client.emit('error', new Error('connect ECONNREFUSED'))
+    await Promise.resolve()
+    assert.deepEqual([attempts.opening, settled], [false, true])
+  })
+
+  it('close waits for a command in flight and no longer once it is answered', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    // The clock never moves: only the command's answer can end close()'s wait.
+    const store = new RedisStore({ url: own.url, namespace: 'draining', clock: new ManualClock() })
+    try {
+      await store.ready()
+      own.pause()
+      const pending = store.get(['a1'])
+      let closed = false
+      const closing = store.close().then(() => {
+        closed = true
+      })
+      await sleep(50)
+      assert.equal(closed, false, 'closed with a command in flight')
+      own.resume()
+      assert.deepEqual(await pending, [undefined])
+      await closing
+      await assert.rejects(store.get(['a1']), StoreError)
+    } finally {
+      own.resume()
+      await own.stop()
+    }
+  })
+})
