@@ -1,5 +1,5 @@
 /**
- * Issue 11: a timeout is not corruption. A body over 256 KiB streams out of Redis in 256 KiB chunks,
+ * Issue 11: a timeout is not corruption. A body over 1 MiB streams out of Redis in 256 KiB chunks,
  * each read bounded by commandTimeout. A 300 ms event-loop stall (a GC pause, a big JSON.parse) made
  * the chunk reads in flight time out: 3 of 5 responses were aborted and the good entry was reported
  * corrupt and deleted. Now a timer that fires late because our own loop was stalled does not count
