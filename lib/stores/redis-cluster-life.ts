@@ -66,6 +66,8 @@ export class ClusterLife {
   #unref = false
   /** disconnect() was called: a discovery still under way must not schedule another. */
   #stopped = false
+  /** The discovery under way, which disconnect() lets finish: node-redis would open its clients after. */
+  #connecting: Promise<unknown> | undefined
   #probing = false
   #probedAt = -Infinity
   /** Commands in flight by the key they went to, oldest first (a Map keeps insertion order). */
@@ -102,14 +104,32 @@ export class ClusterLife {
       this.#unrefNodes()
       this.#checkReady()
     })
+    const settled = (): void => {
+      if (this.#connecting === attempt) this.#connecting = undefined
+    }
+    this.#connecting = attempt
     // The cluster reports each root node that failed as 'error'; the caller gets the first rejection.
-    attempt.catch(() => this.#retryLater())
+    attempt.then(settled, () => {
+      settled()
+      this.#retryLater()
+    })
     return attempt
   }
 
+  /**
+   * Closes every node client. A discovery under way is let finish first (bounded by the nodes'
+   * connectTimeout): node-redis would open the clients of the slot map it gets after this call, and
+   * keep them, reconnecting, for good.
+   */
   disconnect(): Promise<unknown> {
     this.#stopped = true
     this.#stop()
+    const connecting = this.#connecting
+    if (connecting !== undefined) return connecting.then(() => this.#close(), () => this.#close())
+    return this.#close()
+  }
+
+  #close(): Promise<unknown> {
     if (!this.#cluster.isOpen) return Promise.resolve()
     // destroy() since v5 (disconnect() is deprecated), dropping pending commands alike.
     return this.#modern && this.#cluster.destroy !== undefined ? Promise.resolve(this.#cluster.destroy()) : this.#cluster.disconnect()

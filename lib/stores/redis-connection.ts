@@ -206,7 +206,9 @@ export class RedisConnection {
       // Still opening (a host that drops SYNs): the client's connectTimeout ends the attempt, then it goes.
       if (attempts.opening) return void attempts.settled().then(() => this.#disconnect())
     }
-    await this.#disconnect()
+    // A cluster's disconnect lets a slot discovery under way finish (redis-cluster-life.ts): bounded
+    // by its nodes' connectTimeout, and not awaited past the grace.
+    await settleWithin([this.#disconnect()], CLOSE_GRACE_MS, this.#clock)
   }
 
   async #disconnect(): Promise<void> {

@@ -19,7 +19,7 @@ import type { StoreWrite } from '../../lib/stores/types.js'
 import { ManualClock } from '../helpers/clock.js'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
 import { freePort } from '../helpers/redis-server.js'
-import { collect, decode, storeContract, storedResponse, text } from './store-contract.js'
+import { collect, decode, sleep, storeContract, storedResponse, text } from './store-contract.js'
 
 /** Starting 6 redis-servers and joining them takes about 6 s; on a loaded machine, more. */
 const CLUSTER_START_TIMEOUT_MS = 60_000
@@ -256,6 +256,21 @@ describe('RedisStore on a Redis Cluster', function () {
         assert.equal(decode((await store.get(['ab']))[0]), 'late')
       } finally {
         forwarder.close()
+      }
+    })
+
+    it('closing a store while it discovers the cluster leaves no connection open', async () => {
+      const connections = async (): Promise<number> => {
+        const lists = await Promise.all(cluster.nodes.map((node) => node.cli('CLIENT', 'LIST')))
+        return lists.reduce((sum, list) => sum + list.split('\n').filter(Boolean).length, 0)
+      }
+      const before = await connections()
+      // The clock never moves: nothing but the discovery's own end may release the connections.
+      for (let i = 0; i < 5; i++) await new RedisStore({ cluster: { rootNodes: rootNodes() }, namespace: 'closed-early', clock: new ManualClock() }).close()
+      const started = performance.now()
+      while ((await connections()) > before) {
+        assert.ok(performance.now() - started < 3000, `${(await connections()) - before} connections left open by stores closed while discovering`)
+        await sleep(20)
       }
     })
 
