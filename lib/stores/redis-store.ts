@@ -202,7 +202,12 @@ export class RedisStore implements CacheStore {
     return this.#run('peek', (redis) => peekLock(redis, this.namespace, id, purpose))
   }
 
+  /**
+   * A store closed since the lock was claimed (a shutdown right after a miss: the entry is written,
+   * its release comes next) leaves the lock to its TTL, as a process that died would, and reports nothing.
+   */
   release(id: string, purpose: LockPurpose, token: string, outcome: 'stored' | 'not-stored', ttlMs: number): Promise<void> {
+    if (this.#connection.closed) return Promise.resolve()
     return this.#run('release', (redis) => releaseLock(redis, this.namespace, id, purpose, token, outcome, ttlMs))
   }
 

@@ -61,6 +61,16 @@ describe('fleet locks (redis store)', () => {
     assert.equal(await store.claim(id, 'miss', 'cc', 5000), 'claimed')
   })
 
+  it('a release after the store closed is quiet and leaves the lock to its TTL', async () => {
+    const other = new RedisStore({ ...redisConnection(), namespace: store.namespace })
+    await other.ready()
+    const id = '89ab'.repeat(8)
+    assert.equal(await other.claim(id, 'miss', 'aa', 5000), 'claimed')
+    await other.close()
+    await other.release(id, 'miss', 'aa', 'stored', 5000)
+    assert.equal(await store.peek(id, 'miss'), 'held')
+  })
+
   it('a lock expires by its TTL (a holder that dies frees it)', async () => {
     const id = '0123'.repeat(8)
     assert.equal(await store.claim(id, 'miss', 'aa', 100), 'claimed')
