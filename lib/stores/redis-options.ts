@@ -94,6 +94,32 @@ export interface LocalCacheSettings {
   readonly keyPrefix: string
 }
 
+/**
+ * Options other than ours go to node-redis, which ignores names it does not know: a `namespce` would
+ * leave the store on the shared default namespace without a word. A name one edit from one of ours
+ * (two for longer names) is refused as the typo it is; node-redis's own `url` stays two edits from `ttl`.
+ */
+function refuseTypo(name: string): void {
+  for (const own of OWN_OPTIONS) {
+    if (editDistance(name.toLowerCase(), own.toLowerCase()) <= (own.length > 4 ? 2 : 1)) {
+      throw new InvalidOptionError(name, `a node-redis client option, or \`${own}\``, name)
+    }
+  }
+}
+
+/** Levenshtein distance, for option names (a few characters). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length] as number
+}
+
 /** Validates `options` and opens the connection they describe. */
 export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOptions {
   if (typeof options !== 'object' || options === null) {
@@ -107,6 +133,7 @@ export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOp
   const clock = resolveClock(raw['clock'])
   const localCache = localCacheSize(raw['localCache'])
   const clientOptions = Object.fromEntries(Object.entries(raw).filter(([name]) => !OWN_OPTIONS.has(name)))
+  for (const name of Object.keys(clientOptions)) refuseTypo(name)
 
   if (raw['cluster'] !== undefined) {
     if (raw['client'] !== undefined) throw new InvalidOptionError('cluster', 'absent when `client` is given', raw['cluster'])

@@ -378,6 +378,8 @@ describe('RedisStore', () => {
     ['a client that is not a node-redis client', { client: {} }, 'client'],
     ['a URL that is not redis://', { url: 'http://127.0.0.1:1' }, 'url'],
     ['a URL that does not parse', { url: 'nope' }, 'url'],
+    ['a misspelt namespace, which node-redis would ignore', { url: 'redis://127.0.0.1:1', namespce: 'a' }, 'namespce'],
+    ['a misspelt localCache', { url: 'redis://127.0.0.1:1', localcache: { maxSize: 1024 } }, 'localcache'],
     ['client options next to client', { client: createClient(), url: 'redis://127.0.0.1:1' }, 'url'],
   ]
   for (const [name, options, option] of invalid) {
