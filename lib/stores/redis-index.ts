@@ -120,7 +120,7 @@ export class RedisIndex {
       return
     }
     const key = query.kind === 'url' ? urlIndexKey(this.#namespace, query.url) : tagIndexKey(this.#namespace, query.tag)
-    const members = await this.#run('indexed', (redis) => redis.zRangeWithScores(key, 0, -1))
+    const members = await this.#run('index read', (redis) => redis.zRangeWithScores(key, 0, -1))
     const ids = members.map(({ value, score }) => ({ id: value, version: score }))
     for (let start = 0; start < ids.length; start += BATCH) yield ids.slice(start, start + BATCH)
   }
@@ -135,7 +135,7 @@ export class RedisIndex {
     const max = Buffer.concat([Buffer.from(`[${prefix}`), BEYOND_UTF8])
     let min = `[${prefix}`
     for (;;) {
-      const urls = await this.#run('indexed', (redis) => redis.zRangeByLex(key, min, max, 0, BATCH))
+      const urls = await this.#run('index read', (redis) => redis.zRangeByLex(key, min, max, 0, BATCH))
       if (urls.length > 0) yield urls
       if (urls.length < BATCH) return
       min = `(${urls[urls.length - 1] as string}`
@@ -205,7 +205,7 @@ export class RedisIndex {
     for (;;) {
       const dry = buckets.filter((bucket) => !bucket.done && bucket.queue.length === 0)
       if (dry.length > 0) {
-        const reads = await this.#run('indexed', (redis) => Promise.all(dry.map((bucket) => redis.script(READ_AGE, [bucket.key, bucket.expiries], [`(${time}`, String(BATCH)]))))
+        const reads = await this.#run('index read', (redis) => Promise.all(dry.map((bucket) => redis.script(READ_AGE, [bucket.key, bucket.expiries], [`(${time}`, String(BATCH)]))))
         dry.forEach((bucket, index) => {
           const read = ageMembers(reads[index])
           bucket.queue = read.filter((member) => !bucket.last.has(member.id))
