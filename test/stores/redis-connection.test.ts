@@ -9,8 +9,20 @@ import { StoreError } from '../../lib/errors.js'
 import { ConnectAttempts } from '../../lib/stores/redis-connection.js'
 import { RedisStore } from '../../lib/stores/redis-store.js'
 import { ManualClock } from '../helpers/clock.js'
-import { startRedis } from '../helpers/redis-server.js'
+import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { sleep } from './store-contract.js'
+
+/** Pauses `own` with a GET in flight, then starts close(): what the close tests watch. */
+async function closeWithCommandInFlight(store: RedisStore, own: RedisServer): Promise<{ pending: Promise<unknown>; closing: Promise<void>; state: { closed: boolean } }> {
+  await store.ready()
+  own.pause()
+  const pending = store.get(['a1'])
+  const state = { closed: false }
+  const closing = store.close().then(() => {
+    state.closed = true
+  })
+  return { pending, closing, state }
+}
 
 describe('RedisStore connection', () => {
   it('closes after its grace period while Redis is paused, and a late reply cannot crash it', async function () {
@@ -19,16 +31,10 @@ describe('RedisStore connection', () => {
     const clock = new ManualClock()
     const store = new RedisStore({ url: own.url, namespace: 'paused', clock })
     try {
-      await store.ready()
-      own.pause()
-      const pending = store.get(['a1'])
-      let closed = false
-      const closing = store.close().then(() => {
-        closed = true
-      })
+      const { pending, closing, state } = await closeWithCommandInFlight(store, own)
       clock.advance(999)
       await sleep(20)
-      assert.equal(closed, false, 'closed before the grace period ended, with a command pending')
+      assert.equal(state.closed, false, 'closed before the grace period ended, with a command pending')
       clock.advance(1)
       await closing
       await assert.rejects(pending, StoreError)
@@ -82,15 +88,9 @@ describe('RedisStore connection', () => {
     // The clock never moves: only the command's answer can end close()'s wait.
     const store = new RedisStore({ url: own.url, namespace: 'draining', clock: new ManualClock() })
     try {
-      await store.ready()
-      own.pause()
-      const pending = store.get(['a1'])
-      let closed = false
-      const closing = store.close().then(() => {
-        closed = true
-      })
+      const { pending, closing, state } = await closeWithCommandInFlight(store, own)
       await sleep(50)
-      assert.equal(closed, false, 'closed with a command in flight')
+      assert.equal(state.closed, false, 'closed with a command in flight')
       own.resume()
       assert.deepEqual(await pending, [undefined])
       await closing
