@@ -42,6 +42,8 @@ export function startFixture(script: string, args: readonly string[], options: {
   // A child that exits before `ready` is reported by whoever awaits `ready`; never an unhandled rejection.
   ready.catch(() => {})
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  // A line written to a child that just died fails with EPIPE: the test learns of it from `exited`.
+  child.stdin!.on('error', () => {})
   child.stdout!.on('data', (chunk: Buffer) => {
     buffered += chunk.toString()
     let newline: number
