@@ -35,8 +35,6 @@ export class RedisConnection {
   readonly #owned: boolean
   /** Times ready()'s wait and close()'s grace. */
   readonly #clock: Clock
-  /** An own single client's socket attempts, so close() never interrupts one (ConnectAttempts). */
-  readonly #attempts: ConnectAttempts | undefined
   /** Commands sent and not settled yet: close() lets them finish first. A count, not a set: it is on every hit's path. */
   #inFlight = 0
   /** Set while close() waits for #inFlight to reach 0. */
@@ -59,14 +57,10 @@ export class RedisConnection {
     this.#started()
   }
 
-  constructor(
-    redis: RedisCommands,
-    options: { readonly owned: boolean; readonly unref: boolean; readonly clock: Clock; readonly attempts?: ConnectAttempts },
-  ) {
+  constructor(redis: RedisCommands, options: { readonly owned: boolean; readonly unref: boolean; readonly clock: Clock }) {
     this.#redis = redis
     this.#owned = options.owned
     this.#clock = options.clock
-    this.#attempts = options.attempts
     redis.on('error', this.#onError)
     redis.on('ready', this.#onReady)
     if (options.unref) redis.unref()
@@ -200,14 +194,8 @@ export class RedisConnection {
       return
     }
     if (!this.#redis.isOpen) return
-    const attempts = this.#attempts
-    if (attempts?.opening === true) {
-      await settleWithin([attempts.settled()], CLOSE_GRACE_MS, this.#clock)
-      // Still opening (a host that drops SYNs): the client's connectTimeout ends the attempt, then it goes.
-      if (attempts.opening) return void attempts.settled().then(() => this.#disconnect())
-    }
-    // A cluster's disconnect lets a slot discovery under way finish (redis-cluster-life.ts): bounded
-    // by its nodes' connectTimeout, and not awaited past the grace.
+    // An own client's disconnect first lets a connect under way end (ownClient, ownCluster): bounded
+    // by connectTimeout, and not awaited past the grace (a host that drops SYNs), it goes on after.
     await settleWithin([this.#disconnect()], CLOSE_GRACE_MS, this.#clock)
   }
 
@@ -266,7 +254,7 @@ export class ConnectAttempts {
  * no offline queue, a bounded command queue, endless capped reconnects. It keeps the v4 API whatever
  * `redis` major the application installs.
  */
-export function ownClient(options: RedisClientOptions, url: unknown): { readonly redis: RedisCommands; readonly attempts: ConnectAttempts } {
+export function ownClient(options: RedisClientOptions, url: unknown): RedisCommands {
   const { socket, ...rest } = options
   let client
   try {
@@ -285,7 +273,12 @@ export function ownClient(options: RedisClientOptions, url: unknown): { readonly
   const redis = redisCommands(client)
   // `legacyMode: true` gives the callback API, which the store cannot drive.
   if (redis === undefined) throw new InvalidOptionError('legacyMode', 'absent or false', options.legacyMode)
-  return { redis, attempts: new ConnectAttempts(client) }
+  // As a cluster's disconnect waits for its slot discovery (redis-cluster-life.ts), this client's
+  // waits for the socket attempt under way, which node-redis would otherwise finish and keep.
+  const attempts = new ConnectAttempts(client)
+  const disconnect = redis.disconnect.bind(redis)
+  redis.disconnect = () => attempts.settled().then(disconnect)
+  return redis
 }
 
 /**

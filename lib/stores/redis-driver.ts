@@ -66,7 +66,10 @@ export interface RedisCommands {
    */
   readonly subscriber?: () => SubscriberClient
   connect(): Promise<unknown>
-  /** Drops the connection at once; only for clients the store created (a borrowed one is never closed). */
+  /**
+   * Drops the connection, once a connect under way has ended (node-redis would keep what it opens
+   * after); only for clients the store created (a borrowed one is never closed).
+   */
   disconnect(): Promise<unknown>
   on(event: 'error' | 'ready', listener: (error?: unknown) => void): void
   off(event: 'error' | 'ready', listener: (error?: unknown) => void): void

@@ -145,9 +145,9 @@ export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOp
     return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, unref, clock }), localCache: tracked }
   }
   if (raw['client'] === undefined) {
-    const { redis, attempts } = ownClient(clientOptions as RedisClientOptions, raw['url'])
+    const redis = ownClient(clientOptions as RedisClientOptions, raw['url'])
     const tracked = tracking(localCache, redis)
-    return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, unref, clock, attempts }), localCache: tracked }
+    return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, unref, clock }), localCache: tracked }
   }
   // Refused here rather than accepted and failing on every call (issue: a redis 6 client once
   // passed this check, then nothing was ever cached and stats() threw a TypeError).
