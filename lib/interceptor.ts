@@ -23,6 +23,7 @@ import type { CacheRequest } from './http.js'
 import { toCacheRequest } from './message.js'
 import { resolveOptions, type CacheOptions } from './options.js'
 import { bypassReason } from './policy/bypass.js'
+import { receivedPreconditions } from './policy/preconditions.js'
 import { parseRequestDirectives } from './policy/directives.js'
 import { servesOrigin } from './policy/origins.js'
 import { SAFE_METHODS } from './policy/invalidation.js'
@@ -98,8 +99,9 @@ function dispatch(ctx: CacheContext, onOff: CacheSwitch, next: Dispatch, origin:
     return bypass(ctx, next, opts, handler, 'method', undefined, request)
   }
   const requestDirectives = parseRequestDirectives(req.headers)
-  const reason = bypassReason(req, requestDirectives, options)
-  if (reason !== undefined) return bypass(ctx, next, opts, handler, 'bypass', reason, request)
+  const preconditions = receivedPreconditions(req)
+  const reason = bypassReason(req, requestDirectives, options, preconditions)
+  if (reason !== undefined || preconditions === 'origin') return bypass(ctx, next, opts, handler, 'bypass', reason ?? 'conditional', request)
   // Fetch's `no-store` mode: the cache is neither read nor written.
   if (request.mode === 'no-store') return bypass(ctx, next, opts, handler, 'bypass', 'mode-no-store', request)
   const body = keyedBody(req.method, opts.body)
@@ -108,7 +110,7 @@ function dispatch(ctx: CacheContext, onOff: CacheSwitch, next: Dispatch, origin:
   const downstream = new Downstream(handler)
   downstream.start({})
   if (body.kind !== 'stream') {
-    lookup(ctx, { next, opts, req, requestDirectives, request, body: body.kind === 'bytes' ? body.bytes : undefined }, downstream)
+    lookup(ctx, { next, opts, req, requestDirectives, preconditions, request, body: body.kind === 'bytes' ? body.bytes : undefined }, downstream)
     return true
   }
   // A streamed body of a cached non-GET method (fetch() sends every body as one): read it, bounded,
@@ -116,7 +118,7 @@ function dispatch(ctx: CacheContext, onOff: CacheSwitch, next: Dispatch, origin:
   const streamed = opts
   void readBody(body.body).then(
     (read) => {
-      if (read.kind === 'bytes') return lookup(ctx, { next, opts: { ...streamed, body: read.bytes }, req, requestDirectives, request, body: read.bytes }, downstream)
+      if (read.kind === 'bytes') return lookup(ctx, { next, opts: { ...streamed, body: read.bytes }, req, requestDirectives, preconditions, request, body: read.bytes }, downstream)
       forwardUntouched(ctx, { next, downstream }, { ...streamed, body: Readable.from(read.rest) }, 'bypass', 'body-too-large', request)
     },
     (err: unknown) => downstream.error(err),

@@ -31,7 +31,10 @@ export function fetchMiss(ctx: CacheContext, exchange: Exchange, found: Exclude<
   const alone = ctx.hitForMiss.holds(exchange.key.id, recording.requestTime)
   const leader = alone ? undefined : ctx.flights.get(exchange.key.id)
   if (leader !== undefined) return void follow(ctx, exchange, leader, recording).catch((err: unknown) => recover(ctx, exchange, err))
-  if (alone) return goAlone(ctx, exchange, recording)
+  // The caller's own preconditions go to the origin with it (RFC 9111 §4.3.2: nothing stored to
+  // evaluate them against), and its 304 could serve nobody else: it never leads. (It may follow: the
+  // entry a leader fetched is evaluated for it as any stored one.)
+  if (alone || exchange.preconditions !== undefined) return goAlone(ctx, exchange, recording)
   // A store that just failed the lookup is not asked for a lock too (fail-open: no second timeout).
   const fleet = found.kind !== 'unavailable' && fleetLocks(ctx)
   ctx.flights.run(exchange.key.id, () => lead(ctx, exchange, recording, fleet)).catch((err: unknown) => recover(ctx, exchange, err))

@@ -15,6 +15,7 @@ import { createKeyer, type RequestKey } from '../key.js'
 import type { ResolvedOptions } from '../options.js'
 import type { RequestDirectives } from '../policy/directives.js'
 import type { PlanOptions } from '../policy/entry-plan.js'
+import type { Preconditions } from '../policy/preconditions.js'
 import type { ReuseOptions } from '../policy/reuse.js'
 import type { CacheOutcomeInfo, ResolvedRequestOptions } from '../request-options.js'
 import { SingleFlight } from '../single-flight.js'
@@ -36,6 +37,8 @@ export interface Exchange {
   readonly req: CacheRequest
   /** The request's own Cache-Control / Pragma directives (honoured whatever `cacheControl` is). */
   readonly requestDirectives: RequestDirectives
+  /** The caller's own If-None-Match or If-Modified-Since, evaluated when a stored 200 is served (serve.ts). */
+  readonly preconditions: Preconditions | undefined
   readonly key: RequestKey
   readonly downstream: Downstream
   /** The request's `cache` option (or mode header), resolved. */

@@ -8,6 +8,7 @@ import { channels } from '../diagnostics.js'
 import type { Downstream } from '../handlers/downstream.js'
 import type { CacheRequest } from '../http.js'
 import { effectiveResponseDirectives, type RequestDirectives } from '../policy/directives.js'
+import type { Preconditions } from '../policy/preconditions.js'
 import { parseRange } from '../policy/ranges.js'
 import { decideForMode, decideWithoutEntryForMode } from '../policy/cache-mode.js'
 import type { PlanOptions } from '../policy/entry-plan.js'
@@ -27,6 +28,8 @@ export interface Lookup {
   readonly opts: DispatchOptions
   readonly req: CacheRequest
   readonly requestDirectives: RequestDirectives
+  /** The caller's If-None-Match or If-Modified-Since, answered from a stored 200 (policy/preconditions.ts). */
+  readonly preconditions: Preconditions | undefined
   readonly request: ResolvedRequestOptions
   /** The body bytes the key takes in, for a cached method with a body. */
   readonly body: Uint8Array | undefined
@@ -34,7 +37,7 @@ export interface Lookup {
 
 /** Keys the request and starts the cached path. */
 export function lookup(ctx: CacheContext, input: Lookup, downstream: Downstream): void {
-  const { next, opts, req, requestDirectives, request } = input
+  const { next, opts, req, requestDirectives, preconditions, request } = input
   let key
   try {
     key = ctx.key(req, input.body)
@@ -44,7 +47,7 @@ export function lookup(ctx: CacheContext, input: Lookup, downstream: Downstream)
     return
   }
   const { reuse, plan } = requestPolicy(ctx, request)
-  const exchange: Exchange = { next, opts, req, requestDirectives, key, downstream, request, reuse, plan }
+  const exchange: Exchange = { next, opts, req, requestDirectives, preconditions, key, downstream, request, reuse, plan }
   // A GET for one byte range (policy/bypass.ts sends every other Range request to the origin).
   const wanted = parseRange(req.headers['range'])
   const served = wanted === undefined ? serve(ctx, exchange) : serveRange(ctx, exchange, wanted)

@@ -73,8 +73,8 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
         settle(undefined)
         stored(false)
         // Remembered for a while (hit-for-miss.ts). A HEAD is never stored, but that says nothing of
-        // the GET it shares an entry with.
-        if (planned.store || planned.reason !== 'method') ctx.hitForMiss.mark(id, ctx.clock.now())
+        // the GET it shares an entry with; nor does a 304, which answers the caller's preconditions.
+        if (planned.store || (planned.reason !== 'method' && status !== 304)) ctx.hitForMiss.mark(id, ctx.clock.now())
       } else ctx.hitForMiss.clear(id)
       // While the write breaker is open the write will be skipped: recorded only for collapsed requests.
       const storing = plan !== undefined && ctx.store.writeState !== 'open'

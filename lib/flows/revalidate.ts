@@ -12,12 +12,13 @@ import { Downstream } from '../handlers/downstream.js'
 import { RevalidateHandler } from '../handlers/revalidate-handler.js'
 import { toCacheResponse } from '../message.js'
 import { conditionalHeaders } from '../policy/conditional.js'
+import { withoutPreconditions } from '../policy/preconditions.js'
 import type { ResponseDirectives } from '../policy/directives.js'
 import { planRefresh } from '../policy/entry-plan.js'
 import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
 import { withResponseCookies } from '../policy/stored-headers.js'
 import type { Found } from '../storage/entry-repository.js'
-import { COUNT, plainHeaders, send, type CacheContext, type Exchange, type Headers } from './context.js'
+import { COUNT, send, type CacheContext, type Exchange, type Headers } from './context.js'
 import { oncePerFleet } from './fleet.js'
 import { forwardAndRecord, recordingHandler, saveEntry } from './miss.js'
 import { gatewayTimeout, serveEntry } from './serve.js'
@@ -65,7 +66,9 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
       return recordingHandler(ctx, revalidation, { pointer: found.pointer, fwd, requestTime, replaces: entry })
     },
   })
-  send(revalidation, { ...exchange.opts, headers: { ...plainHeaders(exchange.req.headers), ...conditions } }, handler)
+  // The caller's own preconditions go: the origin answers for the stored response, and serve.ts then
+  // answers the caller's (RFC 9111 §4.3.2).
+  send(revalidation, { ...exchange.opts, headers: { ...withoutPreconditions(exchange.req.headers), ...conditions } }, handler)
 }
 
 /**
@@ -85,7 +88,7 @@ function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, raw:
   if (!notModifiedMatches(entry.headers, validation.headers)) {
     // The 304 describes a representation we do not hold: ask again without conditions.
     if (settle !== undefined) return settle()
-    return forwardAndRecord(ctx, exchange, { ...exchange.opts, headers: plainHeaders(exchange.req.headers) }, { pointer: found.pointer, fwd, detail: 'validator-mismatch', requestTime: ctx.clock.now() })
+    return forwardAndRecord(ctx, exchange, { ...exchange.opts, headers: withoutPreconditions(exchange.req.headers) }, { pointer: found.pointer, fwd, detail: 'validator-mismatch', requestTime: ctx.clock.now() })
   }
   const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, exchange.req, requestTime, ctx.clock.now(), exchange.plan)
   if (plan.store) void saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)

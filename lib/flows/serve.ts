@@ -1,6 +1,6 @@
 /**
  * Serving a stored entry to the caller: its headers with Age (RFC 9111 §5.1) and our Cache-Status,
- * then its body. An inline body starts at once; an external one once its first chunk is read and
+ * then its body, or a 304 when the caller's own preconditions say it holds the entry already (§4.3.2). An inline body starts at once; an external one once its first chunk is read and
  * checked, and if it cannot be, the request goes to the origin as a miss instead. Also the cache's own
  * 504s: nothing usable stored under only-if-cached (§5.2.1.7), and a stored response that must not be
  * used unvalidated whose validation got no answer (§4.2.4).
@@ -9,12 +9,13 @@ import { EMPTY_SOURCE, externalSliceSource, externalSource, inlineSource } from 
 import { bodySize, isInline, type StoredEntry } from '../entry.js'
 import { ResumeHandler } from '../handlers/resume-handler.js'
 import { ifRangeValidator } from '../policy/conditional.js'
+import { holdsStored, notModifiedHeaders, withoutPreconditions } from '../policy/preconditions.js'
 import { partHeaders, type Span } from '../policy/ranges.js'
 import { replayHeaders } from '../policy/stored-headers.js'
 import { Replay } from '../replay.js'
 import type { CacheOutcome } from '../status.js'
 import type { EntryLocation } from '../storage/entry-repository.js'
-import { plainHeaders, send, type CacheContext, type Exchange } from './context.js'
+import { send, type CacheContext, type Exchange } from './context.js'
 import { forwardAndRecord } from './miss.js'
 import { recover } from './passthrough.js'
 
@@ -25,6 +26,11 @@ export function serveEntry(ctx: CacheContext, exchange: Exchange, at: EntryLocat
   // Built only once the response is sure to be this one (an unreadable body turns it into a miss).
   // replayHeaders returns a fresh record, so Cache-Status is set on it in place.
   const headers = (): Fields => ctx.withStatus(replayHeaders(entry.headers, age), outcome, true, { key: exchange.key, request: exchange.request, entry }) as Fields
+  // RFC 9111 §4.3.2: the caller holds this response already (its If-None-Match or If-Modified-Since
+  // says so): a 304 with the stored response's metadata, and no body to read.
+  if (exchange.preconditions !== undefined && holdsStored(exchange.preconditions, entry)) {
+    return new Replay(exchange.downstream, EMPTY_SOURCE).start(304, 'Not Modified', notModifiedHeaders(headers()))
+  }
   const { body } = entry
   // RFC 9110 §9.3.2: a response to HEAD carries no content.
   if (exchange.req.method === 'HEAD' || isInline(body)) {
@@ -83,7 +89,7 @@ export function gatewayTimeout(ctx: CacheContext, exchange: Exchange, outcome: C
 function finishFromOrigin(exchange: Exchange, entry: StoredEntry, sent: number): boolean {
   const validator = ifRangeValidator(entry.headers)
   if (validator === undefined) return false
-  const headers = { ...plainHeaders(exchange.req.headers), range: `bytes=${sent}-`, 'if-range': validator }
+  const headers = { ...withoutPreconditions(exchange.req.headers), range: `bytes=${sent}-`, 'if-range': validator }
   send(exchange, { ...exchange.opts, method: 'GET', headers }, new ResumeHandler(exchange.downstream, sent, bodySize(entry)))
   return true
 }

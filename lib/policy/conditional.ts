@@ -5,9 +5,6 @@
 import { fieldValue, type HeaderRecord } from '../headers.js'
 import { formatHttpDate, parseHttpDate } from './http-date.js'
 
-/** Request fields that make a request conditional (RFC 9110 §13.1). */
-const PRECONDITION_FIELDS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range'] as const
-
 /**
  * The preconditions for revalidating `stored`. RFC 9111 §4.3.1: the entity tag goes in If-None-Match and
  * Last-Modified in If-Modified-Since. Both are sent when both exist; RFC 9110 §13.1.3 has the origin
@@ -24,11 +21,6 @@ export function conditionalHeaders(stored: HeaderRecord): Record<string, string>
   // obsolete-form date is rewritten (an IMF-fixdate comes out unchanged).
   if (modified !== undefined) out['if-modified-since'] = formatHttpDate(modified)
   return out
-}
-
-/** True when the caller's own request is conditional: it is passed through untouched, never answered from the cache's validators. */
-export function isConditional(req: HeaderRecord): boolean {
-  return PRECONDITION_FIELDS.some((name) => req[name] !== undefined)
 }
 
 /** True when the stored response can be revalidated by a conditional request (§4.3.1). */

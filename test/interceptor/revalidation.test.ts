@@ -142,20 +142,6 @@ for (const kind of storeKinds) {
         await close()
       }
     })
-
-    it("passes the caller's own conditional request through and returns the origin's 304", async () => {
-      const { dispatcher, close } = await agent()
-      try {
-        await send(dispatcher, `${origin.url}/etag-3`)
-        stale()
-        const own = await send(dispatcher, `${origin.url}/etag-3`, { headers: { 'if-none-match': '"v1"' } })
-        assert.equal(own.status, 304)
-        assert.equal(own.body.byteLength, 0)
-        assert.match(own.cacheStatus ?? '', /fwd=bypass; fwd-status=304; detail=conditional/)
-      } finally {
-        await close()
-      }
-    })
   })
 }
 

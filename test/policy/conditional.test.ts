@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { HeaderRecord } from '../../lib/headers.js'
-import { conditionalHeaders, hasValidator, isConditional } from '../../lib/policy/conditional.js'
+import { conditionalHeaders, hasValidator } from '../../lib/policy/conditional.js'
 
 describe('policy/conditional conditionalHeaders and hasValidator', () => {
   const rows: ReadonlyArray<{ name: string; stored: HeaderRecord; expected: Record<string, string> }> = [
@@ -25,24 +25,6 @@ describe('policy/conditional conditionalHeaders and hasValidator', () => {
     it(row.name, () => {
       assert.deepEqual(conditionalHeaders(row.stored), row.expected)
       assert.equal(hasValidator(row.stored), Object.keys(row.expected).length > 0)
-    })
-  }
-})
-
-describe('policy/conditional isConditional', () => {
-  const rows: ReadonlyArray<{ name: string; req: HeaderRecord; expected: boolean }> = [
-    { name: 'plain request', req: { accept: '*/*' }, expected: false },
-    { name: 'if-match', req: { 'if-match': '"a"' }, expected: true },
-    { name: 'if-none-match', req: { 'if-none-match': '"a"' }, expected: true },
-    { name: 'if-modified-since', req: { 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' }, expected: true },
-    { name: 'if-unmodified-since', req: { 'if-unmodified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' }, expected: true },
-    { name: 'if-range', req: { 'if-range': '"a"' }, expected: true },
-    { name: 'if-none-match on several lines', req: { 'if-none-match': ['"a"', '"b"'] }, expected: true },
-    { name: 'undefined value does not count', req: { 'if-none-match': undefined }, expected: false },
-  ]
-  for (const row of rows) {
-    it(row.name, () => {
-      assert.equal(isConditional(row.req), row.expected)
     })
   }
 })

@@ -1,0 +1,225 @@
+/**
+ * The caller's own conditional requests (RFC 9111 §4.3.2, RFC 9110 §13): If-None-Match and
+ * If-Modified-Since are answered from a stored 200 with a 304 when the caller holds it already,
+ * evaluated after the cache's own revalidation of a stale entry, and forwarded untouched when nothing
+ * is stored; If-Match, If-Unmodified-Since and If-Range are the origin's. The cache-tests ids
+ * (cache-tests.fyi) are named where a test covers one. Time is a ManualClock that the origin's Date
+ * follows too.
+ */
+import assert from 'node:assert/strict'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { cacheRunner, send } from '../helpers/client.js'
+import { ManualClock } from '../helpers/clock.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
+
+let clock = new ManualClock(Date.UTC(2026, 0, 1, 12))
+
+const httpDate = (ms: number): string => new Date(ms).toUTCString()
+/** An hour before the test's start: the Last-Modified of responses that have one. */
+const lastModified = (): number => clock.now() - 3_600_000
+
+/**
+ * Answers `/<name>?tag=x` (ETag "x"), `?weak=x` (ETag W/"x"), `&lm=1` (an hour-old Last-Modified),
+ * `&status=N`, with Cache-Control max-age=100, Content-Type, Content-Language and a body naming the
+ * path. It evaluates a forwarded If-None-Match itself, as an origin would: 304 when the list holds its
+ * ETag.
+ */
+function answer(req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://origin')
+  const q = url.searchParams
+  const headers: Record<string, string> = { date: httpDate(clock.now()), 'cache-control': 'max-age=100' }
+  const etag = q.has('tag') ? `"${q.get('tag')}"` : q.has('weak') ? `W/"${q.get('weak')}"` : null
+  if (etag !== null) headers['etag'] = etag
+  if (q.get('lm') === '1') headers['last-modified'] = httpDate(lastModified())
+  const noneMatch = req.headers['if-none-match']
+  if (etag !== null && noneMatch !== undefined && noneMatch.split(',').some((tag) => tag.trim() === etag)) {
+    res.writeHead(304, headers)
+    return void res.end()
+  }
+  const body = `body of ${url.pathname}`
+  res.writeHead(Number(q.get('status') ?? 200), { ...headers, 'content-type': 'text/plain', 'content-language': 'en', 'content-length': String(Buffer.byteLength(body)) })
+  res.end(body)
+}
+
+for (const kind of storeKinds) {
+  describe(`the caller's own preconditions (${kind.name} store)`, () => {
+    const server = suiteOrigin(kind, answer)
+    const withCache = cacheRunner(kind, { ttl: false })
+    beforeEach(() => {
+      clock = new ManualClock(Date.UTC(2026, 0, 1, 12))
+    })
+    /** Stores `path` with a plain request, then sends it again with `headers`. */
+    const storedThenAsked = async (path: string, headers: Record<string, string>, method: 'GET' | 'HEAD' = 'GET') => {
+      let reply: Awaited<ReturnType<typeof send>> | undefined
+      await withCache({ clock }, async (dispatcher) => {
+        const first = await send(dispatcher, `${server.url}${path}`)
+        assert.match(first.cacheStatus ?? '', /fwd=miss; fwd-status=\d+; stored/)
+        reply = await send(dispatcher, `${server.url}${path}`, { method, headers })
+      })
+      return { reply: reply!, reached: server.count(path) }
+    }
+    const notModified = (reply: Awaited<ReturnType<typeof send>>): void => {
+      assert.equal(reply.status, 304)
+      assert.equal(reply.body.byteLength, 0)
+    }
+
+    it('answers a matching strong If-None-Match with 304 from a fresh entry, not the origin (conditional-etag-strong-respond)', async () => {
+      const { reply, reached } = await storedThenAsked('/strong?tag=abcdef', { 'if-none-match': '"abcdef"' })
+      notModified(reply)
+      assert.equal(reached, 1)
+      assert.match(reply.cacheStatus ?? '', /^undici-redis-cache; hit; ttl=100$/)
+    })
+
+    it('sends in the 304 the ETag, Date, Cache-Control and Age, and none of the content fields (RFC 9110 §15.4.5; conditional-304-etag)', async () => {
+      const { reply } = await storedThenAsked('/fields?tag=abcdef&lm=1', { 'if-none-match': '"abcdef"' })
+      notModified(reply)
+      assert.equal(reply.headers['etag'], '"abcdef"')
+      assert.equal(reply.headers['cache-control'], 'max-age=100')
+      assert.equal(reply.headers['date'], httpDate(clock.now()))
+      assert.equal(reply.headers['age'], '0')
+      for (const name of ['content-type', 'content-language', 'content-length', 'last-modified']) assert.equal(reply.headers[name], undefined, name)
+    })
+
+    it('keeps Last-Modified in a 304 for a response without ETag, which guides the caller\'s update', async () => {
+      const { reply } = await storedThenAsked('/lm-kept?lm=1', { 'if-modified-since': httpDate(lastModified()) })
+      notModified(reply)
+      assert.equal(reply.headers['last-modified'], httpDate(lastModified()))
+    })
+
+    it('compares entity tags weakly (RFC 9110 §13.1.2): W/"x" matches "x" either way round (conditional-etag-weak-respond)', async () => {
+      notModified((await storedThenAsked('/weak-both?weak=abcdef', { 'if-none-match': 'W/"abcdef"' })).reply)
+      notModified((await storedThenAsked('/weak-asked?tag=abcdef', { 'if-none-match': 'W/"abcdef"' })).reply)
+      notModified((await storedThenAsked('/weak-stored?weak=abcdef', { 'if-none-match': '"abcdef"' })).reply)
+    })
+
+    it('finds the stored tag anywhere in a list, and `*` matches any stored response (conditional-etag-strong-respond-multiple-*)', async () => {
+      notModified((await storedThenAsked('/first?tag=abcdef', { 'if-none-match': '"abcdef", "1234", "5678"' })).reply)
+      notModified((await storedThenAsked('/middle?tag=abcdef', { 'if-none-match': '"1234", "abcdef", "5678"' })).reply)
+      notModified((await storedThenAsked('/last?tag=abcdef', { 'if-none-match': '"1234",,"5678" ,"abcdef"' })).reply)
+      notModified((await storedThenAsked('/star?tag=abcdef', { 'if-none-match': '*' })).reply)
+      notModified((await storedThenAsked('/comma?tag=a,b', { 'if-none-match': '"a,b"' })).reply)
+    })
+
+    it('serves the stored 200 when no tag matches, or the stored response has no ETag', async () => {
+      for (const path of ['/other-tag?tag=abcdef', '/no-etag?lm=1']) {
+        const { reply, reached } = await storedThenAsked(path, { 'if-none-match': '"1234", W/"abcde"' })
+        assert.equal(reply.status, 200, path)
+        assert.equal(reply.text, `body of ${path.split('?')[0]}`)
+        assert.match(reply.cacheStatus ?? '', /; hit;/)
+        assert.equal(reached, 1)
+      }
+    })
+
+    it('answers HEAD as GET: a 304 with no body', async () => {
+      const { reply, reached } = await storedThenAsked('/head?tag=abcdef', { 'if-none-match': '"abcdef"' }, 'HEAD')
+      notModified(reply)
+      assert.equal(reached, 1)
+    })
+
+    it('answers If-Modified-Since at or after Last-Modified with 304, an earlier one with the stored 200 (conditional-lm-fresh, -earlier)', async () => {
+      notModified((await storedThenAsked('/lm-same?lm=1', { 'if-modified-since': httpDate(lastModified()) })).reply)
+      notModified((await storedThenAsked('/lm-later?lm=1', { 'if-modified-since': httpDate(lastModified() + 1000) })).reply)
+      const earlier = await storedThenAsked('/lm-earlier?lm=1', { 'if-modified-since': httpDate(lastModified() - 1000) })
+      assert.equal(earlier.reply.status, 200)
+      assert.equal(earlier.reply.text, 'body of /lm-earlier')
+    })
+
+    it('reads an If-Modified-Since in the obsolete RFC 850 form (conditional-lm-fresh-rfc850)', async () => {
+      // The hour-old Last-Modified, 2026-01-01 11:00:00 GMT, a Thursday.
+      notModified((await storedThenAsked('/lm-850?lm=1', { 'if-modified-since': 'Thursday, 01-Jan-26 11:00:00 GMT' })).reply)
+    })
+
+    it('without Last-Modified, compares If-Modified-Since with the stored Date (RFC 9111 §4.3.2; conditional-lm-fresh-no-lm)', async () => {
+      notModified((await storedThenAsked('/by-date', { 'if-modified-since': httpDate(clock.now()) })).reply)
+      const before = await storedThenAsked('/by-date-before', { 'if-modified-since': httpDate(clock.now() - 1000) })
+      assert.equal(before.reply.status, 200)
+    })
+
+    it('ignores If-Modified-Since beside If-None-Match (RFC 9110 §13.1.3; conditional-etag-precedence)', async () => {
+      notModified((await storedThenAsked('/precedence?tag=abcdef&lm=1', { 'if-none-match': '"abcdef"', 'if-modified-since': httpDate(lastModified() - 1000) })).reply)
+      const other = await storedThenAsked('/precedence-other?tag=abcdef&lm=1', { 'if-none-match': '"1234"', 'if-modified-since': httpDate(lastModified()) })
+      assert.equal(other.reply.status, 200)
+    })
+
+    it('ignores an If-Modified-Since that is no HTTP-date (RFC 9110 §13.1.3): the stored 200 is served', async () => {
+      const { reply, reached } = await storedThenAsked('/bad-date?lm=1', { 'if-modified-since': 'yesterday' })
+      assert.equal(reply.status, 200)
+      assert.match(reply.cacheStatus ?? '', /; hit;/)
+      assert.equal(reached, 1)
+    })
+
+    it('does not evaluate preconditions against a stored response other than 200 (RFC 9111 §4.3.2)', async () => {
+      const { reply } = await storedThenAsked('/gone?tag=abcdef&status=410', { 'if-none-match': '"abcdef"' })
+      assert.equal(reply.status, 410)
+      assert.equal(reply.text, 'body of /gone')
+    })
+
+    it('revalidates a stale entry with its own validator only, then answers the caller from the refreshed entry (conditional-lm-stale)', async () => {
+      const path = '/stale?tag=abcdef'
+      await withCache({ clock }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`)
+        clock.advanceSeconds(101)
+        const held = await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"1234", "abcdef"' } })
+        notModified(held)
+        assert.match(held.cacheStatus ?? '', /fwd=stale; fwd-status=304/)
+        // The origin saw the cache's validator, not the caller's list.
+        assert.equal(server.requests.at(-1)!.headers['if-none-match'], '"abcdef"')
+        clock.advanceSeconds(101)
+        const other = await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"1234"' } })
+        assert.equal(other.status, 200)
+        assert.equal(other.text, 'body of /stale')
+        assert.match(other.cacheStatus ?? '', /fwd=stale; fwd-status=304/)
+      })
+    })
+
+    it('forwards the preconditions untouched when nothing is stored, and stores nothing of a 304 (conditional-etag-forward)', async () => {
+      const path = '/forwarded?tag=abcdef'
+      await withCache({ clock }, async (dispatcher) => {
+        const first = await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"abcdef"' } })
+        notModified(first)
+        assert.match(first.cacheStatus ?? '', /fwd=miss; fwd-status=304$/)
+        assert.equal(server.requests.at(-1)!.headers['if-none-match'], '"abcdef"')
+        // The 304 stored nothing and did not mark the URL as not storable: the next plain request is
+        // a stored miss, the one after it a hit.
+        const plain = await send(dispatcher, `${server.url}${path}`)
+        assert.match(plain.cacheStatus ?? '', /fwd=miss; fwd-status=200; stored/)
+        assert.match((await send(dispatcher, `${server.url}${path}`)).cacheStatus ?? '', /; hit;/)
+      })
+    })
+
+    it('stores the 200 an origin sends for a conditional miss, for every later request', async () => {
+      const path = '/changed?tag=v2'
+      await withCache({ clock }, async (dispatcher) => {
+        const first = await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"v1"' } })
+        assert.equal(first.status, 200)
+        assert.match(first.cacheStatus ?? '', /fwd=miss; fwd-status=200; stored/)
+        const later = await send(dispatcher, `${server.url}${path}`)
+        assert.equal(later.text, 'body of /changed')
+        assert.match(later.cacheStatus ?? '', /; hit;/)
+        assert.equal(server.count(path), 1)
+      })
+    })
+
+    it('leaves a Range request with If-None-Match to the origin: Range is answered only after the preconditions (RFC 9110 §13.2.2)', async () => {
+      const path = '/ranged?tag=abcdef'
+      const { reply, reached } = await storedThenAsked(path, { 'if-none-match': '"abcdef"', range: 'bytes=0-3' })
+      assert.equal(reached, 2)
+      assert.match(reply.cacheStatus ?? '', /fwd=bypass; fwd-status=304; detail=conditional$/)
+    })
+
+    for (const [name, value] of [
+      ['if-match', '"abcdef"'],
+      ['if-unmodified-since', 'Thu, 01 Jan 2026 11:00:00 GMT'],
+      ['if-range', '"abcdef"'],
+      ['if-none-match', 'abcdef'],
+    ] as const) {
+      it(`leaves ${name}: ${value} to the origin, untouched (RFC 9111 §4.3.2)`, async () => {
+        const path = `/origin-only-${name}?tag=abcdef`
+        const { reply, reached } = await storedThenAsked(path, { [name]: value })
+        assert.equal(reached, 2)
+        assert.match(reply.cacheStatus ?? '', /fwd=bypass; fwd-status=\d+; detail=conditional$/)
+        assert.equal(server.requests.at(-1)!.headers[name], value)
+      })
+    }
+  })
+}
