@@ -9,11 +9,13 @@
  * client's first connect attempt has settled waits for it (issue 11: startup is quiet, the first
  * request finds Redis up rather than reporting "not connected"); once the client has been ready, or
  * has reported an error, commands fail fast with StoreError while it is not ready. node-redis v4 has
- * no command timeout, so callers bound each call themselves (guarded-store.ts), that wait included.
+ * no command timeout: each call is bounded here by the store's commandTimeout (StoreTimeoutError; the
+ * command goes on and its answer is dropped), so an admin call on a hung Redis fails instead of
+ * hanging; cache()'s calls are bounded sooner by its own (guarded-store.ts), that wait included.
  */
 import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from '@redis/client'
-import type { CancelTimer, Clock } from '../clock.js'
-import { InvalidOptionError, StoreError } from '../errors.js'
+import { Deadline, Deadlines, type CancelTimer, type Clock } from '../clock.js'
+import { InvalidOptionError, StoreError, StoreTimeoutError } from '../errors.js'
 import { redisClusterCommands } from './redis-cluster-commands.js'
 import { redisCommands } from './redis-commands.js'
 import type { RedisCommands } from './redis-driver.js'
@@ -25,7 +27,7 @@ const CLOSE_GRACE_MS = 1000
 /**
  * Longest a command waits for the first connect attempt (node-redis's default connectTimeout). Only a
  * first attempt that neither succeeds nor fails (a server that accepts and never answers AUTH) lasts
- * that long; callers bound their own wait sooner (GuardedStore's commandTimeout).
+ * that long; callers bound their own wait sooner (the commandTimeouts).
  */
 const STARTUP_WAIT_MS = 5000
 
@@ -35,6 +37,8 @@ export class RedisConnection {
   readonly #owned: boolean
   /** Times ready()'s wait and close()'s grace. */
   readonly #clock: Clock
+  /** A deadline for each call under way, `commandTimeout` from its start. */
+  readonly #deadlines: Deadlines
   /** Commands sent and not settled yet: close() lets them finish first. A count, not a set: it is on every hit's path. */
   #inFlight = 0
   /** Set while close() waits for #inFlight to reach 0. */
@@ -57,10 +61,11 @@ export class RedisConnection {
     this.#started()
   }
 
-  constructor(redis: RedisCommands, options: { readonly owned: boolean; readonly unref: boolean; readonly clock: Clock }) {
+  constructor(redis: RedisCommands, options: { readonly owned: boolean; readonly unref: boolean; readonly clock: Clock; readonly commandTimeout: number }) {
     this.#redis = redis
     this.#owned = options.owned
     this.#clock = options.clock
+    this.#deadlines = new Deadlines(options.clock, options.commandTimeout)
     redis.on('error', this.#onError)
     redis.on('ready', this.#onReady)
     if (options.unref) redis.unref()
@@ -106,14 +111,13 @@ export class RedisConnection {
   }
 
   /**
-   * Runs one command batch. Before the first connect attempt has settled it waits for it; after, it
-   * fails fast when the client cannot take commands now.
+   * Runs one command batch, within commandTimeout. Before the first connect attempt has settled it
+   * waits for it; after, it fails fast when the client cannot take commands now.
    */
   run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
-    if (this.#starting !== undefined && this.#closing === undefined && !this.#redis.isReady) {
-      return this.#starting.settled.then(() => this.#send(operation, command))
-    }
-    return this.#send(operation, command)
+    const waiting = this.#starting !== undefined && this.#closing === undefined && !this.#redis.isReady
+    const sent = waiting ? this.#starting!.settled.then(() => this.#send(operation, command)) : this.#send(operation, command)
+    return new Promise((resolve, reject) => new PendingRun(operation, this.#deadlines, resolve, reject).await(sent))
   }
 
   /**
@@ -205,6 +209,30 @@ export class RedisConnection {
     } catch {
       // Already closed by node-redis itself (reconnect strategy gave up): nothing left to release.
     }
+  }
+}
+
+/** One call under way: settles as its commands do, or with StoreTimeoutError once its deadline passes. */
+class PendingRun<T> extends Deadline {
+  constructor(
+    readonly operation: string,
+    readonly deadlines: Deadlines,
+    readonly resolve: (value: T) => void,
+    readonly reject: (error: unknown) => void,
+  ) {
+    super()
+  }
+
+  await(sent: Promise<T>): void {
+    this.deadlines.add(this)
+    sent.then(
+      (value) => (this.deadlines.remove(this), this.resolve(value)),
+      (error: unknown) => (this.deadlines.remove(this), this.reject(error)),
+    )
+  }
+
+  expire(): void {
+    this.reject(new StoreTimeoutError(this.operation, this.deadlines.ms))
   }
 }
 

@@ -5,6 +5,7 @@
 import type { RedisClientOptions, RedisClusterOptions } from '@redis/client'
 import { resolveClock, type Clock } from '../clock.js'
 import { InvalidOptionError } from '../errors.js'
+import { positiveInteger } from '../option-checks.js'
 import { redisClusterCommands, type NodeRedisCluster } from './redis-cluster-commands.js'
 import { redisCommands, SUPPORTED_CLIENTS, type NodeRedisClient } from './redis-commands.js'
 import type { RedisCommands, SubscriberClient } from './redis-driver.js'
@@ -56,6 +57,14 @@ export interface RedisStoreCommonOptions {
    * @default undefined (off: every read goes to Redis)
    */
   readonly localCache?: { readonly maxSize: number }
+  /**
+   * Milliseconds a store call (one command, or one batch of them) may go unanswered before it fails
+   * with StoreTimeoutError (`URC_ERR_STORE_TIMEOUT`): what bounds the admin API and the CLI on a Redis
+   * that stopped answering. node-redis v4 cannot cancel a command: it goes on, its answer dropped.
+   * `cache()` bounds its own calls sooner, by its `commandTimeout` (200 ms by default).
+   * @default 5000
+   */
+  readonly commandTimeout?: number
 }
 
 /**
@@ -76,7 +85,10 @@ export type RedisStoreOptions = RedisStoreCommonOptions &
     | { readonly cluster: RedisClusterOptions; readonly client?: never }
   )
 
-const OWN_OPTIONS = new Set(['namespace', 'ttl', 'ttlOffset', 'client', 'cluster', 'unref', 'clock', 'localCache'])
+const OWN_OPTIONS = new Set(['namespace', 'ttl', 'ttlOffset', 'client', 'cluster', 'unref', 'clock', 'localCache', 'commandTimeout'])
+
+/** RedisStoreCommonOptions.commandTimeout's default: long enough for a walk's batch on a busy Redis. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 5000
 
 export interface ResolvedRedisStoreOptions {
   readonly namespace: string
@@ -132,6 +144,8 @@ export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOp
   if (typeof unref !== 'boolean') throw new InvalidOptionError('unref', 'a boolean', unref)
   const clock = resolveClock(raw['clock'])
   const localCache = localCacheSize(raw['localCache'])
+  const commandTimeout = positiveInteger(raw['commandTimeout'], 'commandTimeout', DEFAULT_COMMAND_TIMEOUT_MS)
+  const bounds = { unref, clock, commandTimeout }
   const clientOptions = Object.fromEntries(Object.entries(raw).filter(([name]) => !OWN_OPTIONS.has(name)))
   for (const name of Object.keys(clientOptions)) refuseTypo(name)
 
@@ -142,12 +156,12 @@ export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOp
     }
     const redis = ownCluster(clusterOptions(raw['cluster']))
     const tracked = tracking(localCache, redis)
-    return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, unref, clock }), localCache: tracked }
+    return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, ...bounds }), localCache: tracked }
   }
   if (raw['client'] === undefined) {
     const redis = ownClient(clientOptions as RedisClientOptions, raw['url'])
     const tracked = tracking(localCache, redis)
-    return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, unref, clock }), localCache: tracked }
+    return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: true, ...bounds }), localCache: tracked }
   }
   // Refused here rather than accepted and failing on every call (issue: a redis 6 client once
   // passed this check, then nothing was ever cached and stats() threw a TypeError).
@@ -157,7 +171,7 @@ export function resolveRedisStoreOptions(options: unknown): ResolvedRedisStoreOp
     throw new InvalidOptionError(name, 'absent when `client` is given', value)
   }
   const tracked = tracking(localCache, redis)
-  return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: false, unref, clock }), localCache: tracked }
+  return { namespace, ttl, clock, connection: new RedisConnection(redis, { owned: false, ...bounds }), localCache: tracked }
 }
 
 function localCacheSize(value: unknown): number | undefined {

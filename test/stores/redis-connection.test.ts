@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
-import { StoreError } from '../../lib/errors.js'
+import { StoreError, StoreTimeoutError } from '../../lib/errors.js'
 import { ConnectAttempts } from '../../lib/stores/redis-connection.js'
 import { RedisStore } from '../../lib/stores/redis-store.js'
 import { ManualClock } from '../helpers/clock.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
-import { sleep } from './store-contract.js'
+import { eventually } from '../helpers/client.js'
+import { collect, sleep } from './store-contract.js'
 
 /** Pauses `own` with a GET in flight, then starts close(): what the close tests watch. */
 async function closeWithCommandInFlight(store: RedisStore, own: RedisServer): Promise<{ pending: Promise<unknown>; closing: Promise<void>; state: { closed: boolean } }> {
@@ -43,6 +44,39 @@ describe('RedisStore connection', () => {
       await sleep(100)
     } finally {
       own.resume()
+      await own.stop()
+    }
+  })
+
+  it('fails a call Redis does not answer with StoreTimeoutError once commandTimeout passes on its clock: the admin API cannot hang', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const clock = new ManualClock()
+    const store = new RedisStore({ url: own.url, namespace: 'hung', clock, commandTimeout: 3000 })
+    try {
+      await store.ready()
+      own.pause()
+      const outcomes = new Map<string, unknown>()
+      const watch = (name: string, call: Promise<unknown>): void => void call.then((value) => outcomes.set(name, value), (error: unknown) => outcomes.set(name, error))
+      watch('stats', store.stats())
+      watch('delete', store.delete('http://origin.test/a'))
+      watch('get', store.get(['a1']))
+      watch('ids', collect(store.ids()))
+      // Each call has sent its first command (a walk's first SCAN follows a step of its own).
+      await sleep(20)
+      clock.advance(2999)
+      await sleep(20)
+      assert.deepEqual([...outcomes.keys()], [], 'settled before commandTimeout passed')
+      clock.advance(1)
+      await eventually(() => outcomes.size === 4).catch(() => assert.fail(`settled: ${[...outcomes.keys()].join(', ')}`))
+      for (const [name, error] of outcomes) {
+        assert.ok(error instanceof StoreTimeoutError, `${name}: ${String(error)}`)
+        assert.equal(error.code, 'URC_ERR_STORE_TIMEOUT')
+        assert.equal(error.timeoutMs, 3000)
+      }
+    } finally {
+      own.resume()
+      await store.close()
       await own.stop()
     }
   })

@@ -480,7 +480,7 @@ describe('RedisStore indexes through each node-redis major', () => {
       const store = new RedisStore({ client, namespace: `major${++namespaces}`, ttlOffset: 0, clock })
       const redis = redisCommands(client)
       assert.ok(redis !== undefined)
-      const connection = new RedisConnection(redis, { owned: false, unref: false, clock })
+      const connection = new RedisConnection(redis, { owned: false, unref: false, clock, commandTimeout: 5000 })
       const ns = store.namespace
       const index = new RedisIndex(connection, ns, { ttl: true, ttlOffsetMs: 0 })
       try {

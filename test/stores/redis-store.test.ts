@@ -181,6 +181,8 @@ describe('RedisStore', () => {
     clock.advance(1)
     await until(async () => (await server.cli('HGET', 'flush:stats', 'hits')) === '2', 'not flushed once a second passed')
     assert.equal(await server.cli('HGET', 'flush:stats', 'misses'), '2')
+    // The flush's deadline (the store's commandTimeout) finds nothing due when it passes, and arms nothing.
+    clock.advance(5000)
     assert.equal(clock.pending, 0, 'no timer armed while no counts wait')
     const stats = await server.cli('INFO', 'commandstats')
     const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
@@ -375,6 +377,9 @@ describe('RedisStore', () => {
     ['ttl not a boolean', { ttl: 1 }, 'ttl'],
     ['a negative ttlOffset', { ttlOffset: -1 }, 'ttlOffset'],
     ['a NaN ttlOffset', { ttlOffset: Number.NaN }, 'ttlOffset'],
+    ['a commandTimeout of 0', { commandTimeout: 0 }, 'commandTimeout'],
+    ['a commandTimeout that is not a number', { commandTimeout: '5s' }, 'commandTimeout'],
+    ['a misspelt commandTimeout', { url: 'redis://127.0.0.1:1', commandTimout: 100 }, 'commandTimout'],
     ['a client that is not a node-redis client', { client: {} }, 'client'],
     ['a URL that is not redis://', { url: 'http://127.0.0.1:1' }, 'url'],
     ['a URL that does not parse', { url: 'nope' }, 'url'],
