@@ -148,6 +148,20 @@ export class Downstream {
     }
   }
 
+  /**
+   * An interim (1xx) response from the origin, passed on as it came (RFC 9110 §15.2: a proxy forwards
+   * them), before the final one; undici hands those to the caller's handler through onResponseStart too.
+   */
+  interim(status: number, headers: Headers, statusText: string): void {
+    if (this.#state !== 'started') return
+    this.controller.headersSent(headers)
+    try {
+      this.#handler.onResponseStart?.(this.controller, status, headers, statusText)
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
   responseStart(status: number, headers: Headers, statusText: string): void {
     if (this.#state !== 'started') return
     this.#state = 'responding'

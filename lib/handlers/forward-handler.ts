@@ -58,6 +58,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
+    // An interim response (102, 103) goes to the caller untouched; the final one is still to come.
+    if (status < 200) return this.#downstream.interim(status, headers, statusText ?? '')
     this.#started = true
     const started = this.#hooks.begin(status, headers, statusText ?? '')
     this.#recorder = started.recorder

@@ -28,6 +28,8 @@ export class ResumeHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers): void {
+    // An interim response (102, 103): the caller's response began long ago, and the 206 is still to come.
+    if (status < 200) return
     const range = typeof headers['content-range'] === 'string' ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headers['content-range']) : null
     this.#accepted = status === 206 && range !== null && Number(range[1]) === this.#offset && (range[3] === '*' || Number(range[3]) === this.#size)
     if (!this.#accepted) controller.abort(new BodyReadError(this.#offset, status))

@@ -49,6 +49,8 @@ export class RevalidateHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
+    // An interim response (102, 103) goes to the caller, if there is one, untouched; the final one decides.
+    if (status < 200) return this.#downstream?.interim(status, headers, statusText ?? '')
     if (status === 304 || this.#hooks.freshens(status, headers)) {
       this.#mode = 'not-modified'
       this.#notModifiedHeaders = headers
