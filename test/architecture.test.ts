@@ -19,7 +19,7 @@ const LAYERS: ReadonlyArray<{ readonly name: string; readonly files: RegExp }> =
   { name: 'policy, keys, codec', files: /^(policy\/.*|key|url-normalize|body-digest|codec\/.*)\.ts$/ },
   { name: 'stores', files: /^stores\/.*\.ts$/ },
   { name: 'storage', files: /^storage\/.*\.ts$/ },
-  { name: 'options', files: /^(options|store-option|request-options|field-options)\.ts$/ },
+  { name: 'options', files: /^(cache-options|options|store-option|request-options|field-options)\.ts$/ },
   { name: 'undici adapter, replay, handlers', files: /^(message|recorder|status|body-source|replay|request-body|undici-store|handlers\/.*)\.ts$/ },
   { name: 'flows', files: /^flows\/.*\.ts$/ },
   { name: 'interceptor', files: /^interceptor\.ts$/ },
