@@ -121,6 +121,17 @@ export interface CacheOptions {
   staleWhileRevalidate?: boolean | number
 
   /**
+   * Revalidate a stored response with the origin before every use, fresh or not, when it has a
+   * validator (`ETag` or `Last-Modified`): a 304 serves the stored body, so the caller is always
+   * current and a body crosses the network only when it changed. One without a validator is served
+   * while fresh as usual, and so is a fresh `immutable` one (RFC 8246) or one asked for
+   * `only-if-cached`. If the origin fails, the fresh stored response is served. `Cache-Status` says
+   * `fwd=request`. [always_revalidate]
+   * @default false
+   */
+  alwaysRevalidate?: boolean
+
+  /**
    * Largest body, in bytes, that is stored; larger responses pass through unstored and unbuffered.
    * @default 16777216 (16 MiB)
    */

@@ -29,7 +29,7 @@ export { DEFAULT_CACHE_NAME } from './field-options.js'
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'store', 'type', 'methods', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableCodes', 'matchHeaders',
-  'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize', 'cacheStatus',
+  'ignoredParameters', 'filter', 'key', 'staleIfError', 'staleWhileRevalidate', 'alwaysRevalidate', 'maxEntrySize', 'cacheStatus',
   'commandTimeout', 'collapseTimeout', 'onError', 'credentials', 'clock', 'origins', 'readOnly', 'tagsHeader',
 ] satisfies (keyof CacheOptions)[])
 
@@ -95,6 +95,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   const reuse: ReuseOptions = {
     staleIfError: window(options.staleIfError, 'staleIfError'),
     staleWhileRevalidate: window(options.staleWhileRevalidate, 'staleWhileRevalidate'),
+    alwaysRevalidate: bool(options.alwaysRevalidate, 'alwaysRevalidate', false),
     shared,
   }
 

@@ -81,6 +81,7 @@ describe('cache(options) validation', () => {
     { name: "staleIfError '60'", options: bad({ staleIfError: '60' }), option: 'staleIfError' },
     { name: "staleWhileRevalidate 'x'", options: bad({ staleWhileRevalidate: 'x' }), option: 'staleWhileRevalidate' },
     { name: 'staleWhileRevalidate NaN', options: bad({ staleWhileRevalidate: Number.NaN }), option: 'staleWhileRevalidate' },
+    { name: "alwaysRevalidate 'yes'", options: bad({ alwaysRevalidate: 'yes' }), option: 'alwaysRevalidate' },
     { name: 'maxEntrySize 0', options: bad({ maxEntrySize: 0 }), option: 'maxEntrySize' },
     { name: 'maxEntrySize 1.5', options: bad({ maxEntrySize: 1.5 }), option: 'maxEntrySize' },
     { name: "maxEntrySize '1mb'", options: bad({ maxEntrySize: '1mb' }), option: 'maxEntrySize' },

@@ -127,6 +127,8 @@ function forwardReason(reason: RevalidateReason): RevalidationReason {
     case 'no-cache-request':
     case 'max-age-request':
     case 'min-fresh-request':
+    // The cache's own setting asks for what a request's no-cache would.
+    case 'always-revalidate':
       return 'request'
   }
 }

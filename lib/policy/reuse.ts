@@ -6,6 +6,7 @@
  * a cache not to revalidate a fresh response on a user's reload, and a fresh response is served as is anyway.
  */
 import { currentAge, type StoredEntry } from '../entry.js'
+import { hasValidator } from './conditional.js'
 import type { RequestDirectives, ResponseDirectives } from './directives.js'
 
 /**
@@ -18,6 +19,8 @@ export interface ReuseOptions {
   readonly staleWhileRevalidate: number
   /** Same for stale-if-error. */
   readonly staleIfError: number
+  /** The user's alwaysRevalidate: a response with a validator is validated before every use. */
+  readonly alwaysRevalidate: boolean
   /** A shared cache (`type: 'shared'`): proxy-revalidate and s-maxage bind it. */
   readonly shared: boolean
 }
@@ -39,6 +42,7 @@ export type RevalidateReason =
   | 'max-age-request'
   | 'min-fresh-request'
   | 'invalid-freshness'
+  | 'always-revalidate'
 
 export type Decision =
   /** Serve the stored response as is. `ttl` = lifetime − age in seconds; negative when stale and served because request `max-stale` (or `only-if-cached` within a stale-while-revalidate window) allowed it. */
@@ -50,7 +54,7 @@ export type Decision =
   /** `only-if-cached` and nothing usable is stored (§5.2.1.7). */
   | { readonly kind: 'gateway-timeout' }
 
-type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime'>
+type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime' | 'headers'>
 
 /** Unqualified `no-cache` only: qualified field names were stripped at store time and constrain nothing more. */
 export function hasUnqualifiedNoCache(responseDirectives: ResponseDirectives): boolean {
@@ -61,7 +65,7 @@ export function hasUnqualifiedNoCache(responseDirectives: ResponseDirectives): b
  * §4.2.1: a response whose freshness directives are invalid or conflicting may be treated as stale; we
  * give it no freshness at all, so its staleness counts from the moment it was generated.
  */
-export function effectiveLifetime(entry: Entry, responseDirectives: ResponseDirectives): number {
+export function effectiveLifetime(entry: Pick<StoredEntry, 'lifetime'>, responseDirectives: ResponseDirectives): number {
   return responseDirectives.invalid ? 0 : entry.lifetime
 }
 
@@ -77,6 +81,12 @@ export function decide(entry: Entry, responseDirectives: ResponseDirectives, req
   if (hasUnqualifiedNoCache(responseDirectives)) return revalidate('no-cache-response')
   // §5.2.1.4: the client asks that no stored response be used without validation.
   if (requestDirectives.noCache) return revalidate('no-cache-request')
+  // The user's alwaysRevalidate (requests-cache's always_revalidate): validated before any use when it
+  // can be (§4.3.1), except where validating is pointless (a fresh immutable response, RFC 8246 §2) or
+  // forbidden (only-if-cached, §5.2.1.7, which takes what is stored).
+  if (opts.alwaysRevalidate && !requestDirectives.onlyIfCached && !(responseDirectives.immutable && ttl > 0) && hasValidator(entry.headers)) {
+    return revalidate('always-revalidate')
+  }
   // §5.2.1.1: the client does not want a response older than max-age seconds.
   if (requestDirectives.maxAge !== undefined && age > requestDirectives.maxAge) return revalidate('max-age-request')
 

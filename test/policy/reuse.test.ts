@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import type { RequestDirectives, ResponseDirectives } from '../../lib/policy/directives.js'
 import { decide, decideWithoutEntry, staleWindow, type Decision, type ReuseOptions } from '../../lib/policy/reuse.js'
+import type { HeaderRecord } from '../../lib/headers.js'
 import { gatedDirectives } from '../helpers/directives.js'
 
 const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
@@ -9,12 +10,12 @@ const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
 type RowOptions = Partial<ReuseOptions> & { readonly cacheControl?: boolean }
 
 function options(partial: RowOptions = {}): ReuseOptions {
-  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0, shared: partial.shared ?? false }
+  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0, shared: partial.shared ?? false, alwaysRevalidate: partial.alwaysRevalidate ?? false }
 }
 
 /** An entry whose current age at NOW is `age` seconds, `initialAge` of them from before it was stored. */
-function entry(age: number, lifetime: number, initialAge = 0) {
-  return { initialAge, responseTime: NOW - (age - initialAge) * 1000, lifetime }
+function entry(age: number, lifetime: number, initialAge = 0, headers: HeaderRecord = {}) {
+  return { initialAge, responseTime: NOW - (age - initialAge) * 1000, lifetime, headers }
 }
 
 interface DecideRow {
@@ -22,6 +23,8 @@ interface DecideRow {
   readonly age: number
   readonly lifetime: number
   readonly initialAge?: number
+  /** The stored response's fields (its validators, for alwaysRevalidate). */
+  readonly headers?: HeaderRecord
   readonly res?: Partial<ResponseDirectives>
   readonly req?: Partial<RequestDirectives>
   readonly opts?: RowOptions
@@ -117,6 +120,15 @@ const decideRows: readonly DecideRow[] = [
   { name: 'cacheControl false ignores response no-cache', age: 10, lifetime: 60, res: { noCache: true }, opts: { cacheControl: false }, expected: hit(10, 50) },
   { name: 'cacheControl false ignores invalid freshness', age: 10, lifetime: 60, res: { invalid: true }, opts: { cacheControl: false }, expected: hit(10, 50) },
   { name: 'cacheControl false ignores must-revalidate, keeps swr option', age: 70, lifetime: 60, res: { mustRevalidate: true }, opts: { cacheControl: false, staleWhileRevalidate: 30 }, expected: swr(70, -10) },
+  // alwaysRevalidate (requests-cache always_revalidate): validate before every use when a validator allows it
+  { name: 'alwaysRevalidate validates a fresh entry with an ETag', age: 10, lifetime: 60, headers: { etag: '"a"' }, opts: { alwaysRevalidate: true }, expected: revalidate(10, 'always-revalidate') },
+  { name: 'alwaysRevalidate validates a fresh entry with a Last-Modified', age: 10, lifetime: 60, headers: { 'last-modified': 'Mon, 01 Jan 2024 10:00:00 GMT' }, opts: { alwaysRevalidate: true }, expected: revalidate(10, 'always-revalidate') },
+  { name: 'alwaysRevalidate serves a fresh entry without a validator', age: 10, lifetime: 60, headers: { 'last-modified': 'yesterday' }, opts: { alwaysRevalidate: true }, expected: hit(10, 50) },
+  { name: 'alwaysRevalidate serves a fresh immutable entry', age: 10, lifetime: 60, headers: { etag: '"a"' }, res: { immutable: true }, opts: { alwaysRevalidate: true }, expected: hit(10, 50) },
+  { name: 'alwaysRevalidate validates a stale immutable entry', age: 70, lifetime: 60, headers: { etag: '"a"' }, res: { immutable: true }, opts: { alwaysRevalidate: true }, expected: revalidate(70, 'always-revalidate') },
+  { name: 'alwaysRevalidate validates in the foreground within a swr window', age: 70, lifetime: 60, headers: { etag: '"a"' }, opts: { alwaysRevalidate: true, staleWhileRevalidate: 30 }, expected: revalidate(70, 'always-revalidate') },
+  { name: 'alwaysRevalidate gives way to only-if-cached', age: 10, lifetime: 60, headers: { etag: '"a"' }, req: { onlyIfCached: true }, opts: { alwaysRevalidate: true }, expected: hit(10, 50) },
+  { name: 'alwaysRevalidate gives way to response no-cache', age: 10, lifetime: 60, headers: { etag: '"a"' }, res: { noCache: true }, opts: { alwaysRevalidate: true }, expected: revalidate(10, 'no-cache-response') },
   { name: 'cacheControl false ignores the swr directive', age: 70, lifetime: 60, res: { staleWhileRevalidate: 30 }, opts: { cacheControl: false }, expected: revalidate(70, 'stale') },
 ]
 
@@ -124,7 +136,7 @@ describe('policy/reuse decide', () => {
   for (const row of decideRows) {
     it(row.name, () => {
       const { responseDirectives, requestDirectives } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
-      const actual = decide(entry(row.age, row.lifetime, row.initialAge), responseDirectives, requestDirectives, options(row.opts), NOW)
+      const actual = decide(entry(row.age, row.lifetime, row.initialAge, row.headers), responseDirectives, requestDirectives, options(row.opts), NOW)
       assert.deepEqual(actual, row.expected)
     })
   }

@@ -20,7 +20,7 @@ const NOW = Date.UTC(2024, 0, 1, 12, 0, 0)
 type RowOptions = Partial<ReuseOptions> & { readonly cacheControl?: boolean }
 
 function options(partial: RowOptions = {}): ReuseOptions {
-  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0, shared: partial.shared ?? false }
+  return { staleWhileRevalidate: partial.staleWhileRevalidate ?? 0, staleIfError: partial.staleIfError ?? 0, shared: partial.shared ?? false, alwaysRevalidate: false }
 }
 
 function entry(age: number, lifetime: number) {

@@ -1,0 +1,87 @@
+/**
+ * `alwaysRevalidate` (requests-cache's always_revalidate): a stored response with a validator is
+ * validated with the origin before every use, fresh or not; a 304 serves the stored body, a new 200
+ * replaces it, and an origin that fails leaves the fresh stored response to be served. One without a
+ * validator is served while fresh, as without the option. Time is a ManualClock.
+ */
+import assert from 'node:assert/strict'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { cacheRunner, send } from '../helpers/client.js'
+import { ManualClock } from '../helpers/clock.js'
+import { storeKinds, suiteOrigin } from '../helpers/stores.js'
+
+const clock = new ManualClock(Date.UTC(2026, 0, 1, 12))
+/** The version each path serves; a test bumps it to change the resource. */
+const versions = new Map<string, number>()
+
+/** `/tagged…`: ETag "v<version>", 304 to a matching If-None-Match; `/plain…`: no validator; `/down…` fails once stored. */
+function answer(req: IncomingMessage, res: ServerResponse, index: number): void {
+  const path = req.url ?? '/'
+  const version = versions.get(path) ?? 1
+  const headers: Record<string, string> = { date: new Date(clock.now()).toUTCString(), 'cache-control': 'max-age=60' }
+  if (!path.startsWith('/plain')) headers['etag'] = `"v${version}"`
+  if (path.startsWith('/down') && req.headers['if-none-match'] !== undefined) {
+    res.writeHead(503, { 'content-length': '0' })
+    return void res.end()
+  }
+  if (headers['etag'] !== undefined && req.headers['if-none-match'] === headers['etag']) {
+    res.writeHead(304, headers)
+    return void res.end()
+  }
+  const body = `${path} v${version} (#${index})`
+  res.writeHead(200, { ...headers, 'content-length': String(Buffer.byteLength(body)) })
+  res.end(body)
+}
+
+for (const kind of storeKinds) {
+  describe(`alwaysRevalidate (${kind.name} store)`, () => {
+    const server = suiteOrigin(kind, answer)
+    const withCache = cacheRunner(kind)
+    const conditional = (path: string) => server.requests.filter((r) => r.url === path && r.headers['if-none-match'] !== undefined)
+
+    it('validates a fresh entry before each use: the stored body after a 304, the new one after a 200', async () => {
+      const path = `/tagged-${kind.name}`
+      await withCache({ clock, alwaysRevalidate: true }, async (dispatcher) => {
+        const first = await send(dispatcher, `${server.url}${path}`)
+        const again = await send(dispatcher, `${server.url}${path}`)
+        assert.equal(again.text, first.text)
+        assert.match(again.cacheStatus ?? '', /fwd=request; fwd-status=304/)
+        assert.equal(conditional(path).at(-1)!.headers['if-none-match'], '"v1"')
+        versions.set(path, 2)
+        const changed = await send(dispatcher, `${server.url}${path}`)
+        assert.match(changed.text, / v2 /)
+        assert.match(changed.cacheStatus ?? '', /fwd=request; fwd-status=200; stored/)
+        assert.equal(conditional(path).length, 2)
+      })
+    })
+
+    it('serves a fresh entry without a validator from the store, as without the option', async () => {
+      const path = `/plain-${kind.name}`
+      await withCache({ clock, alwaysRevalidate: true }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`)
+        assert.match((await send(dispatcher, `${server.url}${path}`)).cacheStatus ?? '', /; hit;/)
+        assert.equal(server.count(path), 1)
+      })
+    })
+
+    it('serves the fresh stored response when its validation fails', async () => {
+      const path = `/down-${kind.name}`
+      await withCache({ clock, alwaysRevalidate: true }, async (dispatcher) => {
+        const first = await send(dispatcher, `${server.url}${path}`)
+        const again = await send(dispatcher, `${server.url}${path}`)
+        assert.equal(again.status, 200)
+        assert.equal(again.text, first.text)
+        assert.equal(conditional(path).length, 1, 'it was asked')
+      })
+    })
+
+    it('is off by default: a fresh entry is a hit with no request to the origin', async () => {
+      const path = `/tagged-default-${kind.name}`
+      await withCache({ clock }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`)
+        assert.match((await send(dispatcher, `${server.url}${path}`)).cacheStatus ?? '', /; hit;/)
+        assert.equal(server.count(path), 1)
+      })
+    })
+  })
+}
