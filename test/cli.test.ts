@@ -15,7 +15,7 @@ import { RedisStore } from '../lib/stores/redis-store.js'
 import { cachedAgent, eventually, send } from './helpers/client.js'
 import { ManualClock } from './helpers/clock.js'
 import { startOrigin, type Origin } from './helpers/origin.js'
-import { freePort, type RedisServer } from './helpers/redis-server.js'
+import { freePort, startRedis, type RedisServer } from './helpers/redis-server.js'
 import { releaseRedis, useRedis } from './helpers/stores.js'
 import { collect } from './stores/store-contract.js'
 
@@ -311,6 +311,8 @@ describe('undici-redis-cache CLI', function () {
     ['purge --prefix with a wildcard', ['purge', '--prefix', 'https://example.com/api/*'], /wildcards \(\*\) are not supported/],
     ['purge --method without --url-match', ['purge', '--tag', 'a', '--method', 'GET'], /--method goes with --url-match/],
     ['--tag on list', ['list', '--tag', 'a'], /--tag does not apply to list/],
+    ['--timeout 0', ['stats', '--timeout', '0'], /--timeout takes a positive number of milliseconds/],
+    ['--timeout 5s', ['stats', '--timeout', '5s'], /--timeout takes a positive number of milliseconds/],
   ]
   for (const [name, args, message = /usage: undici-redis-cache/] of badUsage) {
     it(`exits 2 with the reason on stderr for ${name}`, async () => {
@@ -331,6 +333,23 @@ describe('undici-redis-cache CLI', function () {
     assert.equal(code, 1, stderr.text)
     assert.match(stderr.text, new RegExp(`stats on redis://127\\.0\\.0\\.1:${port} failed: .*ECONNREFUSED`))
     assert.ok(ms >= 190 && ms < 2000, `took ${ms} ms`)
+  })
+
+  it('exits 1 naming the timeout when Redis stops answering, --timeout after the round trip left', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const stdout = collector()
+    const stderr = collector()
+    try {
+      // Writes wait (the connection handshake and the walk's reads still go through): purge's UNLINK hangs.
+      await own.cli('CLIENT', 'PAUSE', '10000', 'WRITE')
+      const code = await main(['purge', '--all', '--url', own.url, '--timeout', '300'], { stdout, stderr, env: {} })
+      assert.equal(code, 1, stderr.text)
+      assert.match(stderr.text, /purge on redis:\/\/127\.0\.0\.1:\d+ failed: cache store clear did not answer within 300 ms/)
+    } finally {
+      await own.cli('CLIENT', 'UNPAUSE')
+      await own.stop()
+    }
   })
 
   it('runs as the bin shim: argv, REDIS_URL, stdout and the exit code', async function () {

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 
-export const USAGE = `usage: undici-redis-cache <command> [--url redis://host:port | --cluster <url>[,<url>...]] [--namespace http_cache] [--json]
+export const USAGE = `usage: undici-redis-cache <command> [--url redis://host:port | --cluster <url>[,<url>...]] [--namespace http_cache] [--json] [--timeout ms]
 commands:
   stats                                         counters (all processes) and what the namespace holds
   list [--limit N]                              one line per stored response
@@ -17,6 +17,7 @@ commands:
 --url defaults to REDIS_URL, else redis://127.0.0.1:6379
 --cluster takes the URLs of one or more nodes of a Redis Cluster (comma-separated): the commands then
   cover every master; a password or rediss:// in the first URL applies to every node
+--timeout: how long each Redis round trip may take before the command fails (default 5000 ms)
   -h, --help       print this and exit
   -v, --version    print the version and exit`
 
@@ -25,6 +26,7 @@ const OPTIONS = {
   cluster: { type: 'string' },
   namespace: { type: 'string', default: 'http_cache' },
   json: { type: 'boolean', default: false },
+  timeout: { type: 'string' },
   limit: { type: 'string' },
   'url-match': { type: 'string' },
   method: { type: 'string' },
@@ -37,7 +39,7 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v', default: false },
 } as const
 
-/** Options each command accepts besides url, namespace and json. */
+/** Options each command accepts besides url, cluster, namespace, json and timeout. */
 const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   stats: [],
   list: ['limit'],
@@ -77,6 +79,7 @@ export function parseCommand(argv: readonly string[]): Parsed {
     if (given && !allowed.includes(name)) throw new UsageError(`--${name} does not apply to ${command}`)
   }
   if (values.limit !== undefined && !/^[1-9][0-9]*$/.test(values.limit)) throw new UsageError('--limit takes a positive integer')
+  if (values.timeout !== undefined && !/^[1-9][0-9]{0,8}$/.test(values.timeout)) throw new UsageError('--timeout takes a positive number of milliseconds')
   if (values.cluster !== undefined) {
     if (values.url !== undefined) throw new UsageError('--url and --cluster exclude each other: one Redis, or the nodes of a cluster')
     clusterUrls(values.cluster)

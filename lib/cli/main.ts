@@ -53,7 +53,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   let store: RedisStore
   try {
     const connection: RedisStoreOptions = values.cluster === undefined ? { url } : { cluster: clusterOptions(clusterUrls(values.cluster)) }
-    store = new RedisStore({ ...connection, namespace: values.namespace })
+    const timeout = values.timeout === undefined ? {} : { commandTimeout: Number(values.timeout) }
+    store = new RedisStore({ ...connection, namespace: values.namespace, ...timeout })
   } catch (error) {
     io.stderr.write(`undici-redis-cache: ${(error as Error).message}\n`)
     return error instanceof InvalidOptionError ? 2 : 1

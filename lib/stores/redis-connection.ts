@@ -9,19 +9,14 @@
  * client's first connect attempt has settled waits for it (issue 11: startup is quiet, the first
  * request finds Redis up rather than reporting "not connected"); once the client has been ready, or
  * has reported an error, commands fail fast with StoreError while it is not ready. node-redis v4 has
- * no command timeout: each call is bounded here by the store's commandTimeout (StoreTimeoutError; the
- * command goes on and its answer is dropped), so an admin call on a hung Redis fails instead of
- * hanging; cache()'s calls are bounded sooner by its own (guarded-store.ts), that wait included.
+ * no command timeout: cache()'s calls are bounded by its own (guarded-store.ts), that wait included,
+ * and the admin API's here by the store's commandTimeout (runBounded: StoreTimeoutError; the command
+ * goes on and its answer is dropped), so an admin call on a hung Redis fails instead of hanging.
  */
-import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from '@redis/client'
 import { Deadline, Deadlines, type CancelTimer, type Clock } from '../clock.js'
-import { InvalidOptionError, StoreError, StoreTimeoutError } from '../errors.js'
-import { redisClusterCommands } from './redis-cluster-commands.js'
-import { redisCommands } from './redis-commands.js'
+import { StoreError, StoreTimeoutError } from '../errors.js'
 import type { RedisCommands } from './redis-driver.js'
 
-/** Bound on commands waiting in an own client's queue (a stalled server otherwise piles them up). */
-const QUEUE_MAX_LENGTH = 1000
 /** How long close() lets the store's own commands finish before it drops the connection. */
 const CLOSE_GRACE_MS = 1000
 /**
@@ -111,12 +106,24 @@ export class RedisConnection {
   }
 
   /**
-   * Runs one command batch, within commandTimeout. Before the first connect attempt has settled it
-   * waits for it; after, it fails fast when the client cannot take commands now.
+   * Runs one command batch. Before the first connect attempt has settled it waits for it; after, it
+   * fails fast when the client cannot take commands now. Unbounded: for the calls cache() makes
+   * (GuardedStore bounds them, with its own budgets and its grace for a stalled event loop) and the
+   * background ones that must not be given up while they may still land (the counter flush).
    */
   run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
-    const waiting = this.#starting !== undefined && this.#closing === undefined && !this.#redis.isReady
-    const sent = waiting ? this.#starting!.settled.then(() => this.#send(operation, command)) : this.#send(operation, command)
+    if (this.#starting !== undefined && this.#closing === undefined && !this.#redis.isReady) {
+      return this.#starting.settled.then(() => this.#send(operation, command))
+    }
+    return this.#send(operation, command)
+  }
+
+  /**
+   * run() within commandTimeout, else StoreTimeoutError: for the admin API, whose calls nobody else
+   * bounds. Each is a read or a removal, so one that lands after its caller gave up does no harm.
+   */
+  runBounded<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
+    const sent = this.run(operation, command)
     return new Promise((resolve, reject) => new PendingRun(operation, this.#deadlines, resolve, reject).await(sent))
   }
 
@@ -234,104 +241,6 @@ class PendingRun<T> extends Deadline {
   expire(): void {
     this.reject(new StoreTimeoutError(this.operation, this.deadlines.ms))
   }
-}
-
-/**
- * Whether an own client is opening a socket. node-redis v4 finishes a socket it was opening when
- * disconnect() came and keeps it open, with the process alive: a store closed right after it was made
- * leaked its connection. A socket is being opened from connect() (called at construction) and from
- * each 'reconnecting' until 'connect' (the socket exists: disconnect() destroys it) or 'error' (the
- * attempt failed: the retry loop then sees the client closed and stops). Bounded by the client's
- * connectTimeout (node-redis's default 5 s; with 0, by the system's TCP connect timeout).
- */
-export class ConnectAttempts {
-  #opening = true
-  #waiters: (() => void)[] = []
-  #lastError: unknown
-
-  constructor(client: { on(event: string, listener: (error?: unknown) => void): unknown }) {
-    const settle = (): void => {
-      this.#opening = false
-      for (const waiter of this.#waiters.splice(0)) waiter()
-    }
-    client.on('connect', settle)
-    client.on('error', (error) => {
-      // A dropped connection's error comes again, after 'reconnecting', from each command it failed
-      // (a `pingInterval` PING): that is not the end of the new attempt.
-      if (error === this.#lastError) return
-      this.#lastError = error
-      settle()
-    })
-    client.on('reconnecting', () => {
-      this.#opening = true
-    })
-  }
-
-  get opening(): boolean {
-    return this.#opening
-  }
-
-  /** Resolves once no socket is being opened. */
-  settled(): Promise<void> {
-    return this.#opening ? new Promise((resolve) => this.#waiters.push(resolve)) : Promise.resolve()
-  }
-}
-
-/**
- * The store's own client: node-redis v4 API (@redis/client 1.x), with the bounds DESIGN.md asks for:
- * no offline queue, a bounded command queue, endless capped reconnects. It keeps the v4 API whatever
- * `redis` major the application installs.
- */
-export function ownClient(options: RedisClientOptions, url: unknown): RedisCommands {
-  const { socket, ...rest } = options
-  let client
-  try {
-    client = createClient({
-      disableOfflineQueue: true,
-      commandsQueueMaxLength: QUEUE_MAX_LENGTH,
-      ...rest,
-      socket: { reconnectStrategy: reconnectDelay, ...socket },
-    })
-  } catch (error) {
-    // node-redis parses `url` here and throws a bare TypeError ("Invalid protocol").
-    const reason = error instanceof Error ? ` (${error.message})` : ''
-    if (url !== undefined) throw new InvalidOptionError('url', `a redis:// or rediss:// URL${reason}`, url)
-    throw new InvalidOptionError('options', `node-redis client options${reason}`, options)
-  }
-  const redis = redisCommands(client)
-  // `legacyMode: true` gives the callback API, which the store cannot drive.
-  if (redis === undefined) throw new InvalidOptionError('legacyMode', 'absent or false', options.legacyMode)
-  // As a cluster's disconnect waits for its slot discovery (redis-cluster-life.ts), this client's
-  // waits for the socket attempt under way, which node-redis would otherwise finish and keep.
-  const attempts = new ConnectAttempts(client)
-  const disconnect = redis.disconnect.bind(redis)
-  redis.disconnect = () => attempts.settled().then(disconnect)
-  return redis
-}
-
-/**
- * The store's own cluster client (node-redis v4 API, @redis/client 1.x): every node client it opens
- * gets ownClient's bounds through `defaults`, unless the user's `defaults` say otherwise. The options
- * were validated (redis-options.ts); node-redis parses the root nodes' URLs only when it connects.
- */
-export function ownCluster(options: RedisClusterOptions): RedisCommands {
-  const { defaults = {}, ...rest } = options
-  const cluster = createCluster({
-    ...rest,
-    defaults: {
-      disableOfflineQueue: true,
-      commandsQueueMaxLength: QUEUE_MAX_LENGTH,
-      ...defaults,
-      socket: { reconnectStrategy: reconnectDelay, ...defaults.socket } as NonNullable<RedisClientOptions['socket']>,
-    },
-  })
-  // A v4 cluster always has the shape the cluster driver drives.
-  return redisClusterCommands(cluster) as RedisCommands
-}
-
-/** Reconnect quickly at first, then every 2 s at most, forever: the guard skips the store meanwhile. */
-function reconnectDelay(retries: number): number {
-  return Math.min(retries * 100, 2000)
 }
 
 /** Waits for every promise to settle, or for `ms` on `clock`, whichever comes first; never rejects. */

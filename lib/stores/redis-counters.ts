@@ -48,14 +48,14 @@ export class RedisCounters {
 
   /** The stats hash (every process's flushed counts) plus this process's counts not flushed yet. */
   async read(): Promise<MutableCounters> {
-    const stored = await this.#connection.run('stats', (redis) => redis.hGetAll(this.#key))
+    const stored = await this.#connection.runBounded('stats', (redis) => redis.hGetAll(this.#key))
     return storedCounters(stored, this.#pending)
   }
 
   /** Drops the unflushed counts and deletes the stats hash (the store's clear()). */
   async clear(): Promise<void> {
     this.#pending = zeroCounters()
-    await this.#connection.run('clear', (redis) => redis.unlink([this.#key]))
+    await this.#connection.runBounded('clear', (redis) => redis.unlink([this.#key]))
   }
 
   /**

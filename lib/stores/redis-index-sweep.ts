@@ -98,11 +98,11 @@ export class RedisIndexSweep {
   async #origin(origin: string): Promise<void> {
     let start = 0
     for (;;) {
-      const urls = await this.#connection.run(OPERATION, (redis) => redis.zRange(origin, start, start + PAGE - 1))
+      const urls = await this.#connection.runBounded(OPERATION, (redis) => redis.zRange(origin, start, start + PAGE - 1))
       if (urls.length === 0) return
       // Built from the origin's key, not from each URL, so every key is in the origin's slot.
       const keys = [origin, `${origin}:exp`, ...urls.map((url) => `${origin}:u:${indexHash(url)}`)]
-      const removed = await this.#connection.run(OPERATION, (redis) => redis.script(PRUNE_ORIGIN, keys, urls))
+      const removed = await this.#connection.runBounded(OPERATION, (redis) => redis.script(PRUNE_ORIGIN, keys, urls))
       if (urls.length < PAGE) return
       start += PAGE - Number(removed)
     }
@@ -113,7 +113,7 @@ export class RedisIndexSweep {
     const replies: R[] = []
     for (let start = 0; start < items.length; start += PIPELINE) {
       const slice = items.slice(start, start + PIPELINE)
-      replies.push(...(await this.#connection.run(OPERATION, (redis) => Promise.all(slice.map((item, offset) => send(redis, item, start + offset))))))
+      replies.push(...(await this.#connection.runBounded(OPERATION, (redis) => Promise.all(slice.map((item, offset) => send(redis, item, start + offset))))))
     }
     return replies
   }

@@ -266,8 +266,9 @@ export class RedisIndex {
     return [urlIndexKey(this.#namespace, url), origin.urls, origin.expiries]
   }
 
+  /** Bounded: index reads and removals serve the admin API and invalidations (set() sends its index writes itself). */
   #run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
-    return this.#connection.run(operation, command)
+    return this.#connection.runBounded(operation, command)
   }
 }
 

@@ -9,7 +9,8 @@ import { positiveInteger } from '../option-checks.js'
 import { redisClusterCommands, type NodeRedisCluster } from './redis-cluster-commands.js'
 import { redisCommands, SUPPORTED_CLIENTS, type NodeRedisClient } from './redis-commands.js'
 import type { RedisCommands, SubscriberClient } from './redis-driver.js'
-import { ownClient, ownCluster, RedisConnection } from './redis-connection.js'
+import { RedisConnection } from './redis-connection.js'
+import { ownClient, ownCluster } from './redis-own-clients.js'
 import { validateNamespace } from './redis-layout.js'
 import { resolveTtlSettings, type TtlSettings } from './ttl.js'
 
@@ -58,10 +59,11 @@ export interface RedisStoreCommonOptions {
    */
   readonly localCache?: { readonly maxSize: number }
   /**
-   * Milliseconds a store call (one command, or one batch of them) may go unanswered before it fails
-   * with StoreTimeoutError (`URC_ERR_STORE_TIMEOUT`): what bounds the admin API and the CLI on a Redis
+   * Milliseconds each round trip of an admin call (`entries()`, `keys()`, `ids()`, `stats()`, the
+   * deletes, `clear()`, `deleteExpired()`) may go unanswered before the call fails with
+   * StoreTimeoutError (`URC_ERR_STORE_TIMEOUT`), so the admin API and the CLI cannot hang on a Redis
    * that stopped answering. node-redis v4 cannot cancel a command: it goes on, its answer dropped.
-   * `cache()` bounds its own calls sooner, by its `commandTimeout` (200 ms by default).
+   * The calls `cache()` makes (get, set, locks) are bounded by its own `commandTimeout` instead.
    * @default 5000
    */
   readonly commandTimeout?: number

@@ -87,8 +87,9 @@ export class RedisScan {
     return size === undefined || bytes === undefined || size === 0 ? undefined : { size, bytes }
   }
 
+  /** Bounded: walks serve the admin API. */
   #run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
-    return this.#connection.run(operation, command)
+    return this.#connection.runBounded(operation, command)
   }
 }
 

@@ -78,7 +78,7 @@ export class RedisStore implements CacheStore {
     const source: AdminSource = {
       idBatches: () => this.#scan.idBatches(),
       heads: (reads) => this.#scan.heads(reads),
-      remove: (ids) => this.remove(ids),
+      remove: (ids) => this.#remove(ids, 'bounded'),
       indexed: (query) => this.#index.indexed(query),
       indexedUrls: (prefix) => this.#index.indexedUrls(prefix),
       unindex: (entries) => this.#index.unindex(entries),
@@ -184,12 +184,18 @@ export class RedisStore implements CacheStore {
     this.#counters.add({ writes: written }, ['writes'])
   }
 
-  async remove(ids: readonly string[]): Promise<void> {
+  remove(ids: readonly string[]): Promise<void> {
+    return this.#remove(ids, 'unbounded')
+  }
+
+  /** remove(), bounded by commandTimeout for the admin API's deletes (redis-connection.ts runBounded). */
+  async #remove(ids: readonly string[], bound: 'bounded' | 'unbounded'): Promise<void> {
     if (ids.length === 0) return
     this.#tier?.invalidate(ids)
     // One UNLINK; a cluster driver splits it per slot (ids of several entries, an invalidation's
     // partial root, bodies), so no command spans two slots.
-    const removed = await this.#run('remove', (redis) => redis.unlink(ids.map((id) => redisKey(this.namespace, id))))
+    const unlink = (redis: RedisCommands): Promise<number> => redis.unlink(ids.map((id) => redisKey(this.namespace, id)))
+    const removed = await (bound === 'bounded' ? this.#connection.runBounded('remove', unlink) : this.#run('remove', unlink))
     this.#counters.add({ deletes: removed }, ['deletes'])
   }
 
@@ -275,7 +281,7 @@ export class RedisStore implements CacheStore {
    */
   async clear(): Promise<void> {
     for await (const batch of this.#scan.keyBatches('clear')) {
-      await this.#run('clear', (redis) => redis.unlink(batch))
+      await this.#connection.runBounded('clear', (redis) => redis.unlink(batch))
     }
     // Each UNLINK's invalidations are on their way too; this is for what this process kept meanwhile.
     this.#tier?.drop()

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { StoreError, StoreTimeoutError } from '../../lib/errors.js'
-import { ConnectAttempts } from '../../lib/stores/redis-connection.js'
+import { ConnectAttempts } from '../../lib/stores/redis-own-clients.js'
 import { RedisStore } from '../../lib/stores/redis-store.js'
 import { ManualClock } from '../helpers/clock.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
@@ -48,7 +48,7 @@ describe('RedisStore connection', () => {
     }
   })
 
-  it('fails a call Redis does not answer with StoreTimeoutError once commandTimeout passes on its clock: the admin API cannot hang', async function () {
+  it('fails an admin call Redis does not answer with StoreTimeoutError once commandTimeout passes on its clock: the admin API cannot hang', async function () {
     this.timeout(10_000)
     const own = await startRedis()
     const clock = new ManualClock()
@@ -60,8 +60,11 @@ describe('RedisStore connection', () => {
       const watch = (name: string, call: Promise<unknown>): void => void call.then((value) => outcomes.set(name, value), (error: unknown) => outcomes.set(name, error))
       watch('stats', store.stats())
       watch('delete', store.delete('http://origin.test/a'))
-      watch('get', store.get(['a1']))
+      watch('deleteTags', store.deleteTags(['t']))
       watch('ids', collect(store.ids()))
+      // cache()'s own calls are bounded by cache()'s commandTimeout (GuardedStore), not here.
+      let got = false
+      void store.get(['a1']).finally(() => (got = true))
       // Each call has sent its first command (a walk's first SCAN follows a step of its own).
       await sleep(20)
       clock.advance(2999)
@@ -69,11 +72,41 @@ describe('RedisStore connection', () => {
       assert.deepEqual([...outcomes.keys()], [], 'settled before commandTimeout passed')
       clock.advance(1)
       await eventually(() => outcomes.size === 4).catch(() => assert.fail(`settled: ${[...outcomes.keys()].join(', ')}`))
+      assert.equal(got, false, 'a get() was given up by the store')
       for (const [name, error] of outcomes) {
         assert.ok(error instanceof StoreTimeoutError, `${name}: ${String(error)}`)
         assert.equal(error.code, 'URC_ERR_STORE_TIMEOUT')
         assert.equal(error.timeoutMs, 3000)
       }
+    } finally {
+      own.resume()
+      await store.close()
+      await own.stop()
+    }
+  })
+
+  it('counts a flush that Redis answers late once: the flush is left to finish, not given up at commandTimeout', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const clock = new ManualClock()
+    const store = new RedisStore({ url: own.url, namespace: 'late-flush', clock, commandTimeout: 3000 })
+    try {
+      await store.ready()
+      store.count({ hits: 1 })
+      own.pause()
+      // The flush goes out to a Redis that does not answer; well past commandTimeout, a second flush
+      // would send the same counts again had the first been given up and its counts put back.
+      clock.advance(1000)
+      await sleep(20)
+      clock.advance(3000)
+      await sleep(20)
+      clock.advance(1000)
+      await sleep(20)
+      own.resume()
+      await eventually(async () => (await own.cli('HGET', 'late-flush:stats', 'hits')) === '1')
+      clock.advance(1000)
+      await sleep(50)
+      assert.equal(await own.cli('HGET', 'late-flush:stats', 'hits'), '1')
     } finally {
       own.resume()
       await store.close()

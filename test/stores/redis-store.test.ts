@@ -181,8 +181,6 @@ describe('RedisStore', () => {
     clock.advance(1)
     await until(async () => (await server.cli('HGET', 'flush:stats', 'hits')) === '2', 'not flushed once a second passed')
     assert.equal(await server.cli('HGET', 'flush:stats', 'misses'), '2')
-    // The flush's deadline (the store's commandTimeout) finds nothing due when it passes, and arms nothing.
-    clock.advance(5000)
     assert.equal(clock.pending, 0, 'no timer armed while no counts wait')
     const stats = await server.cli('INFO', 'commandstats')
     const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
