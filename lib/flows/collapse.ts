@@ -10,6 +10,7 @@
  */
 import { channels } from '../diagnostics.js'
 import { currentAge } from '../entry.js'
+import { carriesPreconditions } from '../policy/preconditions.js'
 import { decideWithoutEntry } from '../policy/reuse.js'
 import type { EntryLocation, Lookup } from '../storage/entry-repository.js'
 import { COUNT, type CacheContext, type Exchange, type Shared } from './context.js'
@@ -34,7 +35,7 @@ export function fetchMiss(ctx: CacheContext, exchange: Exchange, found: Exclude<
   // The caller's own preconditions go to the origin with it (RFC 9111 §4.3.2: nothing stored to
   // evaluate them against), and its 304 could serve nobody else: it never leads. (It may follow: the
   // entry a leader fetched is evaluated for it as any stored one.)
-  if (alone || exchange.preconditions !== undefined) return goAlone(ctx, exchange, recording)
+  if (alone || carriesPreconditions(exchange.req.headers)) return goAlone(ctx, exchange, recording)
   // A store that just failed the lookup is not asked for a lock too (fail-open: no second timeout).
   const fleet = found.kind !== 'unavailable' && fleetLocks(ctx)
   ctx.flights.run(exchange.key.id, () => lead(ctx, exchange, recording, fleet)).catch((err: unknown) => recover(ctx, exchange, err))

@@ -93,8 +93,19 @@ export function notModifiedHeaders(headers: HeaderRecord): MutableHeaderRecord {
   return out
 }
 
-/** Representation metadata of the body itself (RFC 9110 §8.3 to §8.6, §14.4), with no place in a 304. */
-const CONTENT_FIELDS = ['content-type', 'content-encoding', 'content-language', 'content-length', 'content-range'] as const
+/**
+ * Metadata of the body itself (RFC 9110 §8.3 to §8.6, §14.4), and digests of the content (RFC 9530
+ * Content-Digest, the obsolete Content-MD5), with no place in a 304 that has none.
+ */
+const CONTENT_FIELDS = ['content-type', 'content-encoding', 'content-language', 'content-length', 'content-range', 'content-digest', 'content-md5'] as const
+
+/**
+ * Whether the request carries any precondition field, evaluated here or not (an If-Modified-Since the
+ * cache ignores still reaches the origin, which may answer 304 to it).
+ */
+export function carriesPreconditions(headers: HeaderRecord): boolean {
+  return PRECONDITION_FIELDS.some((name) => headers[name] !== undefined)
+}
 
 /** A copy of `headers` without any precondition, for a request the cache makes for its own stored response. */
 export function withoutPreconditions(headers: HeaderRecord): MutableHeaderRecord {

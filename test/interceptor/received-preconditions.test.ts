@@ -8,11 +8,14 @@
  */
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { cacheRunner, send } from '../helpers/client.js'
+import { cacheRunner, eventually, send } from '../helpers/client.js'
 import { ManualClock } from '../helpers/clock.js'
+import { sleep } from '../helpers/faults.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 let clock = new ManualClock(Date.UTC(2026, 0, 1, 12))
+/** What a `&gate=1` request's unconditional response waits for. */
+let gate: Promise<void> = Promise.resolve()
 
 const httpDate = (ms: number): string => new Date(ms).toUTCString()
 /** An hour before the test's start: the Last-Modified of responses that have one. */
@@ -37,8 +40,12 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
     return void res.end()
   }
   const body = `body of ${url.pathname}`
-  res.writeHead(Number(q.get('status') ?? 200), { ...headers, 'content-type': 'text/plain', 'content-language': 'en', 'content-length': String(Buffer.byteLength(body)) })
-  res.end(body)
+  const send = (): void => {
+    res.writeHead(Number(q.get('status') ?? 200), { ...headers, 'content-type': 'text/plain', 'content-language': 'en', 'content-length': String(Buffer.byteLength(body)) })
+    res.end(body)
+  }
+  if (q.has('gate')) return void gate.then(send)
+  send()
 }
 
 for (const kind of storeKinds) {
@@ -129,7 +136,7 @@ for (const kind of storeKinds) {
       notModified((await storedThenAsked('/lm-850?lm=1', { 'if-modified-since': 'Thursday, 01-Jan-26 11:00:00 GMT' })).reply)
     })
 
-    it('without Last-Modified, compares If-Modified-Since with the stored Date (RFC 9111 §4.3.2; conditional-lm-fresh-no-lm)', async () => {
+    it('without Last-Modified, compares If-Modified-Since with the stored Date (RFC 9111 §4.3.2)', async () => {
       notModified((await storedThenAsked('/by-date', { 'if-modified-since': httpDate(clock.now()) })).reply)
       const before = await storedThenAsked('/by-date-before', { 'if-modified-since': httpDate(clock.now() - 1000) })
       assert.equal(before.reply.status, 200)
@@ -184,6 +191,39 @@ for (const kind of storeKinds) {
         const plain = await send(dispatcher, `${server.url}${path}`)
         assert.match(plain.cacheStatus ?? '', /fwd=miss; fwd-status=200; stored/)
         assert.match((await send(dispatcher, `${server.url}${path}`)).cacheStatus ?? '', /; hit;/)
+      })
+    })
+
+    it('leaves the URL to collapsing after a 304 to a conditional miss: two plain misses then reach the origin once', async () => {
+      const path = '/collapsing?tag=abcdef&gate=1'
+      await withCache({ clock }, async (dispatcher) => {
+        notModified(await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"abcdef"' } }))
+        let open!: () => void
+        gate = new Promise((resolve) => (open = resolve))
+        const both = Promise.all([send(dispatcher, `${server.url}${path}`), send(dispatcher, `${server.url}${path}`)])
+        await eventually(() => server.count(path) === 2)
+        // Time for the other request to reach its lookup: it follows the first (or, had the 304 marked
+        // the URL as one whose responses are not stored, goes to the origin too).
+        await sleep(50)
+        open()
+        const replies = await both
+        assert.equal(server.count(path), 2)
+        assert.deepEqual(replies.map((r) => r.text), ['body of /collapsing', 'body of /collapsing'])
+        assert.equal(replies.filter((r) => /; collapsed/.test(r.cacheStatus ?? '')).length, 1)
+      })
+    })
+
+    it('sends the stale entry\'s own validator without the caller\'s, when it has only a Last-Modified', async () => {
+      const path = '/lm-only?lm=1'
+      await withCache({ clock }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`)
+        const stored = httpDate(lastModified())
+        clock.advanceSeconds(101)
+        const reply = await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"zzz"' } })
+        assert.equal(reply.status, 200)
+        const validation = server.requests.at(-1)!
+        assert.equal(validation.headers['if-modified-since'], stored)
+        assert.equal(validation.headers['if-none-match'], undefined, "the caller's tag went to the origin")
       })
     })
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import type { HeaderRecord } from '../../lib/headers.js'
-import { holdsStored, notModifiedHeaders, receivedPreconditions, withoutPreconditions, type Preconditions } from '../../lib/policy/preconditions.js'
+import { carriesPreconditions, holdsStored, notModifiedHeaders, receivedPreconditions, withoutPreconditions, type Preconditions } from '../../lib/policy/preconditions.js'
 
 const URL_ = new URL('http://origin.test/x')
 const IMF = 'Thu, 01 Jan 2026 11:00:00 GMT'
@@ -93,6 +93,7 @@ describe('policy/preconditions notModifiedHeaders and withoutPreconditions', () 
       etag: '"a"', 'last-modified': IMF, date: IMF, 'cache-control': 'max-age=5', expires: IMF, vary: 'accept', 'content-location': '/x',
       age: '3', 'cache-status': 'undici-redis-cache; hit', 'x-own': '1',
       'content-type': 'text/plain', 'content-length': '5', 'content-encoding': 'gzip', 'content-language': 'en',
+      'content-digest': 'sha-256=:AAAA:', 'content-md5': 'AAAA',
     }
     assert.deepEqual({ ...notModifiedHeaders(headers) }, {
       etag: '"a"', date: IMF, 'cache-control': 'max-age=5', expires: IMF, vary: 'accept', 'content-location': '/x', age: '3', 'cache-status': 'undici-redis-cache; hit', 'x-own': '1',
@@ -103,5 +104,13 @@ describe('policy/preconditions notModifiedHeaders and withoutPreconditions', () 
   it('removes every precondition from a request the cache makes, and nothing else', () => {
     const headers = { accept: '*/*', 'if-match': '"a"', 'if-none-match': '"a"', 'if-modified-since': IMF, 'if-unmodified-since': IMF, 'if-range': '"a"' }
     assert.deepEqual({ ...withoutPreconditions(headers) }, { accept: '*/*' })
+  })
+
+  it('sees a precondition field the cache evaluates, leaves to the origin, or ignores', () => {
+    assert.equal(carriesPreconditions({ accept: '*/*' }), false)
+    assert.equal(carriesPreconditions({ 'if-none-match': undefined }), false)
+    for (const name of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range']) {
+      assert.equal(carriesPreconditions({ [name]: 'junk' }), true, name)
+    }
   })
 })
