@@ -25,6 +25,26 @@ async function closeWithCommandInFlight(store: RedisStore, own: RedisServer): Pr
   return { pending, closing, state }
 }
 
+/**
+ * Runs `body` with a redis-server of its own, paused once the store is ready, and a store on it whose
+ * clock is `clock` and whose commandTimeout is 3 s; resumes, closes and stops them afterwards.
+ */
+async function withPausedServer(namespace: string, body: (store: RedisStore, own: RedisServer, clock: ManualClock) => Promise<void>, beforePause: (store: RedisStore) => void = () => {}): Promise<void> {
+  const own = await startRedis()
+  const clock = new ManualClock()
+  const store = new RedisStore({ url: own.url, namespace, clock, commandTimeout: 3000 })
+  try {
+    await store.ready()
+    beforePause(store)
+    own.pause()
+    await body(store, own, clock)
+  } finally {
+    own.resume()
+    await store.close()
+    await own.stop()
+  }
+}
+
 describe('RedisStore connection', () => {
   it('closes after its grace period while Redis is paused, and a late reply cannot crash it', async function () {
     this.timeout(10_000)
@@ -50,12 +70,7 @@ describe('RedisStore connection', () => {
 
   it('fails an admin call Redis does not answer with StoreTimeoutError once commandTimeout passes on its clock: the admin API cannot hang', async function () {
     this.timeout(10_000)
-    const own = await startRedis()
-    const clock = new ManualClock()
-    const store = new RedisStore({ url: own.url, namespace: 'hung', clock, commandTimeout: 3000 })
-    try {
-      await store.ready()
-      own.pause()
+    await withPausedServer('hung', async (store, _own, clock) => {
       const outcomes = new Map<string, unknown>()
       const watch = (name: string, call: Promise<unknown>): void => void call.then((value) => outcomes.set(name, value), (error: unknown) => outcomes.set(name, error))
       watch('stats', store.stats())
@@ -78,40 +93,30 @@ describe('RedisStore connection', () => {
         assert.equal(error.code, 'URC_ERR_STORE_TIMEOUT')
         assert.equal(error.timeoutMs, 3000)
       }
-    } finally {
-      own.resume()
-      await store.close()
-      await own.stop()
-    }
+    })
   })
 
   it('counts a flush that Redis answers late once: the flush is left to finish, not given up at commandTimeout', async function () {
     this.timeout(10_000)
-    const own = await startRedis()
-    const clock = new ManualClock()
-    const store = new RedisStore({ url: own.url, namespace: 'late-flush', clock, commandTimeout: 3000 })
-    try {
-      await store.ready()
-      store.count({ hits: 1 })
-      own.pause()
-      // The flush goes out to a Redis that does not answer; well past commandTimeout, a second flush
-      // would send the same counts again had the first been given up and its counts put back.
-      clock.advance(1000)
-      await sleep(20)
-      clock.advance(3000)
-      await sleep(20)
-      clock.advance(1000)
-      await sleep(20)
-      own.resume()
-      await eventually(async () => (await own.cli('HGET', 'late-flush:stats', 'hits')) === '1')
-      clock.advance(1000)
-      await sleep(50)
-      assert.equal(await own.cli('HGET', 'late-flush:stats', 'hits'), '1')
-    } finally {
-      own.resume()
-      await store.close()
-      await own.stop()
-    }
+    await withPausedServer(
+      'late-flush',
+      async (_store, own, clock) => {
+        // The flush goes out to a Redis that does not answer; well past commandTimeout, a second flush
+        // would send the same counts again had the first been given up and its counts put back.
+        clock.advance(1000)
+        await sleep(20)
+        clock.advance(3000)
+        await sleep(20)
+        clock.advance(1000)
+        await sleep(20)
+        own.resume()
+        await eventually(async () => (await own.cli('HGET', 'late-flush:stats', 'hits')) === '1')
+        clock.advance(1000)
+        await sleep(50)
+        assert.equal(await own.cli('HGET', 'late-flush:stats', 'hits'), '1')
+      },
+      (store) => store.count({ hits: 1 }),
+    )
   })
 
   it('closing a store right after construction leaves no connection open, its own or its retries', async function () {
