@@ -121,12 +121,13 @@ export interface CacheOptions {
   staleWhileRevalidate?: boolean | number
 
   /**
-   * Revalidate a stored response with the origin before every use, fresh or not, when it has a
-   * validator (`ETag` or `Last-Modified`): a 304 serves the stored body, so the caller is always
-   * current and a body crosses the network only when it changed. One without a validator is served
-   * while fresh as usual, and so is a fresh `immutable` one (RFC 8246) or one asked for
-   * `only-if-cached`. If the origin fails, the fresh stored response is served. `Cache-Status` says
-   * `fwd=request`. [always_revalidate]
+   * Validate a fresh stored response with the origin before every use, when it has a validator (`ETag`
+   * or `Last-Modified`): a 304 serves the stored body, so the caller is always current and a body
+   * crosses the network only when it changed. One without a validator is served while fresh as usual,
+   * and so is an `immutable` one (RFC 8246), a stored POST's (a conditional POST would get 412), and one
+   * asked for `only-if-cached`; a stale one follows the usual rules (validation, or a stale window).
+   * If the origin fails, the fresh stored response is served. `Cache-Status` says `fwd=request`.
+   * [always_revalidate]
    * @default false
    */
   alwaysRevalidate?: boolean

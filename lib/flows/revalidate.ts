@@ -33,7 +33,7 @@ export type RevalidationReason = 'stale' | 'request'
 export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, responseDirectives: ResponseDirectives, fwd: RevalidationReason, settle?: () => void): void {
   const { entry } = found
   const requestTime = ctx.clock.now()
-  const conditions = conditionalHeaders(entry.headers)
+  const conditions = conditionalHeaders(entry)
   ctx.count(Object.keys(conditions).length > 0 ? COUNT.revalidation : COUNT.miss)
   // The exchange the validation response flows through: the caller's, or one with no caller behind it.
   // In the background nobody waits for the answer: the caller's onOutcome was told already.

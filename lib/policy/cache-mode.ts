@@ -16,7 +16,7 @@ import { decide, decideWithoutEntry, effectiveLifetime, type Decision, type Reus
  */
 export type CacheMode = 'default' | 'no-store' | 'reload' | 'no-cache' | 'force-cache' | 'only-if-cached'
 
-type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime' | 'headers'>
+type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime' | 'method' | 'headers'>
 
 /** What the stored entry is used for under `mode` ('reload' and 'no-store' never ask: they use none). */
 export function decideForMode(mode: CacheMode, entry: Entry, responseDirectives: ResponseDirectives, requestDirectives: RequestDirectives, opts: ReuseOptions, now: number): Decision {

@@ -19,7 +19,7 @@ export interface ReuseOptions {
   readonly staleWhileRevalidate: number
   /** Same for stale-if-error. */
   readonly staleIfError: number
-  /** The user's alwaysRevalidate: a response with a validator is validated before every use. */
+  /** The user's alwaysRevalidate: a fresh response with a validator is validated before every use. */
   readonly alwaysRevalidate: boolean
   /** A shared cache (`type: 'shared'`): proxy-revalidate and s-maxage bind it. */
   readonly shared: boolean
@@ -54,7 +54,7 @@ export type Decision =
   /** `only-if-cached` and nothing usable is stored (§5.2.1.7). */
   | { readonly kind: 'gateway-timeout' }
 
-type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime' | 'headers'>
+type Entry = Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime' | 'method' | 'headers'>
 
 /** Unqualified `no-cache` only: qualified field names were stripped at store time and constrain nothing more. */
 export function hasUnqualifiedNoCache(responseDirectives: ResponseDirectives): boolean {
@@ -81,12 +81,6 @@ export function decide(entry: Entry, responseDirectives: ResponseDirectives, req
   if (hasUnqualifiedNoCache(responseDirectives)) return revalidate('no-cache-response')
   // §5.2.1.4: the client asks that no stored response be used without validation.
   if (requestDirectives.noCache) return revalidate('no-cache-request')
-  // The user's alwaysRevalidate (requests-cache's always_revalidate): validated before any use when it
-  // can be (§4.3.1), except where validating is pointless (a fresh immutable response, RFC 8246 §2) or
-  // forbidden (only-if-cached, §5.2.1.7, which takes what is stored).
-  if (opts.alwaysRevalidate && !requestDirectives.onlyIfCached && !(responseDirectives.immutable && ttl > 0) && hasValidator(entry.headers)) {
-    return revalidate('always-revalidate')
-  }
   // §5.2.1.1: the client does not want a response older than max-age seconds.
   if (requestDirectives.maxAge !== undefined && age > requestDirectives.maxAge) return revalidate('max-age-request')
 
@@ -94,6 +88,10 @@ export function decide(entry: Entry, responseDirectives: ResponseDirectives, req
   if (ttl > 0) {
     // §5.2.1.3: the response must stay fresh for at least min-fresh more seconds.
     if (requestDirectives.minFresh !== undefined && ttl < requestDirectives.minFresh) return revalidate('min-fresh-request')
+    // The user's alwaysRevalidate (requests-cache's always_revalidate): a fresh response is validated
+    // before use when it can be (§4.3.1), except where that is pointless (immutable, RFC 8246 §2) or
+    // forbidden (only-if-cached, §5.2.1.7). A stale one follows the rules below, its windows included.
+    if (opts.alwaysRevalidate && !requestDirectives.onlyIfCached && !responseDirectives.immutable && hasValidator(entry)) return revalidate('always-revalidate')
     return { kind: 'hit', age, ttl, stale: false }
   }
 

@@ -1,8 +1,8 @@
 /**
- * `alwaysRevalidate` (requests-cache's always_revalidate): a stored response with a validator is
- * validated with the origin before every use, fresh or not; a 304 serves the stored body, a new 200
- * replaces it, and an origin that fails leaves the fresh stored response to be served. One without a
- * validator is served while fresh, as without the option. Time is a ManualClock.
+ * `alwaysRevalidate` (requests-cache's always_revalidate): a fresh stored response with a validator
+ * is validated with the origin before every use; a 304 serves the stored body, a new 200 replaces it,
+ * and an origin that fails leaves the fresh stored response to be served. One without a validator is
+ * served while fresh, as without the option. Time is a ManualClock.
  */
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -72,6 +72,21 @@ for (const kind of storeKinds) {
         assert.equal(again.status, 200)
         assert.equal(again.text, first.text)
         assert.equal(conditional(path).length, 1, 'it was asked')
+      })
+    })
+
+    it('serves a fresh stored POST response, and sends a stale one again without preconditions (RFC 9110 §13.1.2: a conditional POST gets 412)', async () => {
+      const path = `/tagged-post-${kind.name}`
+      const post = { method: 'POST' as const, body: 'q=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }
+      await withCache({ clock, alwaysRevalidate: true, methods: ['GET', 'HEAD', 'POST'] }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`, post)
+        assert.match((await send(dispatcher, `${server.url}${path}`, post)).cacheStatus ?? '', /; hit;/)
+        clock.advanceSeconds(61)
+        const again = await send(dispatcher, `${server.url}${path}`, post)
+        assert.equal(again.status, 200)
+        assert.match(again.cacheStatus ?? '', /fwd=stale; fwd-status=200; stored/)
+        assert.equal(server.count(path), 2)
+        assert.equal(conditional(path).length, 0)
       })
     })
 

@@ -3,7 +3,7 @@ import type { HeaderRecord } from '../../lib/headers.js'
 import { conditionalHeaders, hasValidator } from '../../lib/policy/conditional.js'
 
 describe('policy/conditional conditionalHeaders and hasValidator', () => {
-  const rows: ReadonlyArray<{ name: string; stored: HeaderRecord; expected: Record<string, string> }> = [
+  const rows: ReadonlyArray<{ name: string; stored: HeaderRecord; method?: string; expected: Record<string, string> }> = [
     { name: 'no validators', stored: { 'content-type': 'text/plain' }, expected: {} },
     { name: 'strong ETag', stored: { etag: '"abc"' }, expected: { 'if-none-match': '"abc"' } },
     { name: 'weak ETag is sent as is (If-None-Match uses weak comparison)', stored: { etag: 'W/"abc"' }, expected: { 'if-none-match': 'W/"abc"' } },
@@ -20,11 +20,14 @@ describe('policy/conditional conditionalHeaders and hasValidator', () => {
       expected: { 'if-none-match': '"v2"', 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' },
     },
     { name: 'ETag with an invalid Last-Modified', stored: { etag: '"v2"', 'last-modified': 'garbage' }, expected: { 'if-none-match': '"v2"' } },
+    // RFC 9110 §13.1.2: a POST with If-None-Match would be failed with 412, or run again.
+    { name: "a stored POST's validators are not used", method: 'POST', stored: { etag: '"v2"', 'last-modified': 'Sun, 06 Nov 1994 08:49:37 GMT' }, expected: {} },
   ]
   for (const row of rows) {
     it(row.name, () => {
-      assert.deepEqual(conditionalHeaders(row.stored), row.expected)
-      assert.equal(hasValidator(row.stored), Object.keys(row.expected).length > 0)
+      const stored = { method: row.method ?? 'GET', headers: row.stored }
+      assert.deepEqual(conditionalHeaders(stored), row.expected)
+      assert.equal(hasValidator(stored), Object.keys(row.expected).length > 0)
     })
   }
 })

@@ -14,8 +14,8 @@ function options(partial: RowOptions = {}): ReuseOptions {
 }
 
 /** An entry whose current age at NOW is `age` seconds, `initialAge` of them from before it was stored. */
-function entry(age: number, lifetime: number, initialAge = 0, headers: HeaderRecord = {}) {
-  return { initialAge, responseTime: NOW - (age - initialAge) * 1000, lifetime, headers }
+function entry(age: number, lifetime: number, initialAge = 0, headers: HeaderRecord = {}, method = 'GET') {
+  return { initialAge, responseTime: NOW - (age - initialAge) * 1000, lifetime, method, headers }
 }
 
 interface DecideRow {
@@ -23,8 +23,9 @@ interface DecideRow {
   readonly age: number
   readonly lifetime: number
   readonly initialAge?: number
-  /** The stored response's fields (its validators, for alwaysRevalidate). */
+  /** The stored response's fields (its validators, for alwaysRevalidate), and the method it answered. */
   readonly headers?: HeaderRecord
+  readonly method?: string
   readonly res?: Partial<ResponseDirectives>
   readonly req?: Partial<RequestDirectives>
   readonly opts?: RowOptions
@@ -125,8 +126,10 @@ const decideRows: readonly DecideRow[] = [
   { name: 'alwaysRevalidate validates a fresh entry with a Last-Modified', age: 10, lifetime: 60, headers: { 'last-modified': 'Mon, 01 Jan 2024 10:00:00 GMT' }, opts: { alwaysRevalidate: true }, expected: revalidate(10, 'always-revalidate') },
   { name: 'alwaysRevalidate serves a fresh entry without a validator', age: 10, lifetime: 60, headers: { 'last-modified': 'yesterday' }, opts: { alwaysRevalidate: true }, expected: hit(10, 50) },
   { name: 'alwaysRevalidate serves a fresh immutable entry', age: 10, lifetime: 60, headers: { etag: '"a"' }, res: { immutable: true }, opts: { alwaysRevalidate: true }, expected: hit(10, 50) },
-  { name: 'alwaysRevalidate validates a stale immutable entry', age: 70, lifetime: 60, headers: { etag: '"a"' }, res: { immutable: true }, opts: { alwaysRevalidate: true }, expected: revalidate(70, 'always-revalidate') },
-  { name: 'alwaysRevalidate validates in the foreground within a swr window', age: 70, lifetime: 60, headers: { etag: '"a"' }, opts: { alwaysRevalidate: true, staleWhileRevalidate: 30 }, expected: revalidate(70, 'always-revalidate') },
+  { name: 'alwaysRevalidate leaves a stale entry to the usual rules: validated as stale', age: 70, lifetime: 60, headers: { etag: '"a"' }, opts: { alwaysRevalidate: true }, expected: revalidate(70, 'stale') },
+  { name: 'alwaysRevalidate leaves a stale entry to the usual rules: its swr window', age: 70, lifetime: 60, headers: { etag: '"a"' }, opts: { alwaysRevalidate: true, staleWhileRevalidate: 30 }, expected: swr(70, -10) },
+  { name: 'alwaysRevalidate leaves a stale entry to the usual rules: the request max-stale', age: 70, lifetime: 60, headers: { etag: '"a"' }, req: { maxStale: 100 }, opts: { alwaysRevalidate: true }, expected: hit(70, -10, true) },
+  { name: 'alwaysRevalidate serves a fresh stored POST (a conditional POST would get 412)', age: 10, lifetime: 60, headers: { etag: '"a"' }, method: 'POST', opts: { alwaysRevalidate: true }, expected: hit(10, 50) },
   { name: 'alwaysRevalidate gives way to only-if-cached', age: 10, lifetime: 60, headers: { etag: '"a"' }, req: { onlyIfCached: true }, opts: { alwaysRevalidate: true }, expected: hit(10, 50) },
   { name: 'alwaysRevalidate gives way to response no-cache', age: 10, lifetime: 60, headers: { etag: '"a"' }, res: { noCache: true }, opts: { alwaysRevalidate: true }, expected: revalidate(10, 'no-cache-response') },
   { name: 'cacheControl false ignores the swr directive', age: 70, lifetime: 60, res: { staleWhileRevalidate: 30 }, opts: { cacheControl: false }, expected: revalidate(70, 'stale') },
@@ -136,7 +139,7 @@ describe('policy/reuse decide', () => {
   for (const row of decideRows) {
     it(row.name, () => {
       const { responseDirectives, requestDirectives } = gatedDirectives(row.opts?.cacheControl, row.res, row.req)
-      const actual = decide(entry(row.age, row.lifetime, row.initialAge, row.headers), responseDirectives, requestDirectives, options(row.opts), NOW)
+      const actual = decide(entry(row.age, row.lifetime, row.initialAge, row.headers, row.method), responseDirectives, requestDirectives, options(row.opts), NOW)
       assert.deepEqual(actual, row.expected)
     })
   }
