@@ -129,10 +129,11 @@ const NOT_UPDATED: ReadonlySet<string> = new Set([
   'content-length',
   // §3.2 "fields the cache's stored response depends upon": the stored bytes were encoded, ranged and
   // digested as the original response said; a different Content-Encoding, Content-Range or
-  // Content-Digest from a 304 would mislabel the body we replay.
+  // Content-Digest (or the obsolete Content-MD5) from a 304 would mislabel the body we replay.
   'content-encoding',
   'content-range',
   'content-digest',
+  'content-md5',
   // §3.1 (fields excepted from storage): specific to the proxy the request went through.
   'proxy-authentication-info',
   // Recomputed: the refreshed entry's corrected initial age comes from the 304 itself (§4.2.3), and

@@ -63,7 +63,9 @@ export interface RedisStoreCommonOptions {
    * deletes, `clear()`, `deleteExpired()`) may go unanswered before the call fails with
    * StoreTimeoutError (`URC_ERR_STORE_TIMEOUT`), so the admin API and the CLI cannot hang on a Redis
    * that stopped answering. node-redis v4 cannot cancel a command: it goes on, its answer dropped.
-   * The calls `cache()` makes (get, set, locks) are bounded by its own `commandTimeout` instead.
+   * The calls `cache()` makes (get, set, locks) are bounded by its own `commandTimeout` instead, but
+   * its invalidations (RFC 9111 §4.4) go through the admin deletes: keep this above that (200 ms by
+   * default), as the default is. `scan()` is bounded too.
    * @default 5000
    */
   readonly commandTimeout?: number

@@ -35,9 +35,11 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
   if (etag !== null) headers['etag'] = etag
   if (q.get('lm') === '1') headers['last-modified'] = httpDate(lastModified())
   const noneMatch = req.headers['if-none-match']
-  if (etag !== null && noneMatch !== undefined && noneMatch.split(',').some((tag) => tag.trim() === etag)) {
-    res.writeHead(304, headers)
-    return void res.end()
+  // `yesterday`: an If-Modified-Since a lenient origin takes for a date (the cache ignores it).
+  const held = (etag !== null && noneMatch !== undefined && noneMatch.split(',').some((tag) => tag.trim() === etag)) || req.headers['if-modified-since'] === 'yesterday'
+  if (held) {
+    const notModified = (): void => void res.writeHead(304, headers).end()
+    return q.has('gate') ? void gate.then(notModified) : notModified()
   }
   const body = `body of ${url.pathname}`
   const send = (): void => {
@@ -210,6 +212,25 @@ for (const kind of storeKinds) {
         assert.equal(server.count(path), 2)
         assert.deepEqual(replies.map((r) => r.text), ['body of /collapsing', 'body of /collapsing'])
         assert.equal(replies.filter((r) => /; collapsed/.test(r.cacheStatus ?? '')).length, 1)
+      })
+    })
+
+    it('never lets a request with an If-Modified-Since it ignores lead a collapse: its origin may answer 304', async () => {
+      const path = '/ignored-ims?gate=1'
+      await withCache({ clock }, async (dispatcher) => {
+        let open!: () => void
+        gate = new Promise((resolve) => (open = resolve))
+        const conditional = send(dispatcher, `${server.url}${path}`, { headers: { 'if-modified-since': 'yesterday' } })
+        await eventually(() => server.count(path) === 1)
+        const plain = Promise.all([send(dispatcher, `${server.url}${path}`), send(dispatcher, `${server.url}${path}`)])
+        // Time for both plain requests to reach their lookups: one leads, the other follows it (had the
+        // conditional one led, both would follow it, then go to the origin after its 304).
+        await sleep(50)
+        open()
+        notModified(await conditional)
+        const replies = await plain
+        assert.deepEqual(replies.map((r) => r.status), [200, 200])
+        assert.equal(server.count(path), 2)
       })
     })
 

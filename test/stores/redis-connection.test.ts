@@ -11,7 +11,7 @@ import { RedisStore } from '../../lib/stores/redis-store.js'
 import { ManualClock } from '../helpers/clock.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { eventually } from '../helpers/client.js'
-import { collect, sleep } from './store-contract.js'
+import { collect, sleep, storedResponse } from './store-contract.js'
 
 /** Pauses `own` with a GET in flight, then starts close(): what the close tests watch. */
 async function closeWithCommandInFlight(store: RedisStore, own: RedisServer): Promise<{ pending: Promise<unknown>; closing: Promise<void>; state: { closed: boolean } }> {
@@ -94,6 +94,36 @@ describe('RedisStore connection', () => {
         assert.equal(error.timeoutMs, 3000)
       }
     })
+  })
+
+  it('bounds the removal an admin delete makes, not only its reads: delete(url) fails with StoreTimeoutError while writes wait', async function () {
+    this.timeout(10_000)
+    const own = await startRedis()
+    const clock = new ManualClock()
+    const store = new RedisStore({ url: own.url, namespace: 'admin-remove', clock, commandTimeout: 3000 })
+    const url = 'https://example.com/a'
+    try {
+      await store.ready()
+      await store.set([{ id: 'ab', value: storedResponse(url), ttlMs: 600_000, index: { url, tags: [], storedAt: Date.now() } }])
+      await own.cli('CLIENT', 'PAUSE', '10000', 'WRITE')
+      const result: { outcome?: unknown } = {}
+      const settled = (): unknown => result.outcome
+      void store.delete(url).then((count) => (result.outcome = count), (error: unknown) => (result.outcome = error))
+      // The index read and the entry's head answer; the UNLINK waits.
+      await sleep(50)
+      clock.advance(2999)
+      await sleep(20)
+      assert.equal(settled(), undefined, 'settled before commandTimeout passed')
+      clock.advance(1)
+      await eventually(() => settled() !== undefined)
+      const outcome = settled()
+      assert.ok(outcome instanceof StoreTimeoutError, String(outcome))
+      assert.equal(outcome.operation, 'remove')
+    } finally {
+      await own.cli('CLIENT', 'UNPAUSE')
+      await store.close()
+      await own.stop()
+    }
   })
 
   it('counts a flush that Redis answers late once: the flush is left to finish, not given up at commandTimeout', async function () {
