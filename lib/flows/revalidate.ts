@@ -14,7 +14,7 @@ import { toCacheResponse } from '../message.js'
 import { conditionalHeaders } from '../policy/conditional.js'
 import { withoutPreconditions } from '../policy/preconditions.js'
 import type { ResponseDirectives } from '../policy/directives.js'
-import { planRefresh } from '../policy/entry-plan.js'
+import { planRefresh, refreshChangesNothing } from '../policy/entry-plan.js'
 import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
 import { withResponseCookies } from '../policy/stored-headers.js'
 import type { Found } from '../storage/entry-repository.js'
@@ -91,8 +91,8 @@ function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, raw:
     return forwardAndRecord(ctx, exchange, { ...exchange.opts, headers: withoutPreconditions(exchange.req.headers) }, { pointer: found.pointer, fwd, detail: 'validator-mismatch', requestTime: ctx.clock.now() })
   }
   const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, exchange.req, requestTime, ctx.clock.now(), exchange.plan)
-  if (plan.store) void saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)
-  else void ctx.entries.remove(found.id)
+  if (!plan.store) void ctx.entries.remove(found.id)
+  else if (!refreshChangesNothing(entry, refreshed, ctx.clock.now())) void saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)
   if (settle !== undefined) return settle()
   const age = currentAge(refreshed, ctx.clock.now())
   const reply = { ...refreshed, headers: withResponseCookies(refreshed.headers, validation.headers) }

@@ -143,6 +143,24 @@ export function planRefresh(
 }
 
 /**
+ * Whether writing a refresh back can be skipped: `stored` is still fresh at `now` and the validation
+ * changed none of its fields but Date. What is stored already says the same, with freshness left; a
+ * response validated on every use (`alwaysRevalidate`, a `no-cache` one) is then not rewritten, body
+ * and all, on each 304. Once stale, or once the origin sends anything new, it is (RFC 9111 §4.3.4).
+ */
+export function refreshChangesNothing(stored: Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime' | 'headers'>, refreshed: Pick<StoredEntry, 'headers'>, now: number): boolean {
+  if (now >= staleAt(stored)) return false
+  const before = Object.keys(stored.headers).filter((name) => name !== 'date')
+  const after = Object.keys(refreshed.headers).filter((name) => name !== 'date')
+  return before.length === after.length && before.every((name) => sameValue(stored.headers[name], refreshed.headers[name]))
+}
+
+function sameValue(a: string | readonly string[] | undefined, b: string | readonly string[] | undefined): boolean {
+  if (typeof a === 'string' || typeof b === 'string' || a === undefined || b === undefined) return a === b
+  return a.length === b.length && a.every((line, index) => line === b[index])
+}
+
+/**
  * Milliseconds from `now` that the store keeps an entry planned with `retention`, or undefined to keep
  * it until evicted: the freshness left (0 once stale) plus the stale window.
  */

@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { cacheRunner, send } from '../helpers/client.js'
+import { cachedAgent, cacheRunner, eventually, send } from '../helpers/client.js'
 import { ManualClock } from '../helpers/clock.js'
+import { spyStore } from '../helpers/store-spy.js'
 import { storeKinds, suiteOrigin } from '../helpers/stores.js'
 
 const clock = new ManualClock(Date.UTC(2026, 0, 1, 12))
@@ -88,6 +89,23 @@ for (const kind of storeKinds) {
         assert.equal(server.count(path), 2)
         assert.equal(conditional(path).length, 0)
       })
+    })
+
+    it('writes back a 304 that changes nothing of a fresh entry only once the entry is stale', async () => {
+      const path = `/tagged-writes-${kind.name}`
+      const { store, calls } = spyStore(await kind.make())
+      const { dispatcher, close } = cachedAgent({ store, clock, alwaysRevalidate: true })
+      try {
+        await send(dispatcher, `${server.url}${path}`)
+        for (let i = 0; i < 3; i++) assert.match((await send(dispatcher, `${server.url}${path}`)).cacheStatus ?? '', /fwd=request; fwd-status=304/)
+        clock.advanceSeconds(61)
+        assert.match((await send(dispatcher, `${server.url}${path}`)).cacheStatus ?? '', /fwd=stale; fwd-status=304/)
+        // The miss, then the stale entry's refresh: none for the three validations of the fresh one.
+        await eventually(() => calls.writes >= 2)
+        assert.equal(calls.writes, 2)
+      } finally {
+        await close()
+      }
     })
 
     it('is off by default: a fresh entry is a hit with no request to the origin', async () => {
