@@ -210,12 +210,16 @@ describe('RedisStore localCache', () => {
     })
   }
 
-  it('closing a store right after construction leaves its tracking connection closed too', async () => {
-    // A borrowed client, connected first: any connection left afterwards is a tracking one.
-    const client = createClient4({ url: redis.url })
+  it('closing a store right after construction leaves its tracking connection closed too', async function () {
+    this.timeout(10_000)
+    // A server of its own: the other tests' stores, open until the suite ends, reconnect their tracking
+    // connections after the restart test, and would be counted here. A borrowed client, connected
+    // first: any connection left afterwards is a tracking one.
+    const own = await startRedis()
+    const client = createClient4({ url: own.url })
     client.on('error', () => {})
     await client.connect()
-    const connections = async (): Promise<number> => (await redis.cli('CLIENT', 'LIST')).split('\n').filter(Boolean).length
+    const connections = async (): Promise<number> => (await own.cli('CLIENT', 'LIST')).split('\n').filter(Boolean).length
     const before = await connections()
     try {
       for (let i = 0; i < 5; i++) await new RedisStore({ client, namespace: namespace(), localCache: { maxSize: 1024 } }).close()
@@ -226,6 +230,7 @@ describe('RedisStore localCache', () => {
       }
     } finally {
       await client.disconnect()
+      await own.stop()
     }
   })
 
