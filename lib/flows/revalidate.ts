@@ -40,10 +40,18 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
   const revalidation: Exchange = settle === undefined ? exchange : { ...exchange, downstream: backgroundDownstream(settle), request: { ...exchange.request, onOutcome: undefined } }
   const serveStale = (outcome: number | 'error'): void => {
     if (settle !== undefined) return settle()
+    const age = currentAge(entry, ctx.clock.now())
+    const status = outcome === 'error' ? {} : { status: outcome }
+    // A response still fresh (its validation was asked for: alwaysRevalidate, request no-cache) is no
+    // stale one served: a hit, said as `fwd=request; detail=origin-error`.
+    if (age < entry.lifetime) {
+      ctx.count(COUNT.hit)
+      ctx.publish(channels.hit, exchange, found.id, 'origin-error')
+      return serveEntry(ctx, exchange, found, entry, age, { kind: 'forward', fwd, ...status, detail: 'origin-error' })
+    }
     ctx.count(COUNT.staleServed)
     ctx.publish(channels.stale, exchange, found.id, 'stale-if-error')
-    const status = outcome === 'error' ? {} : { status: outcome }
-    serveEntry(ctx, exchange, found, entry, currentAge(entry, ctx.clock.now()), { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
+    serveEntry(ctx, exchange, found, entry, age, { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
   }
   const handler = new RevalidateHandler(revalidation.downstream, {
     staleAllowed: (status) => isErrorOutcome(status) && staleIfErrorAllowed(entry, responseDirectives, exchange.requestDirectives, exchange.reuse, ctx.clock.now()),

@@ -72,6 +72,7 @@ for (const kind of storeKinds) {
         const again = await send(dispatcher, `${server.url}${path}`)
         assert.equal(again.status, 200)
         assert.equal(again.text, first.text)
+        assert.match(again.cacheStatus ?? '', /fwd=request; fwd-status=503; detail=origin-error$/)
         assert.equal(conditional(path).length, 1, 'it was asked')
       })
     })
