@@ -155,11 +155,16 @@ export class Downstream {
   interim(status: number, headers: Headers, statusText: string): void {
     if (this.#state !== 'started') return
     this.controller.headersSent(headers)
+    const paused = this.controller.paused
     try {
       this.#handler.onResponseStart?.(this.controller, status, headers, statusText)
     } catch (err) {
       this.#fail(err)
     }
+    // undici's fetch asks for a pause in answer to every interim response and never resumes it; undici
+    // itself ignores that pause (client-h1). So does the cache: kept, it would hold a response replayed
+    // from the store after a 304 forever.
+    if (!paused && this.controller.paused && !this.controller.aborted) this.controller.resume()
   }
 
   responseStart(status: number, headers: Headers, statusText: string): void {
