@@ -16,6 +16,7 @@ import { withoutPreconditions } from '../policy/preconditions.js'
 import type { ResponseDirectives } from '../policy/directives.js'
 import { planRefresh, refreshChangesNothing } from '../policy/entry-plan.js'
 import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
+import { effectiveLifetime } from '../policy/reuse.js'
 import { withResponseCookies } from '../policy/stored-headers.js'
 import type { Found } from '../storage/entry-repository.js'
 import { COUNT, send, type CacheContext, type Exchange, type Headers } from './context.js'
@@ -44,7 +45,7 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
     const status = outcome === 'error' ? {} : { status: outcome }
     // A response still fresh (its validation was asked for: alwaysRevalidate, request no-cache) is no
     // stale one served: a hit, said as `fwd=request; detail=origin-error`.
-    if (age < entry.lifetime) {
+    if (age < effectiveLifetime(entry, responseDirectives)) {
       ctx.count(COUNT.hit)
       ctx.publish(channels.hit, exchange, found.id, 'origin-error')
       return serveEntry(ctx, exchange, found, entry, age, { kind: 'forward', fwd, ...status, detail: 'origin-error' })

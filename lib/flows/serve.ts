@@ -1,7 +1,8 @@
 /**
  * Serving a stored entry to the caller: its headers with Age (RFC 9111 §5.1) and our Cache-Status,
- * then its body, or a 304 when the caller's own preconditions say it holds the entry already (§4.3.2). An inline body starts at once; an external one once its first chunk is read and
- * checked, and if it cannot be, the request goes to the origin as a miss instead. Also the cache's own
+ * then its body, or a 304 when the caller's own preconditions say it holds the entry already
+ * (§4.3.2). An inline body starts at once; an external one once its first chunk is read and checked,
+ * and if it cannot be, the request goes to the origin as a miss instead. Also the cache's own
  * 504s: nothing usable stored under only-if-cached (§5.2.1.7), and a stored response that must not be
  * used unvalidated whose validation got no answer (§4.2.4).
  */

@@ -144,4 +144,12 @@ describe('a validation that gets no answer (RFC 9111 §4.2.4, §5.2.2.2)', () =>
       await close()
     }
   })
+
+  it('a response with conflicting freshness ("max-age=60, max-age=70", stale by §4.2.1) served after its validation failed is a stale-if-error serve', async () => {
+    const seen = await staleThenClosed('/conflicting-max-age', 'max-age=60, max-age=70', { staleIfError: true })
+    assert.equal(seen.kind, 'reply')
+    const { reply } = seen as Extract<typeof seen, { kind: 'reply' }>
+    assert.equal(reply.text, '/conflicting-max-age body')
+    assert.match(reply.cacheStatus ?? '', /fwd=stale; detail=stale-if-error$/)
+  })
 })
