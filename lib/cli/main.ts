@@ -22,11 +22,8 @@ export interface CliIo {
   readonly stderr: Writer
   /** Read for REDIS_URL only. */
   readonly env: Readonly<Record<string, string | undefined>>
-  /** How long to wait for Redis before giving up with exit code 1. @default 3000 */
-  readonly connectTimeoutMs?: number
 }
 
-const CONNECT_TIMEOUT_MS = 3000
 /** The stats table's rows, in order. */
 const STATS_ROWS = ['entries', 'bytes', ...STORE_COUNTER_NAMES] as const
 
@@ -60,7 +57,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return error instanceof InvalidOptionError ? 2 : 1
   }
   try {
-    await store.ready(io.connectTimeoutMs ?? CONNECT_TIMEOUT_MS)
+    // No wait of its own for the connection: the first command waits for the first connect attempt
+    // within --timeout, and fails at once with its error (refused, WRONGPASS) as redis-cli does.
     await run(store, command, values, (line) => print(io.stdout, line))
     return 0
   } catch (error) {

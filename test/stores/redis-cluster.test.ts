@@ -287,7 +287,7 @@ describe('RedisStore on a Redis Cluster', function () {
       const out = { text: '', write: (chunk: string) => ((out.text += chunk), true) }
       const err = { text: '', write: (chunk: string) => ((err.text += chunk), true) }
       // No REDIS_URL: a run that ignored --cluster would fail rather than reach a developer's Redis.
-      const code = await main(args, { stdout: out, stderr: err, env: { REDIS_URL: 'redis://127.0.0.1:1' }, connectTimeoutMs: 5000 })
+      const code = await main(args, { stdout: out, stderr: err, env: { REDIS_URL: 'redis://127.0.0.1:1' } })
       return { code, stdout: out.text, stderr: err.text }
     }
 
