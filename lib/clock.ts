@@ -41,9 +41,19 @@ export function resolveClock(value: unknown, option = 'clock'): Clock {
 }
 
 /**
+ * A deadline whose timer fires this late (a quarter of its duration, and at least
+ * STALL_MIN_LATENESS_MS) measures a stall of this process's event loop (a GC pause, a long synchronous
+ * task), not of what it bounds: the answer may be waiting unread on the socket, since Node runs due
+ * timers before it polls for I/O (issue 11). The deadline then gets one fresh window, counted from
+ * when the loop came back.
+ */
+const STALL_LATENESS = 0.25
+const STALL_MIN_LATENESS_MS = 25
+
+/**
  * One deadline in a Deadlines list: `expire()` runs once it falls due, unless it was removed first.
- * Subclassed by what it bounds (GuardedStore's calls), so a deadline costs one object, not a timer
- * and the closures around it.
+ * Subclassed by what it bounds (GuardedStore's and RedisConnection's calls), so a deadline costs one
+ * object, not a timer and the closures around it.
  */
 export abstract class Deadline {
   /** When it falls due, on the clock (set by Deadlines.add). */
@@ -51,6 +61,8 @@ export abstract class Deadline {
   prev: Deadline | undefined
   next: Deadline | undefined
   linked = false
+  /** Whether it was given its fresh window after a stall already (STALL_LATENESS). */
+  extended = false
   abstract expire(): void
 }
 
@@ -60,7 +72,8 @@ export abstract class Deadline {
  * long before it does. Deadlines of one duration fall due in the order they were added, so they wait
  * in a list in that order; a removed one is unlinked at once, so nothing is kept for it. The timer is
  * armed for the oldest deadline waiting when it was armed; if that one was removed since, the timer
- * finds nothing due and re-arms itself for the oldest one left.
+ * finds nothing due and re-arms itself for the oldest one left. A deadline found due only after a
+ * stall of the event loop gets one fresh window first (STALL_LATENESS).
  */
 export class Deadlines {
   readonly ms: number
@@ -112,13 +125,20 @@ export class Deadlines {
     const cutoff = Math.max(now, this.#armedFor ?? -Infinity)
     this.#armedFor = undefined
     this.#firing = true
+    const stalled = Math.max(this.ms * STALL_LATENESS, STALL_MIN_LATENESS_MS)
     try {
-      // An expire() may add a deadline again: it goes to the tail, due after the cutoff. A deadline more
-      // than `ms` ahead was set on a clock that has gone back since: it has waited its turn already.
+      // An expire() may add a deadline again: it goes to the tail, due after the cutoff, as does one
+      // given a fresh window. A deadline more than `ms` ahead was set on a clock that has gone back
+      // since: it has waited its turn already.
       while (this.#head !== undefined && (this.#head.due <= cutoff || this.#head.due - now > this.ms)) {
         const deadline = this.#head
         this.remove(deadline)
-        deadline.expire()
+        if (!deadline.extended && now - deadline.due >= stalled) {
+          deadline.extended = true
+          this.add(deadline)
+        } else {
+          deadline.expire()
+        }
       }
     } finally {
       this.#firing = false

@@ -71,15 +71,6 @@ export type RangeRead =
 
 const MAX_COOLDOWN_MS = 30_000
 
-/**
- * A deadline that expires this late (a quarter of its duration, and at least STALL_MIN_LATENESS_MS)
- * measures a stall of this process's event loop (a GC pause, a long synchronous task), not of the
- * store: the answer may be waiting unread on the socket, since Node runs due timers before it polls
- * for I/O (issue 11). The call then gets one fresh window, counted from when the loop came back.
- */
-const STALL_LATENESS = 0.25
-const STALL_MIN_LATENESS_MS = 25
-
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CacheError | undefined }
 
 /** A call the breaker did not let through: no error to report, it was reported when the breaker opened. */
@@ -265,14 +256,14 @@ export class GuardedStore {
 
   /**
    * Settles with the store's outcome or a timeout after `timeoutMs` (longer after a stall of our own
-   * loop: STALL_LATENESS), whichever comes first. The store promise always has handlers attached, so
+   * loop: Deadlines), whichever comes first. The store promise always has handlers attached, so
    * its late rejection after a timeout is never unhandled.
    */
   #race<T>(operation: string, invoke: () => Promise<T>, timeoutMs: number): Promise<Outcome<T>> {
     let deadlines = this.#deadlines.get(timeoutMs)
     if (deadlines === undefined) this.#deadlines.set(timeoutMs, (deadlines = new Deadlines(this.#clock, timeoutMs)))
     return new Promise((resolve) => {
-      const call = new BoundedCall<T>(operation, deadlines, this.#clock, resolve)
+      const call = new BoundedCall<T>(operation, deadlines, resolve)
       deadlines.add(call)
       let promise: Promise<T>
       try {
@@ -307,14 +298,12 @@ function rangeRead(outcome: Outcome<Uint8Array | undefined>): RangeRead {
 
 /**
  * One store call under way and its deadline: settles with the store's outcome or a timeout, whichever
- * comes first. A deadline that expires this late (STALL_LATENESS) measures a stall of this process's
- * event loop, not of the store, and gives the call one fresh window from when the loop came back.
+ * comes first (Deadlines gives it a fresh window after a stall of this process's event loop).
  */
 class BoundedCall<T> extends Deadline {
-  #fresh = true
   #done = false
 
-  constructor(readonly operation: string, readonly deadlines: Deadlines, readonly clock: Clock, readonly resolve: (outcome: Outcome<T>) => void) {
+  constructor(readonly operation: string, readonly deadlines: Deadlines, readonly resolve: (outcome: Outcome<T>) => void) {
     super()
   }
 
@@ -327,13 +316,7 @@ class BoundedCall<T> extends Deadline {
   }
 
   expire(): void {
-    const timeoutMs = this.deadlines.ms
-    if (this.#fresh && this.clock.now() - this.due >= Math.max(timeoutMs * STALL_LATENESS, STALL_MIN_LATENESS_MS)) {
-      this.#fresh = false
-      this.deadlines.add(this)
-      return
-    }
-    this.#settle({ ok: false, error: new StoreTimeoutError(this.operation, timeoutMs) })
+    this.#settle({ ok: false, error: new StoreTimeoutError(this.operation, this.deadlines.ms) })
   }
 
   #settle(outcome: Outcome<T>): void {

@@ -108,8 +108,8 @@ export class RedisConnection {
   /**
    * Runs one command batch. Before the first connect attempt has settled it waits for it; after, it
    * fails fast when the client cannot take commands now. Unbounded: for the calls cache() makes
-   * (GuardedStore bounds them, with its own budgets and its grace for a stalled event loop) and the
-   * background ones that must not be given up while they may still land (the counter flush).
+   * (GuardedStore bounds them with its own budgets) and the background ones that must not be given up
+   * while they may still land (the counter flush).
    */
   run<T>(operation: string, command: (redis: RedisCommands) => Promise<T>): Promise<T> {
     if (this.#starting !== undefined && this.#closing === undefined && !this.#redis.isReady) {

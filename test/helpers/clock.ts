@@ -55,3 +55,17 @@ export class ManualClock implements Clock {
     this.advance(seconds * 1000)
   }
 }
+
+/**
+ * A ManualClock whose now() can jump ahead without firing timers, as the system clock does while the
+ * event loop is blocked: the timers due meanwhile then fire late, on the next advance().
+ */
+export class StallingClock extends ManualClock {
+  #lag = 0
+  override now(): number {
+    return super.now() + this.#lag
+  }
+  stall(ms: number): void {
+    this.#lag += ms
+  }
+}

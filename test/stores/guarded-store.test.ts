@@ -10,7 +10,7 @@ import {
 } from '../../lib/errors.js'
 import { GuardedStore, type GuardOptions } from '../../lib/stores/guarded-store.js'
 import type { CacheCounters, CacheStore, EntryInfo, StoreStats } from '../../lib/stores/types.js'
-import { ManualClock } from '../helpers/clock.js'
+import { ManualClock, StallingClock } from '../helpers/clock.js'
 import { text } from './store-contract.js'
 
 /** What the fake store does with its next call. */
@@ -114,20 +114,6 @@ class FakeStore implements CacheStore {
       case 'held':
         return new Promise<void>((resolve, reject) => this.#held.push({ resolve, reject })).then(value)
     }
-  }
-}
-
-/**
- * A ManualClock whose now() can jump ahead without firing timers, as the system clock does while the
- * event loop is blocked: the timers due meanwhile then fire late, on the next advance().
- */
-class StallingClock extends ManualClock {
-  #lag = 0
-  override now(): number {
-    return super.now() + this.#lag
-  }
-  stall(ms: number): void {
-    this.#lag += ms
   }
 }
 
