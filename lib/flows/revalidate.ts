@@ -12,7 +12,7 @@ import { Downstream } from '../handlers/downstream.js'
 import { RevalidateHandler } from '../handlers/revalidate-handler.js'
 import { toCacheResponse } from '../message.js'
 import { conditionalHeaders } from '../policy/conditional.js'
-import { withoutPreconditions } from '../policy/preconditions.js'
+import { receivedPreconditions, withoutPreconditions } from '../policy/preconditions.js'
 import type { ResponseDirectives } from '../policy/directives.js'
 import { planRefresh, refreshChangesNothing } from '../policy/entry-plan.js'
 import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
@@ -35,7 +35,12 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
   const { entry } = found
   const requestTime = ctx.clock.now()
   const conditions = conditionalHeaders(entry)
-  ctx.count(Object.keys(conditions).length > 0 ? COUNT.revalidation : COUNT.miss)
+  const ownConditions = Object.keys(conditions).length > 0
+  ctx.count(ownConditions ? COUNT.revalidation : COUNT.miss)
+  // RFC 9111 §4.3.2 lets the cache send the caller's If-None-Match with its own; with no validator of
+  // its own the caller's preconditions go as they came (those the cache evaluates: the rest never get
+  // here, bypass.ts), and a 304 to them is the caller's. In the background there is no caller.
+  const callersPreconditions = !ownConditions && settle === undefined && typeof receivedPreconditions(exchange.req) === 'object'
   // The exchange the validation response flows through: the caller's, or one with no caller behind it.
   // In the background nobody waits for the answer: the caller's onOutcome was told already.
   const revalidation: Exchange = settle === undefined ? exchange : { ...exchange, downstream: backgroundDownstream(settle), request: { ...exchange.request, onOutcome: undefined } }
@@ -55,6 +60,7 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
     serveEntry(ctx, exchange, found, entry, age, { kind: 'forward', fwd: 'stale', ...status, detail: 'stale-if-error' })
   }
   const handler = new RevalidateHandler(revalidation.downstream, {
+    callersPreconditions,
     staleAllowed: (status) => isErrorOutcome(status) && staleIfErrorAllowed(entry, responseDirectives, exchange.requestDirectives, exchange.reuse, ctx.clock.now()),
     // RFC 9111 §4.3.5: a 200 to HEAD that describes the stored representation freshens it like a 304.
     freshens: (status, raw) => exchange.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers, bodySize(entry)),
@@ -75,9 +81,9 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
       return recordingHandler(ctx, revalidation, { pointer: found.pointer, fwd, requestTime, replaces: entry })
     },
   })
-  // The caller's own preconditions go: the origin answers for the stored response, and serve.ts then
-  // answers the caller's (RFC 9111 §4.3.2).
-  send(revalidation, { ...exchange.opts, headers: { ...withoutPreconditions(exchange.req.headers), ...conditions } }, handler)
+  // Otherwise the caller's own preconditions go: the origin answers for the stored response, and
+  // serve.ts then answers the caller's (RFC 9111 §4.3.2).
+  send(revalidation, callersPreconditions ? exchange.opts : { ...exchange.opts, headers: { ...withoutPreconditions(exchange.req.headers), ...conditions } }, handler)
 }
 
 /**

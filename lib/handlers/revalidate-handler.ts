@@ -1,6 +1,6 @@
 /**
  * Handles the conditional request sent to validate a stale entry (RFC 9111 §4.3.1-§4.3.4).
- * A 304, an error status for which stale-if-error allows the stale entry (RFC 5861 §4), and a failure
+ * A 304 to the cache's own preconditions, an error status for which stale-if-error allows the stale entry (RFC 5861 §4), and a failure
  * with no response at all go back to the revalidate flow through a callback and never reach the caller
  * as such; any other response continues as a forwarded, recorded response through the handler the
  * revalidate flow supplies (flows/miss.ts). A caller's own abort always reaches the caller as itself.
@@ -12,6 +12,11 @@ import type { Downstream } from './downstream.js'
 type Headers = Record<string, string | string[] | undefined>
 
 export interface RevalidateHooks {
+  /**
+   * True when the request carries the caller's own preconditions and none of the cache's: a 304 then
+   * answers the caller, not the stored response, and goes on as any other response.
+   */
+  readonly callersPreconditions: boolean
   /** True when this error status lets the stale entry be served. */
   staleAllowed(status: number): boolean
   /** True when a non-304 response still only freshens the stored one (a 200 to HEAD, RFC 9111 §4.3.5). */
@@ -51,7 +56,7 @@ export class RevalidateHandler implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
     // An interim response (102, 103) goes to the caller, if there is one, untouched; the final one decides.
     if (status < 200) return this.#downstream?.interim(status, headers, statusText ?? '')
-    if (status === 304 || this.#hooks.freshens(status, headers)) {
+    if ((status === 304 && !this.#hooks.callersPreconditions) || this.#hooks.freshens(status, headers)) {
       this.#mode = 'not-modified'
       this.#notModifiedHeaders = headers
       this.#notModifiedStatus = status

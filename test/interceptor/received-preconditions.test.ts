@@ -23,6 +23,7 @@ const lastModified = (): number => clock.now() - 3_600_000
 
 /**
  * Answers `/<name>?tag=x` (ETag "x"), `?weak=x` (ETag W/"x"), `&lm=1` (an hour-old Last-Modified),
+ * `&bare=1` (the tag held but not sent),
  * `&status=N`, with Cache-Control max-age=100, Content-Type, Content-Language and a body naming the
  * path. It evaluates a forwarded If-None-Match itself, as an origin would: 304 when the list holds its
  * ETag.
@@ -32,7 +33,8 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
   const q = url.searchParams
   const headers: Record<string, string> = { date: httpDate(clock.now()), 'cache-control': 'max-age=100' }
   const etag = q.has('tag') ? `"${q.get('tag')}"` : q.has('weak') ? `W/"${q.get('weak')}"` : null
-  if (etag !== null) headers['etag'] = etag
+  // `&bare=1`: the tag is evaluated, but not sent (an origin whose 200s lose their ETag on the way).
+  if (etag !== null && q.get('bare') !== '1') headers['etag'] = etag
   if (q.get('lm') === '1') headers['last-modified'] = httpDate(lastModified())
   const noneMatch = req.headers['if-none-match']
   // `yesterday`: an If-Modified-Since a lenient origin takes for a date (the cache ignores it).
@@ -245,6 +247,40 @@ for (const kind of storeKinds) {
         const validation = server.requests.at(-1)!
         assert.equal(validation.headers['if-modified-since'], stored)
         assert.equal(validation.headers['if-none-match'], undefined, "the caller's tag went to the origin")
+      })
+    })
+
+    it("sends the caller's preconditions when the stale entry has no validator, and passes a 304 on without touching the entry (RFC 9111 §4.3.2)", async () => {
+      const path = '/no-validator?tag=abcdef&bare=1'
+      await withCache({ clock }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`)
+        clock.advanceSeconds(101)
+        const held = await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"1234", "abcdef"' } })
+        notModified(held)
+        assert.match(held.cacheStatus ?? '', /fwd=stale; fwd-status=304$/)
+        assert.equal(server.requests.at(-1)!.headers['if-none-match'], '"1234", "abcdef"')
+        // The 304 answered the caller's tags, not the stored response: the entry is still stale, and a
+        // caller without the representation gets it from the origin, stored again.
+        const plain = await send(dispatcher, `${server.url}${path}`)
+        assert.equal(plain.text, 'body of /no-validator')
+        assert.match(plain.cacheStatus ?? '', /fwd=stale; fwd-status=200; stored/)
+        assert.equal(server.count(path), 3)
+        // A caller holding another tag gets the stored 200, from the cache now that it is fresh again.
+        const other = await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"1234"' } })
+        assert.equal(other.text, 'body of /no-validator')
+        assert.match(other.cacheStatus ?? '', /; hit;/)
+      })
+    })
+
+    it("strips the caller's preconditions from a background revalidation of an entry without validator (stale-while-revalidate)", async () => {
+      const path = '/no-validator-swr?tag=abcdef&bare=1'
+      await withCache({ clock, staleWhileRevalidate: 60 }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`)
+        clock.advanceSeconds(101)
+        const served = await send(dispatcher, `${server.url}${path}`, { headers: { 'if-none-match': '"abcdef"' } })
+        assert.match(served.cacheStatus ?? '', /detail=stale-while-revalidate/)
+        await eventually(() => server.count(path) === 2)
+        assert.equal(server.requests.at(-1)!.headers['if-none-match'], undefined, 'the background request carried the caller\'s tag')
       })
     })
 
