@@ -58,9 +58,10 @@ export interface CacheOptions {
   urlsExpireAfter?: Readonly<Record<string, ExpireAfter>>
 
   /**
-   * Honour `Cache-Control`, `Expires` and `Pragma` from responses and requests (RFC 9111). With `false`,
-   * only `expireAfter` / `urlsExpireAfter` decide lifetimes and request directives are ignored;
-   * `no-store` is still honoured. [cache_control]
+   * Honour the response's `Cache-Control`, `Expires` and `Pragma` (RFC 9111). With `false`, only
+   * `expireAfter` / `urlsExpireAfter` decide a response's lifetime; its `no-store` is still honoured.
+   * Request directives (`no-store`, `no-cache`, `max-age`, `max-stale`, `min-fresh`, `only-if-cached`)
+   * are honoured either way, as in requests-cache. [cache_control]
    * @default true
    */
   cacheControl?: boolean
@@ -150,7 +151,8 @@ export interface CacheOptions {
   /**
    * Opt in to caching requests that carry `Authorization` or `Cookie`. Each credential gets its own
    * entries: the key includes an HMAC-SHA256 of those header values under `secret`, never the values
-   * themselves. Without it such requests bypass the cache (one store serves every user of a process).
+   * themselves. `secret` is at least 16 characters (or bytes); a shorter one is refused with
+   * InvalidOptionError. Without it such requests bypass the cache (one store serves every user of a process).
    * Either way a response's `Set-Cookie` is never stored: it reaches the caller whose request the origin
    * answered, and no one after.
    * @default undefined (bypass)
