@@ -96,10 +96,12 @@ export class ExternalBodies {
   async #readChunk(entryId: string, body: ExternalBody, index: number, retries: readonly number[]): Promise<Buffer | undefined> {
     const offset = index * body.chunkSize
     const length = Math.min(body.chunkSize, body.size - offset)
-    let read: RangeRead = await this.#store.getRange(body.id, offset, length)
+    // A chunk after the first belongs to a response under way: the read breaker does not skip it.
+    const underway = retries.length > 0
+    let read: RangeRead = await this.#store.getRange(body.id, offset, length, this.#store.commandTimeout, underway)
     for (const factor of retries) {
       if (read.kind !== 'timeout') break
-      read = await this.#store.getRange(body.id, offset, length, factor * this.#store.commandTimeout)
+      read = await this.#store.getRange(body.id, offset, length, factor * this.#store.commandTimeout, underway)
     }
     // No answer says nothing of the entry: the guard reported it, and the entry stays.
     if (read.kind === 'timeout' || read.kind === 'unavailable') return undefined

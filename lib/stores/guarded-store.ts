@@ -144,9 +144,15 @@ export class GuardedStore {
     return this.#call(this.#reads, 'get', () => this.store.get(ids)).then(valueOrUndefined)
   }
 
-  /** One chunk of a stored body, within `timeoutMs` (default commandTimeout); see RangeRead. */
-  getRange(id: string, offset: number, length: number, timeoutMs = this.commandTimeout): Promise<RangeRead> {
-    return this.#call(this.#reads, 'getRange', () => this.store.getRange(id, offset, length), timeoutMs).then(rangeRead)
+  /**
+   * One chunk of a stored body, within `timeoutMs` (default commandTimeout); see RangeRead. A chunk of
+   * a response `underway` (streaming to its caller already) is asked for even while the read breaker
+   * is open, and then moves no state: the breaker spares new requests a failing store, and skipping
+   * this read would cut a started response short (on a loaded machine, three slow chunk reads of
+   * other responses opened it and aborted every large hit under way).
+   */
+  getRange(id: string, offset: number, length: number, timeoutMs = this.commandTimeout, underway = false): Promise<RangeRead> {
+    return this.#call(this.#reads, 'getRange', () => this.store.getRange(id, offset, length), timeoutMs, underway).then(rangeRead)
   }
 
   /** Whether the writes were committed. */
@@ -228,9 +234,11 @@ export class GuardedStore {
   }
 
   /** Promise chains rather than async functions: this runs for every store call, and each async layer costs. */
-  #call<T>(breaker: Breaker, operation: string, invoke: () => Promise<T>, timeoutMs = this.commandTimeout): Promise<Outcome<T>> {
+  #call<T>(breaker: Breaker, operation: string, invoke: () => Promise<T>, timeoutMs = this.commandTimeout, underway = false): Promise<Outcome<T>> {
     // Writes wait for reads to be healthy: while the read breaker is not closed the store is down as a whole.
-    const admission = breaker === this.#writes && this.#reads.state !== 'closed' ? 'skip' : breaker.admit()
+    let admission = breaker === this.#writes && this.#reads.state !== 'closed' ? 'skip' : breaker.admit()
+    // An ordinary call admitted while the breaker is not closed moves no state (Breaker.settle).
+    if (admission === 'skip' && underway) admission = 'call'
     if (admission === 'skip') return Promise.resolve(SKIPPED)
     return this.#race(operation, invoke, timeoutMs).then((outcome) => {
       if (outcome.ok) {

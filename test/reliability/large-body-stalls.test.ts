@@ -104,7 +104,7 @@ describe('large hits through stalls (issue 11)', () => {
         ),
       )
       assert.ok(stalled, 'the loop was stalled mid-stream')
-      for (const [index, body] of bodies.entries()) assert.ok(body.equals(LARGE), `caller ${index} got ${body.byteLength} bytes`)
+      for (const [index, body] of bodies.entries()) assert.ok(body.equals(LARGE), `caller ${index} got ${body.byteLength} bytes; onError got ${r.errors.map((e) => e.code).join(', ')}`)
       // The stall itself costs no timeout (GuardedStore gives a late timer a fresh window; its unit
       // tests pin that down); a loaded machine may still time a read out, which is retried.
       assert.ok(

@@ -506,6 +506,25 @@ describe('GuardedStore', () => {
       assert.deepEqual(await h.guarded.getRange('abcd', 0, 2), { kind: 'unavailable' })
     })
 
+    it('a chunk of a response under way reaches the store while the breaker is open, and moves no state', async () => {
+      const h = harness({ failureThreshold: 1, commandTimeout: 40, cooldown: 1000 })
+      await failGets(h, 1)
+      assert.equal(h.guarded.state, 'open')
+      h.store.behaviour = OK
+      const calls = h.store.calls
+      assert.deepEqual(await h.guarded.getRange('abcd', 1, 2, 40, true), { kind: 'bytes', bytes: text('bc') })
+      assert.equal(h.store.calls, calls + 1)
+      assert.equal(h.guarded.state, 'open', 'a read under way is no probe: it does not close the breaker')
+      assert.deepEqual(await h.guarded.getRange('abcd', 1, 2), { kind: 'unavailable' }, 'a first chunk is still skipped')
+      h.store.behaviour = boom()
+      assert.deepEqual(await h.guarded.getRange('abcd', 1, 2, 40, true), { kind: 'unavailable' })
+      // A failed read under way does not put the probe off: it comes when the first cooldown ends.
+      h.store.behaviour = OK
+      at(h, 1000)
+      assert.deepEqual(await h.guarded.get(['ab']), [text('ab')])
+      assert.equal(h.guarded.state, 'closed')
+    })
+
     it('waits the budget the caller gives instead of commandTimeout', async () => {
       const h = harness({ commandTimeout: 40 })
       h.store.behaviour = HANG
