@@ -59,11 +59,32 @@ describe('fleet-wide collapsing (two caches sharing one Redis namespace)', () =>
   const url = (path: string): string => `${origin.url}${path}`
 
   it('concurrent misses in both caches reach the origin once; the waiting cache serves the entry as collapsed', async () => {
-    const { a, b } = await fleet()
+    // The origin answers once b's leader has found the lock held, however slow the machine: b's
+    // requests are then waiting, not served a stored entry as hits.
+    let bWaits!: () => void
+    const waiting = new Promise<void>((resolve) => (bWaits = resolve))
+    routes.set('/cold', (_req, res) => void waiting.then(() => res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 13 }).end('body of /cold')))
+    const claims = new Map<CacheStore, string[]>()
+    const watched = (store: RedisStore): CacheStore =>
+      new Proxy(store, {
+        get(target, name) {
+          const value: unknown = Reflect.get(target, name, target)
+          if (typeof value !== 'function') return value
+          if (name !== 'claim') return (value as (...args: unknown[]) => unknown).bind(target)
+          return async (...args: unknown[]) => {
+            const claim = (await (value as (...args: unknown[]) => Promise<string>).apply(target, args)) as string
+            claims.set(store, [...(claims.get(store) ?? []), claim])
+            if (store === stores[1] && claim === 'held') bWaits()
+            return claim
+          }
+        },
+      })
+    const { a, b, stores } = await fleet({}, watched)
     const first = send(a.dispatcher, url('/cold'))
     // a's leader holds the lock before b asks (an origin request is under way).
     await until(() => origin.count('/cold') === 1)
     const replies = await Promise.all([first, send(a.dispatcher, url('/cold')), ...[0, 1, 2].map(() => send(b.dispatcher, url('/cold')))])
+    assert.deepEqual(claims.get(stores[1]!), ['held'], "b's leader asked once and waited")
     for (const reply of replies) assert.equal(reply.text, 'body of /cold')
     assert.equal(origin.count('/cold'), 1)
     const fromB = replies.slice(2)
@@ -159,12 +180,19 @@ describe('fleet-wide collapsing (two caches sharing one Redis namespace)', () =>
 
   it('a stale entry is revalidated in the background by one cache of the fleet, not by each', async () => {
     let validations = 0
-    routes.set('/swr', (req, res) => {
-      if (req.headers['if-none-match'] !== undefined) validations++
-      const status = req.headers['if-none-match'] === '"v1"' ? 304 : 200
-      setTimeout(() => res.writeHead(status, { 'cache-control': 'max-age=1, stale-while-revalidate=600', etag: '"v1"', 'content-length': status === 304 ? 0 : 2 }).end(status === 304 ? undefined : 'v1'), ORIGIN_MS)
-    })
+    // The validation is answered once every stale request has been served, however slow the machine:
+    // none of them can find the entry refreshed (or a revalidation over and the lock free).
+    let served!: () => void
+    const allServed = new Promise<void>((resolve) => (served = resolve))
     const clock = new ManualClock(Date.now())
+    routes.set('/swr', (req, res) => {
+      const validation = req.headers['if-none-match'] !== undefined
+      if (validation) validations++
+      const status = req.headers['if-none-match'] === '"v1"' ? 304 : 200
+      const answer = (): void => void res.writeHead(status, { date: new Date(clock.now()).toUTCString(), 'cache-control': 'max-age=1, stale-while-revalidate=600', etag: '"v1"', 'content-length': status === 304 ? 0 : 2 }).end(status === 304 ? undefined : 'v1')
+      if (validation) void allServed.then(answer)
+      else setTimeout(answer, ORIGIN_MS)
+    })
     const { a, b, stores } = await fleet({ clock })
     assert.equal((await send(a.dispatcher, url('/swr'))).text, 'v1')
     // The write is not awaited by the request (and takes three round trips on a cluster).
@@ -172,6 +200,7 @@ describe('fleet-wide collapsing (two caches sharing one Redis namespace)', () =>
     clock.advance(5000)
     const replies = await Promise.all([a, b, a, b].map((agent) => send(agent.dispatcher, url('/swr'))))
     for (const reply of replies) assert.match(reply.cacheStatus ?? '', /; hit; .*detail=stale-while-revalidate/)
+    served()
     await until(() => validations >= 1)
     // Let a second revalidation (the bug) arrive, if one was sent.
     await new Promise((resolve) => setTimeout(resolve, ORIGIN_MS + 100))

@@ -73,11 +73,18 @@ describe('RedisStore localCache', () => {
     const writer = await open({ namespace: ns }, false)
     const store = await open({ namespace: ns, localCache: { maxSize: 1 << 20 } })
     await writer.set([{ id: ID, value: value('v1'), ttlMs: 60_000 }])
-    assert.equal(await read(store), 'v1')
-    const before = await getCalls()
-    for (let i = 0; i < 5; i++) assert.equal(await read(store), 'v1')
-    assert.equal(await getCalls(), before)
-    assert.equal(store.localCacheStats()?.hits, 5)
+    // A heartbeat that a loaded machine reads late empties the tier (the tier's own safety rule): a
+    // round in which that happened is run again.
+    for (let round = 1; ; round++) {
+      assert.equal(await read(store), 'v1')
+      const { hits, drops } = store.localCacheStats()!
+      const before = await getCalls()
+      for (let i = 0; i < 5; i++) assert.equal(await read(store), 'v1')
+      if (store.localCacheStats()!.drops !== drops && round < 3) continue
+      assert.equal(await getCalls(), before)
+      assert.equal(store.localCacheStats()!.hits - hits, 5)
+      break
+    }
     const stats = await store.stats()
     assert.equal(stats.localCache?.entries, 1)
   })
