@@ -16,7 +16,7 @@ import { receivedPreconditions, withoutPreconditions } from '../policy/precondit
 import type { ResponseDirectives } from '../policy/directives.js'
 import { planRefresh, refreshChangesNothing } from '../policy/entry-plan.js'
 import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
-import { effectiveLifetime } from '../policy/reuse.js'
+import { effectiveLifetime, validatedOnEveryUse } from '../policy/reuse.js'
 import { withResponseCookies } from '../policy/stored-headers.js'
 import type { Found } from '../storage/entry-repository.js'
 import { COUNT, send, type CacheContext, type Exchange, type Headers } from './context.js'
@@ -64,7 +64,7 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
     staleAllowed: (status) => isErrorOutcome(status) && staleIfErrorAllowed(entry, responseDirectives, exchange.requestDirectives, exchange.reuse, ctx.clock.now()),
     // RFC 9111 §4.3.5: a 200 to HEAD that describes the stored representation freshens it like a 304.
     freshens: (status, raw) => exchange.req.method === 'HEAD' && status === 200 && headResponseMatches(entry.headers, toCacheResponse(status, raw, '').headers, bodySize(entry)),
-    notModified: (raw, status) => onNotModified(ctx, revalidation, found, raw, status, requestTime, fwd, settle),
+    notModified: (raw, status) => onNotModified(ctx, revalidation, found, responseDirectives, raw, status, requestTime, fwd, settle),
     serveStale,
     unanswered: (error) => {
       // In the background nobody waits for an answer: the entry is left as it was.
@@ -96,7 +96,7 @@ export function revalidateInBackground(ctx: CacheContext, exchange: Exchange, fo
 }
 
 /** The origin says the stored response is still current: refresh it, store it, serve its body (§4.3.4). */
-function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, raw: Headers, status: number, requestTime: number, fwd: RevalidationReason, settle: (() => void) | undefined): void {
+function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, responseDirectives: ResponseDirectives, raw: Headers, status: number, requestTime: number, fwd: RevalidationReason, settle: (() => void) | undefined): void {
   const { entry } = found
   const validation = toCacheResponse(304, raw, '')
   ctx.publish(channels.revalidate, exchange, found.id, status)
@@ -107,7 +107,7 @@ function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, raw:
   }
   const { plan, refreshed } = planRefresh(entry, found.pointer?.names, validation.headers, exchange.req, requestTime, ctx.clock.now(), exchange.plan)
   if (!plan.store) void ctx.entries.remove(found.id)
-  else if (!refreshChangesNothing(entry, refreshed, ctx.clock.now())) void saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)
+  else if (!(validatedOnEveryUse(entry, responseDirectives, exchange.reuse) && refreshChangesNothing(entry, refreshed, ctx.clock.now()))) void saveEntry(ctx, exchange.key, refreshed, plan, found.pointer, entry)
   if (settle !== undefined) return settle()
   const age = currentAge(refreshed, ctx.clock.now())
   const reply = { ...refreshed, headers: withResponseCookies(refreshed.headers, validation.headers) }

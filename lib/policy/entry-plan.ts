@@ -143,10 +143,12 @@ export function planRefresh(
 }
 
 /**
- * Whether writing a refresh back can be skipped: `stored` is still fresh at `now` and the validation
- * changed none of its fields but Date. What is stored already says the same, with freshness left; a
- * response validated on every use (`alwaysRevalidate`, a `no-cache` one) is then not rewritten, body
- * and all, on each 304. Once stale, or once the origin sends anything new, it is (RFC 9111 §4.3.4).
+ * Whether writing a refresh back can be skipped, for a response validated on every use anyway
+ * (reuse.ts validatedOnEveryUse: `alwaysRevalidate`, a `no-cache` one): `stored` is still fresh at
+ * `now` and the validation changed none of its fields but Date. What is stored already says the same,
+ * with freshness left, so it is not rewritten, body and all, on each 304. Once stale, or once the
+ * origin sends anything new, it is (RFC 9111 §4.3.4). Any other response is always written back: the
+ * 304 restarts its freshness, which a later request served without validation depends on.
  */
 export function refreshChangesNothing(stored: Pick<StoredEntry, 'initialAge' | 'responseTime' | 'lifetime' | 'headers'>, refreshed: Pick<StoredEntry, 'headers'>, now: number): boolean {
   if (now >= staleAt(stored)) return false

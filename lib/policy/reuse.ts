@@ -61,6 +61,19 @@ export function hasUnqualifiedNoCache(responseDirectives: ResponseDirectives): b
   return responseDirectives.noCache === true
 }
 
+/** Whether the user's alwaysRevalidate applies to `entry`: it has a validator and is not immutable (see decide). */
+function alwaysRevalidates(entry: Pick<StoredEntry, 'method' | 'headers'>, responseDirectives: ResponseDirectives, opts: Pick<ReuseOptions, 'alwaysRevalidate'>): boolean {
+  return opts.alwaysRevalidate && !responseDirectives.immutable && hasValidator(entry)
+}
+
+/**
+ * Whether `entry` is validated before every use, fresh or not (only-if-cached requests aside): it says
+ * `no-cache` (§5.2.2.4), or alwaysRevalidate applies to it. Its freshness then decides nothing.
+ */
+export function validatedOnEveryUse(entry: Pick<StoredEntry, 'method' | 'headers'>, responseDirectives: ResponseDirectives, opts: Pick<ReuseOptions, 'alwaysRevalidate'>): boolean {
+  return hasUnqualifiedNoCache(responseDirectives) || alwaysRevalidates(entry, responseDirectives, opts)
+}
+
 /**
  * §4.2.1: a response whose freshness directives are invalid or conflicting may be treated as stale; we
  * give it no freshness at all, so its staleness counts from the moment it was generated.
@@ -91,7 +104,7 @@ export function decide(entry: Entry, responseDirectives: ResponseDirectives, req
     // The user's alwaysRevalidate (requests-cache's always_revalidate): a fresh response is validated
     // before use when it can be (§4.3.1), except where that is pointless (immutable, RFC 8246 §2) or
     // forbidden (only-if-cached, §5.2.1.7). A stale one follows the rules below, its windows included.
-    if (opts.alwaysRevalidate && !requestDirectives.onlyIfCached && !responseDirectives.immutable && hasValidator(entry)) return revalidate('always-revalidate')
+    if (alwaysRevalidates(entry, responseDirectives, opts) && !requestDirectives.onlyIfCached) return revalidate('always-revalidate')
     return { kind: 'hit', age, ttl, stale: false }
   }
 

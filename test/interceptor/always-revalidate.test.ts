@@ -109,6 +109,21 @@ for (const kind of storeKinds) {
       }
     })
 
+    it("without the option, a request's no-cache validation of a fresh entry restarts its freshness (RFC 9111 §4.3.4)", async () => {
+      const path = `/tagged-restarted-${kind.name}`
+      await withCache({ clock }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`)
+        clock.advanceSeconds(50)
+        const validated = await send(dispatcher, `${server.url}${path}`, { headers: { 'cache-control': 'no-cache' } })
+        assert.match(validated.cacheStatus ?? '', /fwd=request; fwd-status=304; ttl=60$/)
+        // 80 s after the first response, 30 s after the 304: fresh for 30 s more, not stale since 60.
+        clock.advanceSeconds(30)
+        const later = await send(dispatcher, `${server.url}${path}`)
+        assert.match(later.cacheStatus ?? '', /; hit; ttl=30$/)
+        assert.equal(later.headers['age'], '30')
+      })
+    })
+
     it('is off by default: a fresh entry is a hit with no request to the origin', async () => {
       const path = `/tagged-default-${kind.name}`
       await withCache({ clock }, async (dispatcher) => {
