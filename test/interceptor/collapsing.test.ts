@@ -107,6 +107,41 @@ for (const kind of storeKinds) {
       })
     }
 
+    // Stored, but never to be used for another request without validation.
+    const UNVALIDATED: ReadonlyArray<{ readonly name: string; readonly headers: Record<string, string>; readonly collapses: boolean }> = [
+      { name: 'no-cache', headers: { 'cache-control': 'no-cache, max-age=600', etag: '"n"' }, collapses: false },
+      // With a validator, so that it is stored (kept for revalidation).
+      { name: 'max-age=0', headers: { 'cache-control': 'max-age=0', etag: '"z"' }, collapses: false },
+      { name: 'max-age=0, must-revalidate', headers: { 'cache-control': 'max-age=0, must-revalidate', etag: '"z"' }, collapses: false },
+      // RFC 5861 §3 allows serving it stale meanwhile: the leader's answer is as good.
+      { name: 'max-age=0, stale-while-revalidate=60', headers: { 'cache-control': 'max-age=0, stale-while-revalidate=60' }, collapses: true },
+    ]
+    for (const response of UNVALIDATED) {
+      const verdict = response.collapses ? 'are served the leader\'s response' : 'each go to the origin (RFC 9111 §5.2.2.4, §4.2.4)'
+      it(`concurrent misses for a response that says ${response.name} ${verdict}`, async () => {
+        const path = `/unvalidated-${response.name.replace(/\W/g, '')}`
+        let release = (): void => {}
+        const released = new Promise<void>((resolve) => (release = resolve))
+        routes.set(path, (_req, res, nth) => (nth === 1 ? void released.then(() => answer(res, 200, response.headers)) : answer(res, 200, response.headers)))
+        const counted = countingReads(await kind.make())
+        const { dispatcher, close } = cachedAgent({ store: counted.store })
+        try {
+          const replies = Promise.all(Array.from({ length: CALLERS }, () => send(dispatcher, url(path))))
+          // Every lookup found nothing: one request leads, the others wait on its flight.
+          await eventually(() => counted.reads() >= CALLERS)
+          assert.equal(origin.count(path), 1)
+          release()
+          for (const reply of await replies) assert.equal(reply.text, BODY)
+          const collapsed = (await replies).filter((reply) => /; collapsed/.test(reply.cacheStatus ?? '')).length
+          assert.equal(collapsed, response.collapses ? CALLERS - 1 : 0)
+          assert.equal(origin.count(path), response.collapses ? 1 : CALLERS)
+        } finally {
+          release()
+          await close()
+        }
+      })
+    }
+
     it(`the not-stored verdict holds for ${HIT_FOR_MISS_MS / 1000} s on the cache's clock, then identical misses collapse again`, async () => {
       const clock = new ManualClock(Date.now())
       // The first answer is not storable; every later one is.

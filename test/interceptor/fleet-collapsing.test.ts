@@ -58,15 +58,18 @@ describe('fleet-wide collapsing (two caches sharing one Redis namespace)', () =>
 
   const url = (path: string): string => `${origin.url}${path}`
 
-  it('concurrent misses in both caches reach the origin once; the waiting cache serves the entry as collapsed', async () => {
-    // The origin answers once b's leader has found the lock held, however slow the machine: b's
-    // requests are then waiting, not served a stored entry as hits.
+  /**
+   * Wraps each store of a fleet to see its lock claims: `held` resolves once the second store (cache
+   * b's) was told the lock is held, i.e. b's leader is waiting for a's.
+   */
+  function watchClaims(): { wrap: (store: RedisStore) => CacheStore; held: Promise<void>; claims: (index: number) => string[] } {
     let bWaits!: () => void
-    const waiting = new Promise<void>((resolve) => (bWaits = resolve))
-    routes.set('/cold', (_req, res) => void waiting.then(() => res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 13 }).end('body of /cold')))
-    const claims = new Map<CacheStore, string[]>()
-    const watched = (store: RedisStore): CacheStore =>
-      new Proxy(store, {
+    const held = new Promise<void>((resolve) => (bWaits = resolve))
+    const seen: RedisStore[] = []
+    const claims = new Map<RedisStore, string[]>()
+    const wrap = (store: RedisStore): CacheStore => {
+      seen.push(store)
+      return new Proxy(store, {
         get(target, name) {
           const value: unknown = Reflect.get(target, name, target)
           if (typeof value !== 'function') return value
@@ -74,17 +77,26 @@ describe('fleet-wide collapsing (two caches sharing one Redis namespace)', () =>
           return async (...args: unknown[]) => {
             const claim = (await (value as (...args: unknown[]) => Promise<string>).apply(target, args)) as string
             claims.set(store, [...(claims.get(store) ?? []), claim])
-            if (store === stores[1] && claim === 'held') bWaits()
+            if (store === seen[1] && claim === 'held') bWaits()
             return claim
           }
         },
       })
-    const { a, b, stores } = await fleet({}, watched)
+    }
+    return { wrap, held, claims: (index) => claims.get(seen[index]!) ?? [] }
+  }
+
+  it('concurrent misses in both caches reach the origin once; the waiting cache serves the entry as collapsed', async () => {
+    // The origin answers once b's leader has found the lock held, however slow the machine: b's
+    // requests are then waiting, not served a stored entry as hits.
+    const watch = watchClaims()
+    routes.set('/cold', (_req, res) => void watch.held.then(() => res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 13 }).end('body of /cold')))
+    const { a, b } = await fleet({}, watch.wrap)
     const first = send(a.dispatcher, url('/cold'))
     // a's leader holds the lock before b asks (an origin request is under way).
     await until(() => origin.count('/cold') === 1)
     const replies = await Promise.all([first, send(a.dispatcher, url('/cold')), ...[0, 1, 2].map(() => send(b.dispatcher, url('/cold')))])
-    assert.deepEqual(claims.get(stores[1]!), ['held'], "b's leader asked once and waited")
+    assert.deepEqual(watch.claims(1), ['held'], "b's leader asked once and waited")
     for (const reply of replies) assert.equal(reply.text, 'body of /cold')
     assert.equal(origin.count('/cold'), 1)
     const fromB = replies.slice(2)
@@ -92,6 +104,21 @@ describe('fleet-wide collapsing (two caches sharing one Redis namespace)', () =>
     // b's leader read the entry back from the store (detail=fleet); its own followers got it from the leader.
     assert.equal(fromB.filter((reply) => /detail=fleet/.test(reply.cacheStatus ?? '')).length, 1)
     assert.match((await send(b.dispatcher, url('/cold'))).cacheStatus ?? '', /; hit; /)
+  })
+
+  it("a waiting cache does not serve another's stored response that says no-cache: it goes to the origin (RFC 9111 §5.2.2.4)", async () => {
+    const watch = watchClaims()
+    const answer = (res: ServerResponse): void => void res.writeHead(200, { 'cache-control': 'no-cache, max-age=600', etag: '"nc"', 'content-length': 2 }).end('nc')
+    routes.set('/no-cache', (_req, res) => (origin.count('/no-cache') === 1 ? void watch.held.then(() => answer(res)) : answer(res)))
+    const { a, b } = await fleet({ collapseTimeout: 5000 }, watch.wrap)
+    const first = send(a.dispatcher, url('/no-cache'))
+    await until(() => origin.count('/no-cache') === 1)
+    const second = await send(b.dispatcher, url('/no-cache'))
+    assert.deepEqual(watch.claims(1), ['held'])
+    assert.equal((await first).text, 'nc')
+    assert.equal(second.text, 'nc')
+    assert.doesNotMatch(second.cacheStatus ?? '', /collapsed/)
+    assert.equal(origin.count('/no-cache'), 2)
   })
 
   it('started together in both caches, the origin still sees one request', async () => {
