@@ -14,6 +14,7 @@ import { redactUrl } from '../url-normalize.js'
 import { toCacheResponse } from '../message.js'
 import { planResponse, retentionMs, type NotStoredReason, type StorePlan } from '../policy/entry-plan.js'
 import { invalidationTargets } from '../policy/invalidation.js'
+import { withReceivedDate } from '../policy/stored-headers.js'
 import { contentLength, Recorder } from '../recorder.js'
 import type { ForwardReason } from '../status.js'
 import { asCacheError, send, type CacheContext, type DispatchOptions, type Exchange } from './context.js'
@@ -60,7 +61,9 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
   const id = exchange.key.id
   let plan: Stored | undefined
   return {
-    begin: (status, headers, statusText) => {
+    begin: (status, received, statusText) => {
+      // Stored and passed on with a Date (RFC 9110 §6.6.1), the same for both.
+      const headers = withReceivedDate(received, ctx.clock.now())
       const res = toCacheResponse(status, headers, statusText)
       const planned = planFor(ctx, exchange, res, recording.requestTime)
       // RFC 9111 §3.3: a partial response is stored only under its own key (flows/range.ts), never

@@ -17,7 +17,7 @@ import type { ResponseDirectives } from '../policy/directives.js'
 import { planRefresh, refreshChangesNothing } from '../policy/entry-plan.js'
 import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
 import { effectiveLifetime, validatedOnEveryUse } from '../policy/reuse.js'
-import { withResponseCookies } from '../policy/stored-headers.js'
+import { withReceivedDate, withResponseCookies } from '../policy/stored-headers.js'
 import type { Found } from '../storage/entry-repository.js'
 import { COUNT, send, type CacheContext, type Exchange, type Headers } from './context.js'
 import { oncePerFleet } from './fleet.js'
@@ -98,7 +98,9 @@ export function revalidateInBackground(ctx: CacheContext, exchange: Exchange, fo
 /** The origin says the stored response is still current: refresh it, store it, serve its body (§4.3.4). */
 function onNotModified(ctx: CacheContext, exchange: Exchange, found: Found, responseDirectives: ResponseDirectives, raw: Headers, status: number, requestTime: number, fwd: RevalidationReason, settle: (() => void) | undefined): void {
   const { entry } = found
-  const validation = toCacheResponse(304, raw, '')
+  // A 304 without Date gets one as it arrives (RFC 9110 §6.6.1): the merge then replaces the stored
+  // Date, and the refreshed age and an Expires-based lifetime count from this validation.
+  const validation = toCacheResponse(304, withReceivedDate(raw, ctx.clock.now()), '')
   ctx.publish(channels.revalidate, exchange, found.id, status)
   if (!notModifiedMatches(entry.headers, validation.headers)) {
     // The 304 describes a representation we do not hold: ask again without conditions.

@@ -5,6 +5,7 @@
 import { copyHeaders, fieldValue, headerRecord, HOP_BY_HOP, splitList, type HeaderRecord, type MutableHeaderRecord } from '../headers.js'
 import { stripQueryParams } from '../url-normalize.js'
 import { MAX_DELTA_SECONDS, type ResponseDirectives } from './directives.js'
+import { formatHttpDate } from './http-date.js'
 import { STORED_TAGS_FIELD } from './tags.js'
 
 /** Fields no stored response keeps (reasons below). */
@@ -56,6 +57,17 @@ export function withResponseCookies(stored: HeaderRecord, response: HeaderRecord
   const out = copyHeaders(stored)
   out['set-cookie'] = typeof cookie === 'string' ? cookie : [...cookie]
   return out
+}
+
+/**
+ * RFC 9110 §6.6.1: a recipient with a clock that receives a response without Date "MUST record the
+ * time it was received and append a corresponding Date header field to the message's header section
+ * if it is cached or forwarded downstream". `headers` as they are when they have a Date; else a copy
+ * with one for `receivedAt`, which the stored response and its age (RFC 9111 §4.2.3) then go by.
+ */
+export function withReceivedDate<V>(headers: Readonly<Record<string, V | undefined>>, receivedAt: number): Readonly<Record<string, V | string | undefined>> {
+  if (headers['date'] !== undefined) return headers
+  return Object.assign(headerRecord<V | string | undefined>(), headers, { date: formatHttpDate(receivedAt) })
 }
 
 /** A copy of the stored fields with `Age` set to the whole seconds of `age` (§5.1), capped as delta-seconds are (§1.2.2). */
