@@ -14,6 +14,7 @@ import type { Dispatcher } from 'undici'
 import { CacheSwitch } from './cache-switch.js'
 import { CacheContext, plainHeaders, type Dispatch, type DispatchOptions } from './flows/context.js'
 import { lookup } from './flows/lookup.js'
+import { refuseOnlyIfCached } from './flows/serve.js'
 import { bypass, forwardUntouched } from './flows/passthrough.js'
 import { forwardUnsafe } from './flows/unsafe.js'
 import { MissingOriginError } from './errors.js'
@@ -101,7 +102,11 @@ function dispatch(ctx: CacheContext, onOff: CacheSwitch, next: Dispatch, origin:
   const requestDirectives = parseRequestDirectives(req.headers)
   const preconditions = receivedPreconditions(req)
   const reason = bypassReason(req, requestDirectives, options, preconditions)
-  if (reason !== undefined || preconditions === 'origin') return bypass(ctx, next, opts, handler, 'bypass', reason ?? 'conditional', request)
+  if (reason !== undefined || preconditions === 'origin') {
+    // RFC 9111 §5.2.1.7: only-if-cached wants a stored response or a 504, never the origin.
+    if (requestDirectives.onlyIfCached || request.mode === 'only-if-cached') return refuseOnlyIfCached(ctx, handler, request)
+    return bypass(ctx, next, opts, handler, 'bypass', reason ?? 'conditional', request)
+  }
   // Fetch's `no-store` mode: the cache is neither read nor written.
   if (request.mode === 'no-store') return bypass(ctx, next, opts, handler, 'bypass', 'mode-no-store', request)
   const body = keyedBody(req.method, opts.body)

@@ -6,8 +6,10 @@
  * 504s: nothing usable stored under only-if-cached (§5.2.1.7), and a stored response that must not be
  * used unvalidated whose validation got no answer (§4.2.4).
  */
+import type { Dispatcher } from 'undici'
 import { EMPTY_SOURCE, externalSliceSource, externalSource, inlineSource } from '../body-source.js'
 import { bodySize, isInline, type StoredEntry } from '../entry.js'
+import { Downstream } from '../handlers/downstream.js'
 import { ResumeHandler } from '../handlers/resume-handler.js'
 import { ifRangeValidator } from '../policy/conditional.js'
 import { holdsStored, notModifiedHeaders, withoutPreconditions } from '../policy/preconditions.js'
@@ -77,9 +79,20 @@ const ONLY_IF_CACHED: CacheOutcome = { kind: 'synthetic', detail: 'only-if-cache
  * or a stored response that must not be used unvalidated whose validation got no answer (§4.2.4,
  * §5.2.2.2), which `outcome` then describes.
  */
-export function gatewayTimeout(ctx: CacheContext, exchange: Exchange, outcome: CacheOutcome = ONLY_IF_CACHED): void {
+export function gatewayTimeout(ctx: CacheContext, exchange: Pick<Exchange, 'downstream' | 'request'> & Partial<Pick<Exchange, 'key'>>, outcome: CacheOutcome = ONLY_IF_CACHED): void {
   const headers = ctx.withStatus({ 'content-length': '0' }, outcome, false, { key: exchange.key, request: exchange.request }) as Fields
   new Replay(exchange.downstream, EMPTY_SOURCE).start(504, 'Gateway Timeout', headers)
+}
+
+/**
+ * A request the cache would leave to the origin (policy/bypass.ts) that says only-if-cached: it never
+ * goes there (RFC 9111 §5.2.1.7: a stored response or a 504), so it gets the cache's 504.
+ */
+export function refuseOnlyIfCached(ctx: CacheContext, handler: Dispatcher.DispatchHandler, request: Exchange['request']): boolean {
+  const downstream = new Downstream(handler)
+  downstream.start({})
+  gatewayTimeout(ctx, { downstream, request })
+  return true
 }
 
 /**

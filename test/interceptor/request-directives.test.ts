@@ -67,6 +67,28 @@ describe('request directives', () => {
     }
   })
 
+  const refused: ReadonlyArray<readonly [string, Record<string, string>]> = [
+    ['no-store', { 'cache-control': 'only-if-cached, no-store' }],
+    ['If-Match', { 'cache-control': 'only-if-cached', 'if-match': '"1"' }],
+    ['Authorization (credentials bypass)', { 'cache-control': 'only-if-cached', authorization: 'Bearer x' }],
+    ['several ranges', { 'cache-control': 'only-if-cached', range: 'bytes=0-1,3-4' }],
+  ]
+  for (const [name, headers] of refused) {
+    it(`only-if-cached on a request the cache leaves to the origin (${name}): 504, the origin never asked (§5.2.1.7)`, async () => {
+      const path = `/refused-${refused.findIndex(([other]) => other === name)}`
+      const { dispatcher, close } = cachedAgent({ store: new MemoryStore() })
+      try {
+        await send(dispatcher, `${origin.url}${path}`)
+        const reply = await send(dispatcher, `${origin.url}${path}`, { headers })
+        assert.equal(reply.status, 504)
+        assert.equal(reply.cacheStatus, 'undici-redis-cache; detail=only-if-cached')
+        assert.equal(origin.count(path), 1)
+      } finally {
+        await close()
+      }
+    })
+  }
+
   it('max-stale accepts a stale entry without revalidation (§5.2.1.2)', async () => {
     const stale = await startOrigin((_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=10', age: '40', 'content-length': 2 })
