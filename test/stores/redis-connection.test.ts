@@ -109,15 +109,14 @@ describe('RedisStore connection', () => {
       const result: { outcome?: unknown } = {}
       const settled = (): unknown => result.outcome
       void store.delete(url).then((count) => (result.outcome = count), (error: unknown) => (result.outcome = error))
-      // The index read and the entry's head answer; the UNLINK waits. (When it is sent is not seen from
-      // here: on a loaded machine it may go after a first step of the clock, so the clock steps until
-      // it gives up. The exact bound is the test above's.)
-      await sleep(50)
-      assert.equal(settled(), undefined, 'settled while Redis held the write')
-      await eventually(() => {
-        clock.advance(1000)
-        return settled() !== undefined
-      })
+      // The index read and the entry's head answer; the UNLINK waits, which Redis shows as a blocked
+      // client (its deadline started as it was sent).
+      await eventually(async () => /\bcmd=unlink\b/.test(await own.cli('CLIENT', 'LIST')), 5000)
+      clock.advance(2999)
+      await sleep(20)
+      assert.equal(settled(), undefined, 'settled before commandTimeout passed')
+      clock.advance(1)
+      await eventually(() => settled() !== undefined)
       const outcome = settled()
       assert.ok(outcome instanceof StoreTimeoutError, String(outcome))
       assert.equal(outcome.operation, 'remove')
