@@ -73,11 +73,13 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
       if (answer === 'gateway-timeout') return gatewayTimeout(ctx, exchange, { kind: 'forward', fwd, detail: 'origin-unreachable' })
       revalidation.downstream.error(error)
     },
-    forward: () => {
+    forward: (status) => {
       // §4.3.5: a 200 to HEAD for another representation says the stored GET responses are not current,
       // and so does any other answer (a 404 or 410: the GET would now get that; §4.3.5 freshens with a
-      // 200 only): drop them (tracked, so this process's next read waits for it).
-      if (exchange.req.method === 'HEAD') void ctx.entries.invalidate([exchange.key.id])
+      // 200 only): drop them (tracked, so this process's next read waits for it). Not for a 304 to the
+      // caller's own preconditions, which says nothing of them.
+      const callers304 = callersPreconditions && status === 304
+      if (exchange.req.method === 'HEAD' && !callers304) void ctx.entries.invalidate([exchange.key.id])
       return recordingHandler(ctx, revalidation, { pointer: found.pointer, fwd, requestTime, replaces: entry })
     },
   })

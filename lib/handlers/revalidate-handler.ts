@@ -27,8 +27,8 @@ export interface RevalidateHooks {
   serveStale(outcome: number | 'error'): void
   /** No response came at all (connection closed or refused, timeout), and the caller did not abort. */
   unanswered(error: Error): void
-  /** Any other response: the handler that records it and passes it on. */
-  forward(): Dispatcher.DispatchHandler
+  /** Any other response (its status given): the handler that records it and passes it on. */
+  forward(status: number): Dispatcher.DispatchHandler
 }
 
 export class RevalidateHandler implements Dispatcher.DispatchHandler {
@@ -69,7 +69,7 @@ export class RevalidateHandler implements Dispatcher.DispatchHandler {
       return
     }
     this.#mode = 'forward'
-    const delegate = (this.#delegate = this.#hooks.forward())
+    const delegate = (this.#delegate = this.#hooks.forward(status))
     delegate.onRequestStart?.(controller, {})
     delegate.onResponseStart?.(controller, status, headers, statusText)
   }

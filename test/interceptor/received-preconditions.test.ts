@@ -272,6 +272,20 @@ for (const kind of storeKinds) {
       })
     })
 
+    it("passes on a HEAD's 304 to the caller's preconditions for a stale entry without validator, leaving the stored GET", async () => {
+      const path = '/no-validator-head?tag=abcdef&bare=1'
+      await withCache({ clock }, async (dispatcher) => {
+        await send(dispatcher, `${server.url}${path}`)
+        clock.advanceSeconds(101)
+        const head = await send(dispatcher, `${server.url}${path}`, { method: 'HEAD', headers: { 'if-none-match': '"abcdef"' } })
+        notModified(head)
+        assert.match(head.cacheStatus ?? '', /fwd=stale; fwd-status=304$/)
+        // Still stored (stale): revalidated, not missed.
+        const plain = await send(dispatcher, `${server.url}${path}`)
+        assert.match(plain.cacheStatus ?? '', /fwd=stale; fwd-status=200; stored/)
+      })
+    })
+
     it("strips the caller's preconditions from a background revalidation of an entry without validator (stale-while-revalidate)", async () => {
       const path = '/no-validator-swr?tag=abcdef&bare=1'
       await withCache({ clock, staleWhileRevalidate: 60 }, async (dispatcher) => {
