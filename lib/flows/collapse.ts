@@ -1,9 +1,9 @@
 /**
  * Request collapsing: concurrent misses for one entry share one trip to the origin. The first leads
  * (goes to the origin and records); the others wait for the leader's entry and are served it
- * (RFC 9211 §2.6 `collapsed`). If the leader's response is not stored, varies on values a follower
- * does not share, or may not be used for another request unvalidated, the follower goes to the origin
- * after all; the leader says so as soon as it knows
+ * (RFC 9211 §2.6 `collapsed`). If the leader's response is not stored, may not answer another
+ * request unvalidated (`no-cache`, stale on arrival), or varies on values a follower does not share,
+ * the follower goes to the origin after all; the leader says so as soon as it knows
  * (at response start, or when its body outgrows maxEntrySize), and for a while afterwards misses for
  * that entry neither lead nor follow (hit-for-miss.ts). A follower whose caller aborts ends at once.
  * Across processes sharing the store, the leader first takes the entry's fleet lock or waits for the
@@ -11,10 +11,9 @@
  */
 import { channels } from '../diagnostics.js'
 import { currentAge } from '../entry.js'
-import { decideForMode } from '../policy/cache-mode.js'
 import { effectiveResponseDirectives } from '../policy/directives.js'
 import { carriesPreconditions } from '../policy/preconditions.js'
-import { decideWithoutEntry } from '../policy/reuse.js'
+import { decideWithoutEntry, servesWaitingRequests } from '../policy/reuse.js'
 import type { EntryLocation, Lookup } from '../storage/entry-repository.js'
 import { COUNT, type CacheContext, type Exchange, type Shared } from './context.js'
 import { ALONE, fleetLocks, fleetTurn } from './fleet.js'
@@ -75,15 +74,13 @@ async function lead(ctx: CacheContext, exchange: Exchange, recording: Recording,
 }
 
 /**
- * Whether the entry another request just fetched may answer this one without a trip of its own, as a
- * stored response may (RFC 9111 §4): not one that says `no-cache` (§5.2.2.4: never used for another
- * request unvalidated) or `max-age=0` (stale on arrival, §4.2.4, unless a stale window allows it), nor
- * one this request's own directives or cache mode refuse.
+ * Whether the entry another process stored while this one waited may answer it (policy/reuse.ts
+ * servesWaitingRequests). In-process followers need no such check: a leader whose response may not
+ * answer them releases them at its response start (miss.ts).
  */
 function reusableFor(ctx: CacheContext, exchange: Exchange, entry: Shared['entry']): boolean {
   const responseDirectives = effectiveResponseDirectives(entry.headers, ctx.options.cacheControl)
-  const decision = decideForMode(exchange.request.mode, entry, responseDirectives, exchange.requestDirectives, exchange.reuse, ctx.clock.now())
-  return decision.kind === 'hit' || decision.kind === 'stale-while-revalidate'
+  return servesWaitingRequests(entry, responseDirectives, exchange.reuse, ctx.clock.now())
 }
 
 async function follow(ctx: CacheContext, exchange: Exchange, leader: Promise<Shared | undefined>, recording: Recording): Promise<void> {
@@ -92,7 +89,7 @@ async function follow(ctx: CacheContext, exchange: Exchange, leader: Promise<Sha
   const unsubscribe = downstream.controller.onAbort((reason) => downstream.error(reason))
   const shared = await leader.finally(unsubscribe)
   if (downstream.controller.aborted) return downstream.error(downstream.controller.reason)
-  if (shared !== undefined && ctx.entries.vary.matches(shared.entry, exchange.req.headers) && reusableFor(ctx, exchange, shared.entry)) return serveShared(ctx, exchange, shared, recording)
+  if (shared !== undefined && ctx.entries.vary.matches(shared.entry, exchange.req.headers)) return serveShared(ctx, exchange, shared, recording)
   goAlone(ctx, exchange, { ...recording, requestTime: ctx.clock.now() })
 }
 

@@ -12,8 +12,10 @@ import type { CacheRequest, CacheResponse } from '../http.js'
 import type { RequestKey } from '../key.js'
 import { redactUrl } from '../url-normalize.js'
 import { toCacheResponse } from '../message.js'
+import { effectiveResponseDirectives } from '../policy/directives.js'
 import { planResponse, retentionMs, type NotStoredReason, type StorePlan } from '../policy/entry-plan.js'
 import { invalidationTargets } from '../policy/invalidation.js'
+import { servesWaitingRequests } from '../policy/reuse.js'
 import { withReceivedDate } from '../policy/stored-headers.js'
 import { contentLength, Recorder } from '../recorder.js'
 import type { ForwardReason } from '../status.js'
@@ -78,7 +80,16 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
         // Remembered for a while (hit-for-miss.ts). A HEAD is never stored, but that says nothing of
         // the GET it shares an entry with; nor does a 304, which answers the caller's preconditions.
         if (planned.store || (planned.reason !== 'method' && status !== 304)) ctx.hitForMiss.mark(id, ctx.clock.now())
-      } else ctx.hitForMiss.clear(id)
+      } else {
+        ctx.hitForMiss.clear(id)
+        // Stored, to be validated before any use, but no answer for those waiting on it (collapse.ts,
+        // fleet.ts): they go to the origin now, side by side, not after its body.
+        const directives = effectiveResponseDirectives(plan.entry.headers, ctx.options.cacheControl)
+        if (!servesWaitingRequests(plan.entry, directives, exchange.reuse, ctx.clock.now())) {
+          settle(undefined)
+          stored(false)
+        }
+      }
       // While the write breaker is open the write will be skipped: recorded only for collapsed requests.
       const storing = plan !== undefined && ctx.store.writeState !== 'open'
       const detail = recording.detail !== undefined ? { detail: recording.detail } : {}

@@ -122,7 +122,21 @@ for (const kind of storeKinds) {
         const path = `/unvalidated-${response.name.replace(/\W/g, '')}`
         let release = (): void => {}
         const released = new Promise<void>((resolve) => (release = resolve))
-        routes.set(path, (_req, res, nth) => (nth === 1 ? void released.then(() => answer(res, 200, response.headers)) : answer(res, 200, response.headers)))
+        let arrivedBeforeLeaderEnded: number | undefined
+        routes.set(path, (_req, res, nth) => {
+          if (nth > 1) return answer(res, 200, response.headers)
+          // The leader's response starts once released; its body ends once the others arrived (or
+          // after PATIENCE_MS): followers that waited for its end would arrive one by one after it.
+          void released.then(() => {
+            res.writeHead(200, { 'content-length': Buffer.byteLength(BODY), ...response.headers })
+            res.write(BODY.slice(0, 4))
+            const expected = response.collapses ? 1 : CALLERS
+            void arrived(path, expected).then(() => {
+              arrivedBeforeLeaderEnded = origin.count(path)
+              res.end(BODY.slice(4))
+            })
+          })
+        })
         const counted = countingReads(await kind.make())
         const { dispatcher, close } = cachedAgent({ store: counted.store })
         try {
@@ -136,12 +150,34 @@ for (const kind of storeKinds) {
           const collapsed = (await replies).filter((reply) => /; collapsed/.test(reply.cacheStatus ?? '')).length
           assert.equal(collapsed, response.collapses ? CALLERS - 1 : 0)
           assert.equal(origin.count(path), response.collapses ? 1 : CALLERS)
+          assert.equal(arrivedBeforeLeaderEnded, origin.count(path), 'the followers went to the origin at the leader\'s response start, side by side')
         } finally {
           release()
           await close()
         }
       })
     }
+
+    it("alwaysRevalidate does not stop concurrent misses collapsing: the leader's response was fetched while they waited", async () => {
+      const path = '/always-revalidate'
+      let release = (): void => {}
+      const released = new Promise<void>((resolve) => (release = resolve))
+      routes.set(path, (_req, res) => void released.then(() => answer(res, 200, { 'cache-control': 'max-age=600', etag: '"a"' })))
+      const counted = countingReads(await kind.make())
+      const { dispatcher, close } = cachedAgent({ store: counted.store, alwaysRevalidate: true })
+      try {
+        const replies = Promise.all(Array.from({ length: CALLERS }, () => send(dispatcher, url(path))))
+        const reads = CALLERS + (counted.store.claim !== undefined ? 1 : 0)
+        await eventually(() => counted.reads() >= reads && origin.count(path) === 1)
+        release()
+        const collapsed = (await replies).filter((reply) => /; collapsed/.test(reply.cacheStatus ?? '')).length
+        assert.equal(collapsed, CALLERS - 1)
+        assert.equal(origin.count(path), 1)
+      } finally {
+        release()
+        await close()
+      }
+    })
 
     it(`the not-stored verdict holds for ${HIT_FOR_MISS_MS / 1000} s on the cache's clock, then identical misses collapse again`, async () => {
       const clock = new ManualClock(Date.now())
