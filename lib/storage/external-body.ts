@@ -83,9 +83,11 @@ export class ExternalBodies {
    * a response cut short.
    */
   async open(entryId: string, body: ExternalBody, from = 0): Promise<OpenedBody | undefined> {
-    const first = await this.#readChunk(entryId, body, from, [])
+    // The first chunk is read once, and as the breaker allows: nothing was sent yet. The rest belong
+    // to a response under way.
+    const first = await this.#readChunk(entryId, body, from, [], false)
     if (first === undefined) return undefined
-    return { chunks: body.crcs.length, first, read: (index) => this.#readChunk(entryId, body, index, CHUNK_RETRY_BUDGETS) }
+    return { chunks: body.crcs.length, first, read: (index) => this.#readChunk(entryId, body, index, CHUNK_RETRY_BUDGETS, true) }
   }
 
   /** Removes a replaced body once readers that started on it have had time to finish. */
@@ -93,11 +95,10 @@ export class ExternalBodies {
     this.#clock.setTimer(RETIRED_BODY_GRACE_MS, () => void this.#store.remove([id]))
   }
 
-  async #readChunk(entryId: string, body: ExternalBody, index: number, retries: readonly number[]): Promise<Buffer | undefined> {
+  /** `underway`: a chunk of a response already streaming, which the read breaker does not skip (GuardedStore.getRange). */
+  async #readChunk(entryId: string, body: ExternalBody, index: number, retries: readonly number[], underway: boolean): Promise<Buffer | undefined> {
     const offset = index * body.chunkSize
     const length = Math.min(body.chunkSize, body.size - offset)
-    // A chunk after the first belongs to a response under way: the read breaker does not skip it.
-    const underway = retries.length > 0
     let read: RangeRead = await this.#store.getRange(body.id, offset, length, this.#store.commandTimeout, underway)
     for (const factor of retries) {
       if (read.kind !== 'timeout') break

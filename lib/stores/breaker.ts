@@ -11,7 +11,12 @@ import type { Clock } from '../clock.js'
  */
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
-export type Admission = 'call' | 'probe' | 'skip'
+/**
+ * How a call was let through. `past`: not by the breaker but past it (GuardedStore lets the chunk reads
+ * of a response under way through while it is open); its outcome moves no state, whatever the state
+ * is by the time it ends.
+ */
+export type Admission = 'call' | 'probe' | 'skip' | 'past'
 
 /** One circuit breaker: consecutive failures open it; after a cooldown (growing, capped) one probe may close it. */
 export class Breaker {

@@ -237,8 +237,7 @@ export class GuardedStore {
   #call<T>(breaker: Breaker, operation: string, invoke: () => Promise<T>, timeoutMs = this.commandTimeout, underway = false): Promise<Outcome<T>> {
     // Writes wait for reads to be healthy: while the read breaker is not closed the store is down as a whole.
     let admission = breaker === this.#writes && this.#reads.state !== 'closed' ? 'skip' : breaker.admit()
-    // An ordinary call admitted while the breaker is not closed moves no state (Breaker.settle).
-    if (admission === 'skip' && underway) admission = 'call'
+    if (admission === 'skip' && underway) admission = 'past'
     if (admission === 'skip') return Promise.resolve(SKIPPED)
     return this.#race(operation, invoke, timeoutMs).then((outcome) => {
       if (outcome.ok) {

@@ -99,6 +99,14 @@ class FakeStore implements CacheStore {
     else held.reject(error)
   }
 
+  /** Settles the newest held call, as settle() does the oldest. */
+  settleNewest(error?: unknown): void {
+    const held = this.#held.pop()
+    assert.ok(held !== undefined, 'no call is held')
+    if (error === undefined) held.resolve()
+    else held.reject(error)
+  }
+
   #act<T>(value: () => T): Promise<T> {
     this.calls++
     const behaviour = this.behaviour
@@ -523,6 +531,22 @@ describe('GuardedStore', () => {
       at(h, 1000)
       assert.deepEqual(await h.guarded.get(['ab']), [text('ab')])
       assert.equal(h.guarded.state, 'closed')
+    })
+
+    it('a read under way that fails after a probe closed the breaker does not count against it', async () => {
+      const h = harness({ failureThreshold: 1, commandTimeout: 2000, cooldown: 1000 })
+      await failGets(h, 1)
+      h.store.behaviour = HELD
+      const underway = h.guarded.getRange('abcd', 1, 2, 2000, true)
+      at(h, 1000)
+      const probe = h.guarded.get(['ab'])
+      // The probe answers first and closes the breaker; then the read under way fails.
+      h.store.settleNewest()
+      assert.deepEqual(await probe, [text('ab')])
+      assert.equal(h.guarded.state, 'closed')
+      h.store.settleNewest(new Error('late failure'))
+      assert.deepEqual(await underway, { kind: 'unavailable' })
+      assert.equal(h.guarded.state, 'closed', 'a failure past the breaker reopened it')
     })
 
     it('waits the budget the caller gives instead of commandTimeout', async () => {
