@@ -11,9 +11,10 @@
  */
 import { channels } from '../diagnostics.js'
 import { currentAge } from '../entry.js'
+import { answersWaitingRequest, wantsOwnAnswer } from '../policy/cache-mode.js'
 import { effectiveResponseDirectives } from '../policy/directives.js'
 import { carriesPreconditions } from '../policy/preconditions.js'
-import { decideWithoutEntry, servesWaitingRequests } from '../policy/reuse.js'
+import { decideWithoutEntry } from '../policy/reuse.js'
 import type { EntryLocation, Lookup } from '../storage/entry-repository.js'
 import { COUNT, type CacheContext, type Exchange, type Shared } from './context.js'
 import { ALONE, fleetLocks, fleetTurn } from './fleet.js'
@@ -31,7 +32,8 @@ export function fetchMiss(ctx: CacheContext, exchange: Exchange, found: Exclude<
     requestTime: ctx.clock.now(),
   }
   // Hit-for-miss: its last response was not stored, so nobody would be served what a leader fetched.
-  const alone = ctx.hitForMiss.holds(exchange.key.id, recording.requestTime)
+  // A request that wants the origin's own answer (no-cache, max-age=0) shares none either.
+  const alone = ctx.hitForMiss.holds(exchange.key.id, recording.requestTime) || wantsOwnAnswer(exchange.request.mode, exchange.requestDirectives)
   const leader = alone ? undefined : ctx.flights.get(exchange.key.id)
   if (leader !== undefined) return void follow(ctx, exchange, leader, recording).catch((err: unknown) => recover(ctx, exchange, err))
   // The caller's own preconditions go to the origin with it (RFC 9111 §4.3.2: nothing stored to
@@ -74,13 +76,13 @@ async function lead(ctx: CacheContext, exchange: Exchange, recording: Recording,
 }
 
 /**
- * Whether the entry another process stored while this one waited may answer it (policy/reuse.ts
- * servesWaitingRequests). In-process followers need no such check: a leader whose response may not
- * answer them releases them at its response start (miss.ts).
+ * Whether the entry a leader fetched, or another process stored while this one waited, may answer this
+ * request (policy/cache-mode.ts answersWaitingRequest). A leader whose response may answer no one
+ * releases its followers at its response start (miss.ts); this is the follower's own say (min-fresh).
  */
 function reusableFor(ctx: CacheContext, exchange: Exchange, entry: Shared['entry']): boolean {
   const responseDirectives = effectiveResponseDirectives(entry.headers, ctx.options.cacheControl)
-  return servesWaitingRequests(entry, responseDirectives, exchange.reuse, ctx.clock.now())
+  return answersWaitingRequest(entry, responseDirectives, exchange.request.mode, exchange.requestDirectives, exchange.reuse, ctx.clock.now())
 }
 
 async function follow(ctx: CacheContext, exchange: Exchange, leader: Promise<Shared | undefined>, recording: Recording): Promise<void> {
@@ -89,7 +91,7 @@ async function follow(ctx: CacheContext, exchange: Exchange, leader: Promise<Sha
   const unsubscribe = downstream.controller.onAbort((reason) => downstream.error(reason))
   const shared = await leader.finally(unsubscribe)
   if (downstream.controller.aborted) return downstream.error(downstream.controller.reason)
-  if (shared !== undefined && ctx.entries.vary.matches(shared.entry, exchange.req.headers)) return serveShared(ctx, exchange, shared, recording)
+  if (shared !== undefined && ctx.entries.vary.matches(shared.entry, exchange.req.headers) && reusableFor(ctx, exchange, shared.entry)) return serveShared(ctx, exchange, shared, recording)
   goAlone(ctx, exchange, { ...recording, requestTime: ctx.clock.now() })
 }
 

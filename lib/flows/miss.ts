@@ -12,10 +12,10 @@ import type { CacheRequest, CacheResponse } from '../http.js'
 import type { RequestKey } from '../key.js'
 import { redactUrl } from '../url-normalize.js'
 import { toCacheResponse } from '../message.js'
-import { effectiveResponseDirectives } from '../policy/directives.js'
+import { answersWaitingRequest } from '../policy/cache-mode.js'
+import { effectiveResponseDirectives, NO_REQUEST_DIRECTIVES } from '../policy/directives.js'
 import { planResponse, retentionMs, type NotStoredReason, type StorePlan } from '../policy/entry-plan.js'
 import { invalidationTargets } from '../policy/invalidation.js'
-import { servesWaitingRequests } from '../policy/reuse.js'
 import { withReceivedDate } from '../policy/stored-headers.js'
 import { contentLength, Recorder } from '../recorder.js'
 import type { ForwardReason } from '../status.js'
@@ -85,7 +85,7 @@ export function recordingHooks(ctx: CacheContext, exchange: Exchange, recording:
         // Stored, to be validated before any use, but no answer for those waiting on it (collapse.ts,
         // fleet.ts): they go to the origin now, side by side, not after its body.
         const directives = effectiveResponseDirectives(plan.entry.headers, ctx.options.cacheControl)
-        if (!servesWaitingRequests(plan.entry, directives, exchange.reuse, ctx.clock.now())) {
+        if (!answersWaitingRequest(plan.entry, directives, 'default', NO_REQUEST_DIRECTIVES, exchange.reuse, ctx.clock.now())) {
           settle(undefined)
           stored(false)
         }

@@ -41,3 +41,27 @@ export function decideForMode(mode: CacheMode, entry: Entry, responseDirectives:
 export function decideWithoutEntryForMode(mode: CacheMode, requestDirectives: RequestDirectives): 'miss' | 'gateway-timeout' {
   return mode === 'only-if-cached' ? 'gateway-timeout' : decideWithoutEntry(requestDirectives)
 }
+
+/**
+ * Whether a request wants an answer the origin gives it, not one shared with another request under way
+ * (collapsing): `no-cache` (§5.2.1.4, or the mode) and `max-age=0` (§5.2.1.1) ask for a response
+ * validated for them. Such a request neither waits for another's response nor takes another process's
+ * fleet lock turn: it goes to the origin at once.
+ */
+export function wantsOwnAnswer(mode: CacheMode, requestDirectives: RequestDirectives): boolean {
+  return mode === 'no-cache' || requestDirectives.noCache || requestDirectives.maxAge === 0
+}
+
+/**
+ * Whether a response just received may answer a request that waited for it (collapsing; `mode` and
+ * `requestDirectives` are the waiting request's, or the defaults and NO_REQUEST_DIRECTIVES to ask for
+ * any waiting request) with no validation of its own, as a stored response may (RFC 9111 §4): not one
+ * that says `no-cache` (§5.2.2.4: never used for another request unvalidated), nor one stale on
+ * arrival (`max-age=0`; §4.2.4) unless a stale window allows it, nor one the request's own directives
+ * refuse (`min-fresh`). The user's alwaysRevalidate is no reason: it was fetched while they waited, as
+ * a validation would be.
+ */
+export function answersWaitingRequest(entry: Entry, responseDirectives: ResponseDirectives, mode: CacheMode, requestDirectives: RequestDirectives, opts: ReuseOptions, now: number): boolean {
+  const decision = decideForMode(mode, entry, responseDirectives, requestDirectives, { ...opts, alwaysRevalidate: false }, now)
+  return decision.kind === 'hit' || decision.kind === 'stale-while-revalidate'
+}

@@ -7,7 +7,7 @@
  */
 import { currentAge, type StoredEntry } from '../entry.js'
 import { hasValidator } from './conditional.js'
-import { NO_REQUEST_DIRECTIVES, type RequestDirectives, type ResponseDirectives } from './directives.js'
+import type { RequestDirectives, ResponseDirectives } from './directives.js'
 
 /**
  * The user's stale windows and the cache type. Response directives reach these functions already
@@ -127,18 +127,6 @@ export function decide(entry: Entry, responseDirectives: ResponseDirectives, req
     return { kind: 'stale-while-revalidate', age, ttl }
   }
   return revalidate(staleReason)
-}
-
-/**
- * Whether a response just received may answer the other requests that waited for it (collapsed
- * forwarding) with no validation of their own, as a stored response may answer a request that asks
- * nothing of its own (§4): not one that says `no-cache` (§5.2.2.4: never used for another request
- * unvalidated), nor one stale on arrival (`max-age=0`; §4.2.4) unless a stale window allows it. The
- * user's alwaysRevalidate is no reason: it was fetched while they waited, as a validation would be.
- */
-export function servesWaitingRequests(entry: Entry, responseDirectives: ResponseDirectives, opts: ReuseOptions, now: number): boolean {
-  const decision = decide(entry, responseDirectives, NO_REQUEST_DIRECTIVES, { ...opts, alwaysRevalidate: false }, now)
-  return decision.kind === 'hit' || decision.kind === 'stale-while-revalidate'
 }
 
 /** What a request for which nothing is stored does: forward it, or a 504 under only-if-cached (§5.2.1.7). */

@@ -158,6 +158,52 @@ for (const kind of storeKinds) {
       })
     }
 
+    for (const [name, headers] of [['no-cache', { 'cache-control': 'no-cache' }], ['max-age=0', { 'cache-control': 'max-age=0' }], ['Pragma: no-cache', { pragma: 'no-cache' }]] as const) {
+      it(`a request with ${name} does not wait for a leader: it asks the origin at once (RFC 9111 §5.2.1)`, async () => {
+        const path = `/own-answer-${name.replace(/\W/g, '')}`
+        let release = (): void => {}
+        const released = new Promise<void>((resolve) => (release = resolve))
+        routes.set(path, (_req, res, nth) => (nth === 1 ? void released.then(() => answer(res, 200, { 'cache-control': 'max-age=600' })) : answer(res, 200, { 'cache-control': 'max-age=600' })))
+        const { dispatcher, close } = cachedAgent({ store: await kind.make() })
+        try {
+          const leader = send(dispatcher, url(path))
+          await eventually(() => origin.count(path) === 1)
+          const own = await send(dispatcher, url(path), { headers })
+          assert.equal(own.text, BODY)
+          assert.doesNotMatch(own.cacheStatus ?? '', /collapsed/)
+          assert.equal(origin.count(path), 2, 'answered while the leader was still waiting')
+          release()
+          assert.equal((await leader).text, BODY)
+        } finally {
+          release()
+          await close()
+        }
+      })
+    }
+
+    it("a follower whose min-fresh the leader's response does not meet goes to the origin after it (RFC 9111 §5.2.1.3)", async () => {
+      const path = '/min-fresh'
+      let release = (): void => {}
+      const released = new Promise<void>((resolve) => (release = resolve))
+      routes.set(path, (_req, res, nth) => (nth === 1 ? void released.then(() => answer(res, 200, { 'cache-control': 'max-age=600' })) : answer(res, 200, { 'cache-control': 'max-age=600' })))
+      const counted = countingReads(await kind.make())
+      const { dispatcher, close } = cachedAgent({ store: counted.store })
+      try {
+        const leader = send(dispatcher, url(path))
+        const follower = send(dispatcher, url(path), { headers: { 'cache-control': 'min-fresh=6000' } })
+        const reads = 2 + (counted.store.claim !== undefined ? 1 : 0)
+        await eventually(() => counted.reads() >= reads && origin.count(path) === 1)
+        release()
+        await leader
+        const reply = await follower
+        assert.doesNotMatch(reply.cacheStatus ?? '', /collapsed/)
+        assert.equal(origin.count(path), 2)
+      } finally {
+        release()
+        await close()
+      }
+    })
+
     it("alwaysRevalidate does not stop concurrent misses collapsing: the leader's response was fetched while they waited", async () => {
       const path = '/always-revalidate'
       let release = (): void => {}
