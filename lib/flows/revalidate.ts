@@ -12,7 +12,7 @@ import { Downstream } from '../handlers/downstream.js'
 import { RevalidateHandler } from '../handlers/revalidate-handler.js'
 import { toCacheResponse } from '../message.js'
 import { conditionalHeaders } from '../policy/conditional.js'
-import { receivedPreconditions, withoutPreconditions } from '../policy/preconditions.js'
+import { withoutPreconditions } from '../policy/preconditions.js'
 import type { ResponseDirectives } from '../policy/directives.js'
 import { planRefresh, refreshChangesNothing } from '../policy/entry-plan.js'
 import { answerUnansweredValidation, headResponseMatches, isErrorOutcome, notModifiedMatches, staleIfErrorAllowed } from '../policy/revalidation.js'
@@ -40,7 +40,7 @@ export function revalidate(ctx: CacheContext, exchange: Exchange, found: Found, 
   // RFC 9111 §4.3.2 lets the cache send the caller's If-None-Match with its own; with no validator of
   // its own the caller's preconditions go as they came (those the cache evaluates: the rest never get
   // here, bypass.ts), and a 304 to them is the caller's. In the background there is no caller.
-  const callersPreconditions = !ownConditions && settle === undefined && typeof receivedPreconditions(exchange.req) === 'object'
+  const callersPreconditions = !ownConditions && settle === undefined && exchange.preconditions !== undefined
   // The exchange the validation response flows through: the caller's, or one with no caller behind it.
   // In the background nobody waits for the answer: the caller's onOutcome was told already.
   const revalidation: Exchange = settle === undefined ? exchange : { ...exchange, downstream: backgroundDownstream(settle), request: { ...exchange.request, onOutcome: undefined } }
